@@ -1,0 +1,1 @@
+"""The only road from the gateway to the core service backend."""

@@ -1,0 +1,84 @@
+"""All configuration, read from the environment in one place.
+
+Defaults suit a laptop (`make run`); production settings are documented in README.md.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VAR_DIR = ROOT / "var"
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+def _str(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway can be told; build one with `Settings.from_env()`."""
+
+    redis_url: str = "redis://127.0.0.1:6390/0"
+    database_url: str = f"sqlite:///{VAR_DIR / 'gateway.db'}"
+    # Countries whose numbers may use the service, ISO 3166 codes; the first is the default region.
+    phone_regions: tuple[str, ...] = ("KE",)
+    screen_limit: int = 160
+    session_ttl_s: int = 180
+    draft_ttl_s: int = 600
+    language_ttl_s: int = 365 * 24 * 3600
+    lock_ttl_ms: int = 5000
+    lock_wait_ms: int = 3000
+    hop_budget_ms: int = 2500
+    rate_limit_per_minute: int = 30
+    max_invalid_tries: int = 3
+    at_callback_secret: str = ""
+    trees_dir: Path = field(default=ROOT / "menus" / "trees")
+    default_language: str = "en"
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "redis_url": _str("REDIS_URL", cls.redis_url),
+            "database_url": _str("DATABASE_URL", cls.database_url),
+            "phone_regions": tuple(
+                r.strip().upper() for r in _str("PHONE_REGIONS", "KE").split(",") if r.strip()
+            ),
+            "screen_limit": _int("USSD_SCREEN_LIMIT", cls.screen_limit),
+            "session_ttl_s": _int("SESSION_TTL_S", cls.session_ttl_s),
+            "draft_ttl_s": _int("DRAFT_TTL_S", cls.draft_ttl_s),
+            "rate_limit_per_minute": _int("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute),
+            "hop_budget_ms": _int("HOP_BUDGET_MS", cls.hop_budget_ms),
+            "at_callback_secret": _str("AT_CALLBACK_SECRET", ""),
+            "trees_dir": Path(_str("MENU_TREES_DIR", str(ROOT / "menus" / "trees"))),
+            "log_level": _str("LOG_LEVEL", cls.log_level).upper(),
+            "log_format": _str("LOG_FORMAT", cls.log_format),
+        }
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that would break the citizen's screen or the aggregator's limits."""
+        if not 60 <= self.screen_limit <= 182:
+            raise ValueError("USSD_SCREEN_LIMIT must be between 60 and 182 (182 is the GSM maximum)")
+        if self.session_ttl_s < 180:
+            raise ValueError("SESSION_TTL_S must be at least 180 s, the aggregator's session limit")
+        if not self.phone_regions:
+            raise ValueError("PHONE_REGIONS needs at least one country code")

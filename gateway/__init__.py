@@ -1,0 +1,1 @@
+"""The HTTP edge: aggregator adapters, the hop pipeline, health and metrics."""

@@ -1,0 +1,1 @@
+"""Africa's Talking: USSD callbacks and session-end events (the reference adapter)."""

@@ -1,0 +1,33 @@
+"""`GET /healthz` for load balancers and on-call, `GET /metrics` for Prometheus."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from gateway.metrics import render_metrics
+
+bp = Blueprint("health", __name__)
+
+
+def _check(probe) -> str:
+    try:
+        probe()
+    except Exception as exc:  # any failure means "down"; say which kind
+        return f"down: {type(exc).__name__}"
+    return "ok"
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 when Redis and the database answer, 503 (with which one is down) otherwise."""
+    redis_status = _check(current_app.extensions["redis"].ping)
+    database_status = _check(current_app.extensions["database"].ping)
+    healthy = redis_status == "ok" and database_status == "ok"
+    body = {"status": "ok" if healthy else "unavailable", "redis": redis_status, "database": database_status}
+    return jsonify(body), 200 if healthy else 503
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    payload, content_type = render_metrics()
+    return Response(payload, mimetype=content_type.split(";")[0], content_type=content_type)

@@ -1,0 +1,211 @@
+"""The hop pipeline: lock and load the session, work out the new keys, step the engine, save, reply.
+
+Adapters turn their aggregator's request into a `Hop` and render the `HopReply`; everything in
+between, whatever the aggregator, happens here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+import redis
+
+from backend_client.actions import HopContext, runner_for
+from common.logs import get_logger
+from common.phones import mask_phone
+from gateway import metrics
+from gateway.hop import Hop, HopReply
+from gateway.replies import polite
+from menus.engine import Engine, Screen, SessionState, StepResult
+from menus.model import MenuTree
+from menus.registry import TreeRegistry
+from sessions.store import Lease, RateLimited, SessionBusy, SessionStore, StoredSession
+from sessions.transcript import Consumed
+
+log = get_logger("gateway.ussd")
+
+HopListener = Callable[[Hop, HopReply, float], None]
+
+
+class HopService:
+    """Answers hops. One per process; safe to share between threads."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        trees: TreeRegistry,
+        screen_limit: int = 160,
+        default_language: str = "en",
+        hop_budget_ms: int = 2500,
+        max_tries: int = 3,
+    ) -> None:
+        self.store = store
+        self.trees = trees
+        self.screen_limit = screen_limit
+        self.default_language = default_language
+        self.hop_budget_s = hop_budget_ms / 1000
+        self.max_tries = max_tries
+        # Called after every answered hop (audit trail, analytics); must be quick and never raise.
+        self.listeners: list[HopListener] = []
+
+    def handle(self, hop: Hop) -> HopReply:
+        started = time.perf_counter()
+        reply = self._handle(hop)
+        elapsed = time.perf_counter() - started
+        metrics.HOPS.labels(reply.outcome).inc()
+        metrics.HOP_LATENCY.observe(elapsed)
+        log.info(
+            "hop",
+            session=hop.session_id,
+            phone=mask_phone(hop.phone),
+            node=reply.node,
+            outcome=reply.outcome,
+            latency_ms=round(elapsed * 1000, 2),
+        )
+        for listener in self.listeners:
+            try:
+                listener(hop, reply, elapsed)
+            except Exception:  # an observer must never break a citizen's hop
+                log.exception("hop listener failed")
+        return reply
+
+    def _handle(self, hop: Hop) -> HopReply:
+        tree = self.trees.for_service_code(hop.service_code)
+        if tree is None:
+            return HopReply(polite("unknown_service"), True, "unknown_service")
+        try:
+            lease = self.store.begin(hop.phone, hop.session_id)
+        except RateLimited as limited:
+            return HopReply(polite("rate_limited", limited.lang), True, "rate_limited")
+        except SessionBusy:
+            metrics.HOP_ERRORS.labels("session_busy").inc()
+            return HopReply(polite("busy"), True, "busy")
+        except redis.RedisError as exc:
+            metrics.HOP_ERRORS.labels("redis").inc()
+            log.error("redis unavailable", error=type(exc).__name__)
+            return HopReply(polite("busy"), True, "redis_down")
+        try:
+            return self._advance(hop, tree, lease)
+        except redis.RedisError as exc:
+            metrics.HOP_ERRORS.labels("redis").inc()
+            log.error("redis failed mid-hop", error=type(exc).__name__)
+            return HopReply(polite("busy", lease.language), True, "redis_down")
+        except Exception:
+            metrics.HOP_ERRORS.labels("internal").inc()
+            log.exception("hop failed", session=hop.session_id)
+            self._release_quietly(lease)
+            return HopReply(polite("error", lease.language), True, "error")
+
+    def _release_quietly(self, lease: Lease) -> None:
+        with contextlib.suppress(redis.RedisError):  # the lock expires on its own
+            self.store.release(lease)
+
+    def _engine(self, tree: MenuTree, hop: Hop) -> Engine:
+        context = HopContext(hop.phone, hop.session_id, deadline=time.monotonic() + self.hop_budget_s)
+        return Engine(tree, runner_for(context), screen_limit=self.screen_limit, max_tries=self.max_tries)
+
+    def _pinned_tree(self, state: SessionState, fallback: MenuTree) -> MenuTree:
+        """The version the session started on; the current one if that version is gone."""
+        tree = self.trees.version(state.tree_id, state.version) or self.trees.current(state.tree_id)
+        return tree or fallback
+
+    def _advance(self, hop: Hop, tree: MenuTree, lease: Lease) -> HopReply:
+        stored = lease.session
+        if stored is not None:
+            if stored.consumed.is_repeat(hop.text):
+                self.store.release(lease)
+                return HopReply(
+                    stored.reply, stored.reply_final, "replay", stored.state.node, stored.state.lang
+                )
+            if stored.reply_final:
+                # The session already ended; a late hop gets the closing screen again.
+                self.store.release(lease)
+                return HopReply(stored.reply, True, "replay", stored.state.node, stored.state.lang)
+
+        if stored is None:
+            stored, result = self._open(hop, tree, lease)
+        else:
+            tree = self._pinned_tree(stored.state, tree)
+            result = self._continue(hop, tree, stored)
+            tree = self._pinned_tree(stored.state, tree)  # resuming may switch to the draft's version
+
+        language = None
+        for effect in result.effects:
+            if effect.name == "set_language":
+                language = effect.params["lang"]
+        stored.consumed = Consumed.of(hop.text)
+        stored.reply = result.screen.body
+        stored.reply_final = result.screen.final
+        stored.hops += 1
+        resumable = stored.state.node != tree.start
+        if not self.store.commit(lease, stored, resumable, language):
+            log.warning("session lock expired before save", session=hop.session_id)
+        return HopReply(
+            result.screen.body, result.screen.final, result.outcome, result.node, stored.state.lang
+        )
+
+    def _open(self, hop: Hop, tree: MenuTree, lease: Lease) -> tuple[StoredSession, StepResult]:
+        """First hop of a session: offer to resume a dropped one, or start (consuming deep-dial keys)."""
+        engine = self._engine(tree, hop)
+        lang = lease.language or self.default_language
+        keys, _ = Consumed().new_keys(hop.text)
+        draft = lease.draft
+        if draft is not None and not keys and not draft.reply_final and draft.state.stack:
+            state = engine.new_state(draft.state.lang)
+            stored = StoredSession(state, hop.service_code, resume_from=lease.draft_id)
+            body = tree.string("resume", state.lang)
+            return stored, StepResult(Screen(body, final=False), (), "resume_offer", state.node)
+        state = engine.new_state(lang)
+        stored = StoredSession(state, hop.service_code)
+        result = engine.start(state)
+        return stored, self._keys(engine, state, keys, result)
+
+    def _continue(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> StepResult:
+        keys, extended = stored.consumed.new_keys(hop.text)
+        if not extended:
+            log.warning("transcript did not extend the consumed one", session=hop.session_id)
+        state = stored.state
+        if state.node not in tree.nodes:
+            state.node, state.stack, state.page = tree.start, [], 0
+        engine = self._engine(tree, hop)
+        if stored.resume_from is not None:
+            return self._answer_resume(hop, engine, stored, keys)
+        result = StepResult(engine.current(state), (), "start", state.node)
+        return self._keys(engine, state, keys, result)
+
+    def _answer_resume(self, hop: Hop, engine: Engine, stored: StoredSession, keys: list[str]) -> StepResult:
+        choice, rest = (keys[0], keys[1:]) if keys else ("", [])
+        tree = engine.tree
+        if choice == "1":
+            draft = self._load_draft(hop.phone, stored.resume_from or "")
+            stored.resume_from = None
+            if draft is not None:
+                tree = self._pinned_tree(draft.state, tree)
+                engine = self._engine(tree, hop)
+                stored.state = draft.state
+                stored.state.done = False
+                result = StepResult(engine.current(stored.state), (), "resumed", stored.state.node)
+                return self._keys(engine, stored.state, rest, result)
+        if choice in ("1", "2"):
+            stored.resume_from = None
+            result = engine.start(stored.state)
+            return self._keys(engine, stored.state, rest, result)
+        notice = tree.string("invalid", stored.state.lang)
+        body = f"{notice}\n{tree.string('resume', stored.state.lang)}"
+        return StepResult(Screen(body, final=False), (), "invalid", stored.state.node)
+
+    def _load_draft(self, phone: str, session_id: str) -> StoredSession | None:
+        raw = self.store.redis.get(self.store.session_key(phone, session_id))
+        return self.store.loads(raw) if raw else None
+
+    @staticmethod
+    def _keys(engine: Engine, state: SessionState, keys: list[str], result: StepResult) -> StepResult:
+        effects = list(result.effects)
+        for key in keys:
+            if result.screen.final:
+                break
+            result = engine.step(state, key)
+            effects.extend(result.effects)
+        return StepResult(result.screen, tuple(effects), result.outcome, result.node)

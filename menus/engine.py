@@ -1,0 +1,300 @@
+"""The pure engine: (tree, session state, one key) -> the next screen, plus named effects.
+
+No I/O happens here. Actions (anything that reaches the core service) are run by a callable the
+caller injects; the engine only decides which action, with which parameters, and where to go next.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from menus.inputs import check_input
+from menus.model import MenuTree, Node
+from menus.render import paginate
+
+MAX_STACK = 20
+MAX_ACTION_CHAIN = 12
+MAX_LIST_ITEMS = 97  # 98 is reserved for "more"
+
+KEY_BACK, KEY_HOME, KEY_MORE = "0", "00", "98"
+_PAGE_CACHES: dict[tuple[str, str, int], dict[tuple[str, str], list[str]]] = {}
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@dataclass
+class SessionState:
+    """Where one citizen is in one tree. Small on purpose: it lives in Redis for every live session."""
+
+    tree_id: str
+    version: str
+    node: str
+    lang: str
+    page: int = 0
+    tries: int = 0
+    stack: list[str] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What the citizen sees. `final` screens end the session (END); others wait for input (CON)."""
+
+    body: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A side effect the caller must carry out after the step, e.g. remember the language."""
+
+    name: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action returned. `data` scalars join the answers; a list node reads `data["items"]`."""
+
+    ok: bool
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+# (action name, parameters, language) -> result. Must not raise; failures are ActionResult(ok=False).
+ActionRunner = Callable[[str, Mapping[str, Any], str], ActionResult]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    screen: Screen
+    effects: tuple[Effect, ...]
+    # What the key did: start, option, input, invalid, back, home, more, resume. For metrics and audit.
+    outcome: str
+    node: str
+
+
+def no_actions(name: str, _params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """The runner for trees without actions: every action fails, so failure branches show."""
+    return ActionResult(ok=False, error=f"no runner for action {name}")
+
+
+class Engine:
+    """Walks one tree. Create one per tree version; it holds no per-session data."""
+
+    def __init__(
+        self,
+        tree: MenuTree,
+        run_action: ActionRunner = no_actions,
+        screen_limit: int = 160,
+        max_tries: int = 3,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.tree = tree
+        self.run_action = run_action
+        self.screen_limit = screen_limit
+        self.max_tries = max_tries
+        self.today = today
+        # Pages of screens without placeholders are the same for every session: render them once.
+        cache_key = (tree.id, tree.version, screen_limit)
+        if cache_key not in _PAGE_CACHES:
+            if len(_PAGE_CACHES) > 64:
+                _PAGE_CACHES.clear()
+            _PAGE_CACHES[cache_key] = {}
+        self._static_pages = _PAGE_CACHES[cache_key]
+
+    # -- public API -------------------------------------------------------------------------
+    def new_state(self, lang: str) -> SessionState:
+        return SessionState(tree_id=self.tree.id, version=self.tree.version, node=self.tree.start, lang=lang)
+
+    def start(self, state: SessionState) -> StepResult:
+        """The first screen of a session."""
+        effects: list[Effect] = []
+        return self._result(self._enter(state, self.tree.start, effects), effects, "start", state)
+
+    def current(self, state: SessionState, notice: str | None = None) -> Screen:
+        """Render the node the session is on again, e.g. after resuming a dropped session."""
+        return self._render(state, notice)
+
+    def step(self, state: SessionState, key: str) -> StepResult:
+        """Apply one key press to `state` (mutated in place) and return the next screen."""
+        effects: list[Effect] = []
+        node = self.tree.node(state.node)
+        if key == KEY_HOME:
+            state.stack.clear()
+            return self._result(self._enter(state, self.tree.start, effects), effects, "home", state)
+        if key == KEY_BACK:
+            if state.page > 0:
+                state.page -= 1
+                return self._result(self._render(state), effects, "back", state)
+            target = state.stack.pop() if state.stack else self.tree.start
+            return self._result(self._enter(state, target, effects), effects, "back", state)
+        pages = self._pages(state)
+        if key == KEY_MORE and state.page < len(pages) - 1:
+            state.page += 1
+            return self._result(self._render(state), effects, "more", state)
+
+        if node.kind == "menu":
+            index = _choice(key, len(node.options))
+            if index is None:
+                return self._invalid(state, "invalid", effects)
+            option = node.options[index]
+            if option.set_language:
+                state.lang = option.set_language
+                effects.append(Effect("set_language", {"lang": option.set_language}))
+            self._push(state, node.id)
+            return self._result(self._enter(state, option.next, effects), effects, "option", state)
+
+        if node.kind == "list":
+            index = _choice(key, len(state.items))
+            if index is None or node.store is None or node.next is None:
+                return self._invalid(state, "invalid", effects)
+            item = state.items[index]
+            state.answers[node.store] = str(item["id"])
+            state.answers[f"{node.store}_label"] = _label(item, state.lang)
+            self._push(state, node.id)
+            return self._result(self._enter(state, node.next, effects), effects, "option", state)
+
+        if node.kind == "input" and node.input and node.store and node.next:
+            checked = check_input(node.input, key, state.answers, self.today())
+            if not checked.ok:
+                error = checked.error or "invalid"
+                if error == "custom" and node.input.error:
+                    return self._invalid(state, None, effects, node.input.error[state.lang])
+                return self._invalid(state, error, effects)
+            state.answers[node.store] = checked.value or ""
+            if node.sensitive and node.store not in state.secrets:
+                state.secrets.append(node.store)
+            self._push(state, node.id)
+            return self._result(self._enter(state, node.next, effects), effects, "input", state)
+
+        # A paged END screen accepts only navigation keys.
+        return self._invalid(state, "invalid", effects)
+
+    # -- internals --------------------------------------------------------------------------
+    def _result(self, screen: Screen, effects: list[Effect], outcome: str, state: SessionState) -> StepResult:
+        state.done = screen.final
+        return StepResult(screen=screen, effects=tuple(effects), outcome=outcome, node=state.node)
+
+    def _push(self, state: SessionState, node_id: str) -> None:
+        state.stack.append(node_id)
+        if len(state.stack) > MAX_STACK:
+            del state.stack[0]
+
+    def _invalid(
+        self, state: SessionState, error_key: str | None, effects: list[Effect], message: str | None = None
+    ) -> StepResult:
+        state.tries += 1
+        if state.tries >= self.max_tries:
+            state.stack.clear()
+            notice = self.tree.string("too_many_tries", state.lang)
+            self._enter(state, self.tree.start, effects)
+            return self._result(self._render(state, notice), effects, "invalid", state)
+        notice = message or self.tree.string(error_key or "invalid", state.lang)
+        return self._result(self._render(state, notice), effects, "invalid", state)
+
+    def _run(self, node: Node, state: SessionState) -> ActionResult:
+        params: dict[str, Any] = {**state.answers, **node.params}
+        try:
+            return self.run_action(node.action or "", params, state.lang)
+        except Exception as exc:  # a runner bug must not become a stack trace on a phone
+            return ActionResult(ok=False, error=f"action {node.action} raised {type(exc).__name__}")
+
+    def _enter(self, state: SessionState, node_id: str, effects: list[Effect], depth: int = 0) -> Screen:
+        node = self.tree.node(node_id)
+        state.node, state.page, state.tries = node_id, 0, 0
+        if node.kind != "list":
+            state.items = []
+        if node.kind == "action":
+            if depth >= MAX_ACTION_CHAIN:
+                return self._unavailable(state)
+            result = self._run(node, state)
+            if result.ok:
+                for key, value in result.data.items():
+                    if isinstance(value, str | int | float) and not isinstance(value, bool):
+                        state.answers[key] = str(value)
+                if result.data.get("effects"):
+                    effects.extend(
+                        Effect(e["name"], dict(e.get("params", {}))) for e in result.data["effects"]
+                    )
+                target = node.next
+            else:
+                state.answers["error"] = result.error or ""
+                target = node.failure
+            return self._enter(state, target or self.tree.start, effects, depth + 1)
+        if node.kind == "list":
+            result = self._run(node, state)
+            if not result.ok:
+                if node.failure:
+                    return self._enter(state, node.failure, effects, depth + 1)
+                return self._unavailable(state)
+            items = list(result.data.get("items", []))[:MAX_LIST_ITEMS]
+            if not items and node.empty:
+                return self._enter(state, node.empty, effects, depth + 1)
+            state.items = items
+        return self._render(state)
+
+    def _unavailable(self, state: SessionState) -> Screen:
+        return Screen(self.tree.string("unavailable", state.lang), final=True)
+
+    def _fill(self, text: str, state: SessionState) -> str:
+        if "{" not in text:
+            return text
+
+        def value(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key in state.secrets:
+                return "****"
+            return state.answers.get(key, "")
+
+        return _PLACEHOLDER.sub(value, text)
+
+    def _pages(self, state: SessionState, notice: str | None = None) -> list[str]:
+        node = self.tree.node(state.node)
+        lang = state.lang
+        cacheable = (
+            notice is None and node.kind in ("menu", "end", "input") and "{" not in node.text.get(lang, "")
+        )
+        cache_key = (node.id, lang)
+        if cacheable and cache_key in self._static_pages:
+            return self._static_pages[cache_key]
+        blocks = [notice] if notice else []
+        blocks.extend(self._fill(node.text[lang], state).split("\n"))
+        if node.kind == "menu":
+            blocks.extend(f"{i}. {o.label[lang]}" for i, o in enumerate(node.options, 1))
+        elif node.kind == "list":
+            blocks.extend(f"{i}. {_label(item, lang)}" for i, item in enumerate(state.items, 1))
+        at_root = node.id == self.tree.start
+        nav = "" if at_root or node.kind == "end" else self.tree.string("nav", lang)
+        pages = paginate(blocks, nav, self.tree.string("more", lang), self.screen_limit)
+        if cacheable:
+            self._static_pages[cache_key] = pages
+        return pages
+
+    def _render(self, state: SessionState, notice: str | None = None) -> Screen:
+        node = self.tree.node(state.node)
+        pages = self._pages(state, notice)
+        state.page = min(state.page, len(pages) - 1)
+        last = state.page == len(pages) - 1
+        return Screen(pages[state.page], final=node.kind == "end" and last)
+
+
+def _choice(key: str, count: int) -> int | None:
+    if key.isascii() and key.isdigit() and len(key) <= 2:
+        number = int(key)
+        if 1 <= number <= count:
+            return number - 1
+    return None
+
+
+def _label(item: Mapping[str, Any], lang: str) -> str:
+    label = item.get("label", "")
+    if isinstance(label, Mapping):
+        return str(label.get(lang) or label.get("en") or "")
+    return str(label)

@@ -1,0 +1,85 @@
+"""The compiled form of a menu tree: what the engine walks and the validator checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LANGUAGES = ("en", "sw")
+NODE_KINDS = ("menu", "input", "list", "action", "end")
+INPUT_TYPES = ("digits", "text", "regex", "date", "national_id", "pin", "amount")
+
+# A translated text: one string per language code, every language in LANGUAGES present.
+Text = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One numbered choice of a menu node."""
+
+    label: Text
+    next: str
+    set_language: str | None = None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How an input node checks what the citizen typed."""
+
+    type: str
+    min: int | None = None
+    max: int | None = None
+    pattern: str | None = None
+    same_as: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    error: Text | None = None
+
+    @property
+    def sensitive(self) -> bool:
+        """PINs and national ID numbers never reach a log or a stored record in clear."""
+        return self.type in ("pin", "national_id")
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: str
+    text: Text
+    options: tuple[Option, ...] = ()
+    input: InputSpec | None = None
+    action: str | None = None
+    store: str | None = None
+    next: str | None = None
+    failure: str | None = None
+    empty: str | None = None
+    sensitive: bool = False
+    # Which journey funnel this node belongs to (register, apply, pay, track…), for analytics.
+    journey: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def targets(self) -> list[str]:
+        """Every node id this node can lead to."""
+        found = [o.next for o in self.options]
+        found += [t for t in (self.next, self.failure, self.empty) if t]
+        return found
+
+
+@dataclass(frozen=True)
+class MenuTree:
+    """A validated tree at one version; `version` is a hash of its content."""
+
+    id: str
+    version: str
+    title: str
+    service_codes: tuple[str, ...]
+    start: str
+    nodes: dict[str, Node]
+    strings: dict[str, Text]
+    source: dict[str, Any]
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    def string(self, key: str, lang: str) -> str:
+        return self.strings[key][lang]

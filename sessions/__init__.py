@@ -1,0 +1,1 @@
+"""USSD session state in Redis: TTLs, the per-session lock, replay of repeated hops, resume drafts."""

@@ -1,0 +1,310 @@
+"""Session state in Redis with two round trips per hop: `begin` (lock + read) and `commit` (write + unlock).
+
+Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script touches one slot:
+  u:{phone}:s:<sid>   the session (JSON, TTL: draft life while open, session TTL once ended)
+  u:{phone}:k:<sid>   the per-session lock (token, PX)
+  u:{phone}:d         the resume draft: id of the last session that dropped mid-journey
+  u:{phone}:l         the language the citizen chose
+  u:{phone}:r         hops in the current minute, for the rate limit
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from cryptography.fernet import Fernet, InvalidToken
+
+from menus.engine import SessionState
+from sessions.transcript import Consumed
+
+_BEGIN = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
+local n = redis.call('INCR', KEYS[5])
+if n == 1 then redis.call('EXPIRE', KEYS[5], 60) end
+local lang = redis.call('GET', KEYS[4])
+if n > tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1])
+  return {2, false, false, lang}
+end
+local session = redis.call('GET', KEYS[2])
+local draft, draft_id = false, false
+if not session then
+  draft_id = redis.call('GET', KEYS[3])
+  if draft_id and draft_id ~= ARGV[4] then draft = redis.call('GET', ARGV[5] .. draft_id) end
+end
+return {1, session, draft, lang, draft_id}
+"""
+
+_COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+if ARGV[4] == 'set' then
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
+elseif ARGV[4] == 'del' then
+  redis.call('DEL', KEYS[3])
+end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[4], ARGV[7], 'EX', ARGV[8]) end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class SessionBusy(Exception):
+    """Another hop of the same session held the lock for longer than we may wait."""
+
+
+class RateLimited(Exception):
+    """The phone sent more hops this minute than allowed."""
+
+    def __init__(self, lang: str | None) -> None:
+        super().__init__("rate limited")
+        self.lang = lang
+
+
+@dataclass
+class StoredSession:
+    """A session as kept in Redis: the engine's state plus what the gateway needs for replay."""
+
+    state: SessionState
+    service_code: str
+    consumed: Consumed = field(default_factory=Consumed)
+    reply: str = ""
+    reply_final: bool = False
+    # Set while the first screen asks "continue where you left off?": the dropped session's id.
+    resume_from: str | None = None
+    resume_state: SessionState | None = None
+    started_at: float = field(default_factory=time.time)
+    hops: int = 0
+
+
+@dataclass
+class Lease:
+    """The lock on one session for one hop, and what `begin` read under it."""
+
+    session_id: str
+    phone: str
+    token: str
+    session: StoredSession | None
+    draft: StoredSession | None
+    draft_id: str | None
+    language: str | None
+
+
+class SecretBox:
+    """Encrypts the sensitive answers (PIN, ID number) a session must hold until its action runs."""
+
+    def __init__(self, secret_key: str) -> None:
+        key = base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode("utf-8")).digest())
+        self._fernet = Fernet(key)
+
+    def seal(self, value: str) -> str:
+        return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
+
+    def open(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            return ""  # a key rotation loses in-flight secrets; the citizen is asked again
+
+
+def _state_doc(state: SessionState, box: SecretBox) -> dict[str, Any]:
+    answers = state.answers
+    if state.secrets:
+        answers = {k: (box.seal(v) if k in state.secrets else v) for k, v in answers.items()}
+    doc: dict[str, Any] = {"t": state.tree_id, "v": state.version, "n": state.node, "l": state.lang}
+    if state.page:
+        doc["p"] = state.page
+    if state.tries:
+        doc["e"] = state.tries
+    if state.stack:
+        doc["s"] = state.stack
+    if answers:
+        doc["a"] = answers
+    if state.secrets:
+        doc["x"] = state.secrets
+    if state.items:
+        doc["i"] = state.items
+    if state.done:
+        doc["d"] = 1
+    return doc
+
+
+def _state_from(doc: dict[str, Any], box: SecretBox) -> SessionState:
+    secrets_ = list(doc.get("x", []))
+    answers = dict(doc.get("a", {}))
+    for key in secrets_:
+        if key in answers:
+            answers[key] = box.open(answers[key])
+    return SessionState(
+        tree_id=doc["t"],
+        version=doc["v"],
+        node=doc["n"],
+        lang=doc["l"],
+        page=doc.get("p", 0),
+        tries=doc.get("e", 0),
+        stack=list(doc.get("s", [])),
+        answers=answers,
+        secrets=secrets_,
+        items=list(doc.get("i", [])),
+        done=bool(doc.get("d")),
+    )
+
+
+class SessionStore:
+    """All Redis access for USSD sessions. Thread-safe; share one per process."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        secret_key: str,
+        session_ttl_s: int = 180,
+        draft_ttl_s: int = 600,
+        language_ttl_s: int = 365 * 24 * 3600,
+        lock_ttl_ms: int = 5000,
+        lock_wait_ms: int = 3000,
+        rate_limit_per_minute: int = 30,
+    ) -> None:
+        self.redis = client
+        self.box = SecretBox(secret_key)
+        self.session_ttl_s = session_ttl_s
+        self.draft_ttl_s = max(draft_ttl_s, session_ttl_s)
+        self.language_ttl_s = language_ttl_s
+        self.lock_ttl_ms = lock_ttl_ms
+        self.lock_wait_ms = lock_wait_ms
+        self.rate_limit = rate_limit_per_minute
+        self._begin = client.register_script(_BEGIN)
+        self._commit = client.register_script(_COMMIT)
+        self._release = client.register_script(_RELEASE)
+
+    # -- keys ---------------------------------------------------------------------------------
+    @staticmethod
+    def _prefix(phone: str) -> str:
+        return f"u:{{{phone}}}:"
+
+    def session_key(self, phone: str, session_id: str) -> str:
+        return f"{self._prefix(phone)}s:{session_id}"
+
+    def _keys(self, phone: str, session_id: str) -> list[str]:
+        p = self._prefix(phone)
+        return [f"{p}k:{session_id}", f"{p}s:{session_id}", f"{p}d", f"{p}l", f"{p}r"]
+
+    # -- serialisation ------------------------------------------------------------------------
+    def dumps(self, stored: StoredSession) -> str:
+        doc = _state_doc(stored.state, self.box)
+        doc.update(
+            sc=stored.service_code,
+            cl=stored.consumed.length,
+            ch=stored.consumed.digest,
+            r=stored.reply,
+            st=round(stored.started_at, 1),
+            h=stored.hops,
+        )
+        if stored.reply_final:
+            doc["rf"] = 1
+        if stored.resume_from:
+            doc["ro"] = stored.resume_from
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    def loads(self, raw: bytes | str) -> StoredSession:
+        doc = json.loads(raw)
+        return StoredSession(
+            state=_state_from(doc, self.box),
+            service_code=doc.get("sc", ""),
+            consumed=Consumed(doc.get("cl", 0), doc.get("ch", "")),
+            reply=doc.get("r", ""),
+            reply_final=bool(doc.get("rf")),
+            resume_from=doc.get("ro"),
+            started_at=doc.get("st", time.time()),
+            hops=doc.get("h", 0),
+        )
+
+    # -- the two round trips of a hop ---------------------------------------------------------
+    def begin(self, phone: str, session_id: str) -> Lease:
+        """Take the session's lock and read the session, the resume draft and the language.
+
+        Waits up to `lock_wait_ms` while another hop of the same session runs; raises
+        `SessionBusy` after that and `RateLimited` when the phone is over its hops per minute.
+        """
+        token = secrets.token_hex(8)
+        keys = self._keys(phone, session_id)
+        deadline = time.monotonic() + self.lock_wait_ms / 1000
+        delay = 0.002
+        while True:
+            result = self._begin(
+                keys=keys,
+                args=[token, self.lock_ttl_ms, self.rate_limit, session_id, f"{self._prefix(phone)}s:"],
+            )
+            if result[0] != 0:
+                break
+            if time.monotonic() >= deadline:
+                raise SessionBusy(session_id)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        status, session_raw, draft_raw, lang_raw, draft_id = result
+        language = _text(lang_raw)
+        if status == 2:
+            raise RateLimited(language)
+        session = self.loads(session_raw) if session_raw else None
+        draft = self.loads(draft_raw) if draft_raw else None
+        return Lease(session_id, phone, token, session, draft, _text(draft_id) if draft else None, language)
+
+    def commit(
+        self, lease: Lease, stored: StoredSession, resumable: bool, language: str | None = None
+    ) -> bool:
+        """Save the session and its reply, keep or drop the resume draft, remember a new language,
+        and release the lock, in one round trip. False when the lock had expired (nothing saved).
+
+        `resumable`: the session waits for input past its start, so if the call drops now the next
+        dial should offer to continue here.
+        """
+        if stored.resume_from is not None:
+            # Still asking "continue where you left off?": the old draft stays as it is.
+            draft_action, ttl = "keep", self.session_ttl_s
+        elif resumable and not stored.reply_final:
+            draft_action, ttl = "set", self.draft_ttl_s
+        else:
+            # Ended, or back at the start (nothing to resume, or the citizen chose to start again).
+            draft_action, ttl = "del", self.session_ttl_s
+        keys = self._keys(lease.phone, lease.session_id)[:4]
+        saved = self._commit(
+            keys=keys,
+            args=[
+                lease.token,
+                self.dumps(stored),
+                ttl,
+                draft_action,
+                lease.session_id,
+                self.draft_ttl_s,
+                language or "",
+                self.language_ttl_s,
+            ],
+        )
+        return bool(saved)
+
+    def release(self, lease: Lease) -> None:
+        self._release(keys=self._keys(lease.phone, lease.session_id)[:1], args=[lease.token])
+
+    def forget_draft(self, phone: str) -> None:
+        self.redis.delete(f"{self._prefix(phone)}d")
+
+    def language(self, phone: str) -> str | None:
+        return _text(self.redis.get(f"{self._prefix(phone)}l"))
+
+    def set_language(self, phone: str, lang: str) -> None:
+        self.redis.set(f"{self._prefix(phone)}l", lang, ex=self.language_ttl_s)
+
+
+def _text(raw: bytes | str | None) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw
