@@ -215,22 +215,13 @@ class Engine:
             if depth >= MAX_ACTION_CHAIN:
                 return self._unavailable(state)
             result = self._run(node, state)
-            if result.ok:
-                for key, value in result.data.items():
-                    if isinstance(value, str | int | float) and not isinstance(value, bool):
-                        state.answers[key] = str(value)
-                if result.data.get("effects"):
-                    effects.extend(
-                        Effect(e["name"], dict(e.get("params", {}))) for e in result.data["effects"]
-                    )
-                target = node.next
-            else:
-                state.answers["error"] = result.error or ""
-                target = node.failure
+            self._absorb(state, result, effects)
+            target = node.next if result.ok else node.failure
             return self._enter(state, target or self.tree.start, effects, depth + 1)
         if node.kind == "list":
             result = self._run(node, state)
             if not result.ok:
+                self._absorb(state, result, effects)
                 if node.failure:
                     return self._enter(state, node.failure, effects, depth + 1)
                 return self._unavailable(state)
@@ -239,6 +230,18 @@ class Engine:
                 return self._enter(state, node.empty, effects, depth + 1)
             state.items = items
         return self._render(state)
+
+    @staticmethod
+    def _absorb(state: SessionState, result: ActionResult, effects: list[Effect]) -> None:
+        """Scalars of an action's data join the answers (placeholders can show them); its
+        requested effects join the step's; a failure leaves its reason under `error`."""
+        for key, value in result.data.items():
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                state.answers[key] = str(value)
+        for effect in result.data.get("effects", ()):
+            effects.append(Effect(effect["name"], dict(effect.get("params", {}))))
+        if not result.ok:
+            state.answers["error"] = result.error or ""
 
     def _unavailable(self, state: SessionState) -> Screen:
         return Screen(self.tree.string("unavailable", state.lang), final=True)

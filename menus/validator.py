@@ -109,30 +109,58 @@ def _action_problems(tree: MenuTree, known_actions: set[str] | None) -> list[Tre
 
 
 def _screen_problems(tree: MenuTree, screen_limit: int) -> list[TreeProblem]:
-    """Render every screen in every language, with sample values, and measure each page."""
+    """Render every screen in every language, with sample values, and measure it.
+
+    Pagination keeps each page under the limit, so an overflow here means a screen that paging
+    cannot rescue: an option label longer than a page, a prompt that no longer fits one screen
+    (the citizen must see it whole to answer), or an end text of more than three pages.
+    """
     problems = []
     sample = {k: "X" * SAMPLE_VALUE_LEN for k in _placeholders(tree)}
     engine = Engine(tree, screen_limit=screen_limit)
+    width = screen_limit - PREFIX_LEN
     for node in tree.nodes.values():
         if node.kind == "action":
             continue
         for lang in LANGUAGES:
+            nav = "" if node.id == tree.start else tree.string("nav", lang)
+            room = width - len(tree.string("more", lang)) - (len(nav) + 2 if nav else 1)
+            for number, option in enumerate(node.options, 1):
+                line = f"{number}. {option.label[lang]}"
+                if len(line) > room:
+                    problems.append(
+                        TreeProblem(
+                            f"'{lang}' option {number} is {len(line)} characters; a {screen_limit}-character "
+                            f"screen holds {room} beside the navigation line",
+                            node=node.id,
+                        )
+                    )
             state = SessionState(tree.id, tree.version, node.id, lang, answers=dict(sample))
             if node.kind == "list":
                 state.items = SAMPLE_ITEMS
-            pages = engine._pages(state, notice=tree.string("invalid", lang))  # the longest variant
+            notice = tree.string("invalid", lang)
+            pages = engine._pages(state, notice=notice if node.kind == "input" else None)
+            if node.kind == "input" and len(pages) > 1:
+                length = len("\n".join([notice, *engine._pages(state)])) + PREFIX_LEN
+                problems.append(
+                    TreeProblem(
+                        f"'{lang}' prompt needs {length} characters with an error line, over the "
+                        f"{screen_limit} limit: it must fit one screen",
+                        node=node.id,
+                    )
+                )
             for number, page in enumerate(pages, 1):
-                length = len(page) + PREFIX_LEN
-                if length > screen_limit:
+                if len(page) + PREFIX_LEN > screen_limit:
                     problems.append(
                         TreeProblem(
-                            f"'{lang}' page {number} is {length} characters, over the {screen_limit} limit",
+                            f"'{lang}' page {number} is {len(page) + PREFIX_LEN} characters, over the "
+                            f"{screen_limit} limit",
                             node=node.id,
                         )
                     )
             if node.kind == "end" and len(pages) > 3:
                 problems.append(
-                    TreeProblem(f"'{lang}' end screen has {len(pages)} pages; keep it to 3", node=node.id)
+                    TreeProblem(f"'{lang}' end text has {len(pages)} pages; keep it to 3", node=node.id)
                 )
     return problems
 

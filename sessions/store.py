@@ -252,7 +252,8 @@ class SessionStore:
                 raise SessionBusy(session_id)
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        status, session_raw, draft_raw, lang_raw, draft_id = result
+        # Redis drops trailing nils from a script's reply: pad back to five fields.
+        status, session_raw, draft_raw, lang_raw, draft_id = [*result, None, None, None, None][:5]
         language = _text(lang_raw)
         if status == 2:
             raise RateLimited(language)

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from menus.engine import ActionResult, Engine
+from menus.loader import build_tree
+from tests.menus.sample_tree import sample
+
+TODAY = date(2026, 11, 28)
+SERVICES = [
+    {"id": f"S{i}", "label": {"en": f"Service number {i}", "sw": f"Huduma nambari {i}"}} for i in range(1, 31)
+]
+
+
+class Actions:
+    def __init__(self, **results: ActionResult) -> None:
+        self.results = results
+        self.calls: list[tuple[str, dict]] = []
+
+    def __call__(self, name, params, lang):
+        self.calls.append((name, dict(params)))
+        return self.results.get(name, ActionResult(ok=False, error="down"))
+
+
+def make(actions: Actions | None = None, limit: int = 160) -> tuple[Engine, Actions]:
+    actions = actions or Actions()
+    return Engine(build_tree(sample()), actions, screen_limit=limit, today=lambda: TODAY), actions
+
+
+def test_start_shows_the_root_menu_without_navigation_line():
+    engine, _ = make()
+    state = engine.new_state("en")
+    result = engine.start(state)
+    assert result.screen.body == "Sample home\n1. Register\n2. Services\n3. Kiswahili\n4. Long info"
+    assert not result.screen.final
+
+
+def test_input_chain_runs_the_action_and_fills_placeholders_but_masks_secrets():
+    actions = Actions(register=ActionResult(ok=True, data={"reference": "ECZ-7K3Q9P"}))
+    engine, actions = make(actions)
+    state = engine.new_state("en")
+    engine.start(state)
+    for key in ["1", "12345678", "01/02/1990", "4821"]:
+        engine.step(state, key)
+    result = engine.step(state, "4821")
+    assert result.screen.final
+    assert result.screen.body == "Registered ID ****, born 01/02/1990. Ref ECZ-7K3Q9P"
+    assert actions.calls[0][0] == "register"
+    assert actions.calls[0][1]["pin"] == "4821"
+    assert set(state.secrets) == {"national_id", "pin", "pin2"}
+
+
+@pytest.mark.parametrize(
+    ("path", "bad", "reason"),
+    [
+        (["1"], "123", "ID number has 7 or 8 digits."),
+        (["1"], "12345abc", "ID number has 7 or 8 digits."),
+        (["1", "1234567"], "31/02/1990", "Use DD/MM/YYYY."),
+        (["1", "1234567"], "01/01/2020", "Check the year of birth."),
+        (["1", "1234567"], "01/01/1890", "Check the year of birth."),
+        (["1", "1234567", "01/01/1990"], "12a4", "PIN has 4 digits."),
+        (["1", "1234567", "01/01/1990"], "1234", "PIN too easy to guess."),
+        (["1", "1234567", "01/01/1990", "4821"], "4822", "PINs do not match."),
+        (["2", "1"], "5", "Enter a valid amount."),
+        (["2", "1"], "99999999", "Enter a valid amount."),
+    ],
+)
+def test_invalid_input_repeats_the_prompt_with_a_reason(path, bad, reason):
+    engine, _ = make(Actions(list_services=ActionResult(ok=True, data={"items": SERVICES})))
+    state = engine.new_state("en")
+    engine.start(state)
+    for key in path:
+        engine.step(state, key)
+    node = state.node
+    result = engine.step(state, bad)
+    assert result.outcome == "invalid"
+    assert result.screen.body.startswith(reason)
+    assert state.node == node
+
+
+def test_three_invalid_entries_go_home_with_a_notice():
+    engine, _ = make()
+    state = engine.new_state("sw")
+    engine.start(state)
+    engine.step(state, "1")
+    engine.step(state, "x")
+    engine.step(state, "y")
+    result = engine.step(state, "z")
+    assert result.screen.body.startswith("Majaribio mengi yasiyo sahihi.\nMwanzo wa mfano")
+    assert state.node == "home" and state.stack == []
+
+
+def test_back_home_and_language_effect():
+    engine, _ = make()
+    state = engine.new_state("en")
+    engine.start(state)
+    engine.step(state, "1")
+    assert engine.step(state, "1234567").screen.body.startswith("Date of birth")
+    assert engine.step(state, "0").screen.body.startswith("Enter your national ID number")
+    assert engine.step(state, "00").screen.body.startswith("Sample home")
+    result = engine.step(state, "3")
+    assert [e.name for e in result.effects] == ["set_language"]
+    assert result.screen.body.startswith("Mwanzo wa mfano\n1. Jisajili")
+    assert state.lang == "sw"
+
+
+def test_long_lists_page_with_98_and_every_page_fits():
+    engine, _ = make(Actions(list_services=ActionResult(ok=True, data={"items": SERVICES})), limit=160)
+    state = engine.new_state("en")
+    engine.start(state)
+    first = engine.step(state, "2").screen.body
+    assert first.startswith("Choose a service\n1. Service number 1")
+    assert first.endswith("98 More\n0 Back 00 Home")
+    seen = [first]
+    while "98 More" in seen[-1]:
+        seen.append(engine.step(state, "98").screen.body)
+    assert all(len(page) + 4 <= 160 for page in seen)
+    numbered = [line for page in seen for line in page.split("\n") if line[:1].isdigit() and ". " in line]
+    assert [line.split(". ")[0] for line in numbered] == [str(i) for i in range(1, 31)]
+    # 0 on a later page goes to the previous page, not the previous node
+    assert engine.step(state, "0").screen.body == seen[-2]
+    # option numbers keep counting across pages
+    result = engine.step(state, "30")
+    assert result.screen.body == "Service number 30: amount\n0 Back 00 Home"
+    assert state.answers["service"] == "S30"
+
+
+def test_list_failure_and_empty_branches():
+    engine, _ = make(Actions())
+    state = engine.new_state("en")
+    engine.start(state)
+    assert engine.step(state, "2").screen.body == "Could not register: down"
+    engine, _ = make(Actions(list_services=ActionResult(ok=True, data={"items": []})))
+    state = engine.new_state("en")
+    engine.start(state)
+    assert engine.step(state, "2").screen.body == "No services"
+
+
+def test_long_end_text_pages_and_only_the_last_page_ends():
+    engine, _ = make()
+    state = engine.new_state("en")
+    engine.start(state)
+    first = engine.step(state, "4").screen
+    assert not first.final and first.body.endswith("98 More")
+    assert engine.step(state, "5").outcome == "invalid"
+    last = engine.step(state, "98").screen
+    while not last.final:
+        last = engine.step(state, "98").screen
+    assert last.final and "Word" in last.body
+
+
+def test_a_runner_that_raises_takes_the_failure_branch():
+    def broken(name, params, lang):
+        raise RuntimeError("bug")
+
+    engine = Engine(build_tree(sample()), broken, today=lambda: TODAY)
+    state = engine.new_state("en")
+    engine.start(state)
+    assert engine.step(state, "2").screen.body.startswith("Could not register: action list_services raised")
