@@ -14,17 +14,11 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.http import HTTP_STATUS_CODES
 
 from at_sandbox.config import load_config
-from at_sandbox.delivery import DeliveryReporter, delivery_report, mask_phone
-from at_sandbox.state import (
-    ACCEPTED_CODES,
-    STATUS_NAMES,
-    Faults,
-    FaultSwitch,
-    MessageLog,
-    RequestError,
-    timestamp,
-)
+from at_sandbox.delivery import DeliveryReporter, delivery_report
+from at_sandbox.state import Faults, FaultSwitch, MessageLog, RequestError, timestamp
+from sms.privacy import mask_phone
 from sms.segments import count_segments
+from sms.status_codes import ACCEPTED_CODES, STATUS_NAMES
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,9 @@ from typing import Any
 
 import requests
 
+from sms.privacy import mask_phone
+
 log = logging.getLogger(__name__)
-
-
-def mask_phone(phone: str) -> str:
-    """`+254712345678` -> `+2547****678`, for logs."""
-    return f"{phone[:5]}****{phone[-3:]}" if len(phone) >= 8 else "****"
 
 
 class DeliveryReporter:

@@ -11,24 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-# Africa's Talking per-recipient status codes and their names (../shared/africastalking.md §2.1).
-STATUS_NAMES: dict[int, str] = {
-    100: "Processed",
-    101: "Sent",
-    102: "Queued",
-    401: "RiskHold",
-    402: "InvalidSenderId",
-    403: "InvalidPhoneNumber",
-    404: "UnsupportedNumberType",
-    405: "InsufficientBalance",
-    406: "UserInBlacklist",
-    407: "CouldNotRoute",
-    409: "DoNotDisturbRejection",
-    500: "InternalServerError",
-    501: "GatewayError",
-    502: "RejectedByGateway",
-}
-ACCEPTED_CODES = frozenset({100, 101, 102})
+from sms.status_codes import STATUS_NAMES
 
 
 class RequestError(ValueError):
