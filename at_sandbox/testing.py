@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import requests
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -19,9 +21,11 @@ class ServerThread:
     """
 
     def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
         self._server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and tests start many servers.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     def __enter__(self) -> ServerThread:
         self._thread.start()
@@ -66,3 +70,30 @@ def sandbox_app(**config: Any) -> Flask:
     from at_sandbox.app import create_app
 
     return create_app({"DLR_URL": "", "DLR_DELAY_MS": 50, "DLR_RETRY_DELAY_MS": 50, **config})
+
+
+@contextmanager
+def running_sandbox(**config: Any) -> Iterator[ServerThread]:
+    """A `sandbox_app(**config)` served on a free port; its delivery threads stop on exit."""
+    from at_sandbox.app import close_app
+
+    app = sandbox_app(**config)
+    try:
+        with ServerThread(app) as server:
+            yield server
+    finally:
+        close_app(app)
+
+
+def post_sms(base_url: str, timeout: float | tuple[float, float] = 5, **form: str) -> requests.Response:
+    """POST a send request as the SDK would (form fields may override the defaults)."""
+    fields = {"username": "sandbox", "to": "+254712345678", "message": "Habari", "bulkSMSMode": "1", **form}
+    headers = {"apiKey": "test-key", "Accept": "application/json"}
+    return requests.post(f"{base_url}/version1/messaging", data=fields, headers=headers, timeout=timeout)
+
+
+def set_faults(base_url: str, faults: dict[str, Any]) -> dict[str, Any]:
+    """Replace the sandbox's faults (`{}` clears them); returns what it now has."""
+    answer = requests.post(f"{base_url}/sandbox/faults", json=faults, timeout=5)
+    answer.raise_for_status()
+    return answer.json()
