@@ -109,8 +109,6 @@ class ProviderConfig:
 
 
 _SDK_LOCK = threading.Lock()
-# initialize() also builds a WhatsApp service, which warns on every sandbox start; we do not use it.
-warnings.filterwarnings("ignore", "Sandbox is currently not available for the Whatsapp", UserWarning)
 
 
 def connect(config: ProviderConfig) -> SMSService:
@@ -119,7 +117,9 @@ def connect(config: ProviderConfig) -> SMSService:
     `africastalking.initialize` replaces every service in the SDK's module globals, so the URL
     override is applied here, right after it, every time.
     """
-    with _SDK_LOCK:
+    with _SDK_LOCK, warnings.catch_warnings():
+        # initialize() also builds a WhatsApp service, which warns about the sandbox; we do not use it.
+        warnings.filterwarnings("ignore", "Sandbox is currently not available for the Whatsapp", UserWarning)
         africastalking.initialize(config.username, config.api_key)
         service = africastalking.SMS
         if config.api_url:
