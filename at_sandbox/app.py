@@ -18,11 +18,10 @@ from at_sandbox.delivery import DeliveryReporter, delivery_report
 from at_sandbox.state import Faults, FaultSwitch, MessageLog, RequestError, timestamp
 from sms.privacy import mask_phone
 from sms.segments import count_segments
-from sms.status_codes import ACCEPTED_CODES, STATUS_NAMES
+from sms.status_codes import ACCEPTED_CODES, AUTH_INVALID, STATUS_NAMES
 
 log = logging.getLogger(__name__)
 
-AUTH_INVALID = "The supplied authentication is invalid"
 # A number the sandbox accepts: E.164 with a plus; Kenyan ones must have exactly 9 digits after 254.
 _VALID_PHONE = re.compile(r"^\+(?:254\d{9}|(?!254)[1-9]\d{7,14})$")
 

@@ -29,11 +29,10 @@ from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
 from africastalking.SMS import SMSService
 
 from sms.privacy import mask_phone
-from sms.status_codes import ACCEPTED_CODES, PERMANENT_CODES, STATUS_NAMES, TRANSIENT_CODES
+from sms.status_codes import ACCEPTED_CODES, AUTH_INVALID, PERMANENT_CODES, STATUS_NAMES, TRANSIENT_CODES
 
 log = logging.getLogger(__name__)
 
-AUTH_INVALID = "The supplied authentication is invalid"
 Timeout = float | tuple[float, float]
 
 

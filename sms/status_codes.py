@@ -19,3 +19,6 @@ STATUS_NAMES: dict[int, str] = {
 ACCEPTED_CODES = frozenset({100, 101, 102})
 TRANSIENT_CODES = frozenset({500, 501, 502})
 PERMANENT_CODES = frozenset({401, 402, 403, 404, 405, 406, 407, 409})
+
+# The whole body of Africa's Talking's 401 answer (text/plain) to a wrong or missing apiKey.
+AUTH_INVALID = "The supplied authentication is invalid"
