@@ -16,7 +16,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from at_sandbox.config import load_config
 from at_sandbox.delivery import DeliveryReporter, delivery_report
 from at_sandbox.state import Faults, FaultSwitch, MessageLog, RequestError, timestamp
-from sms.privacy import mask_phone
+from common.phones import mask_phone
 from sms.segments import count_segments
 from sms.status_codes import ACCEPTED_CODES, AUTH_INVALID, STATUS_NAMES
 

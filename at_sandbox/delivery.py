@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from sms.privacy import mask_phone
+from common.phones import mask_phone
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import requests
 from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
 from africastalking.SMS import SMSService
 
-from sms.privacy import mask_phone
+from common.phones import mask_phone
 from sms.status_codes import ACCEPTED_CODES, AUTH_INVALID, PERMANENT_CODES, STATUS_NAMES, TRANSIENT_CODES
 
 log = logging.getLogger(__name__)
