@@ -113,7 +113,12 @@ def ussd_dial(dial_string: str, phone: str, url: str | None, network: str) -> No
         click.echo(f"└ {len(body)} chars · HTTP {response.status_code} · {body[:3]}")
         if not body.startswith("CON "):
             return
-        typed.append(click.prompt(">", default="", show_default=False, prompt_suffix=" ").strip())
+        try:
+            key = click.prompt(">", default="", show_default=False, prompt_suffix=" ")
+        except click.exceptions.Abort:
+            click.echo("\n(hung up)")
+            return
+        typed.append(key.strip())
 
 
 def _service_code_of(dial_string: str) -> tuple[str, list[str]]:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VAR_DIR = ROOT / "var"
+# Runtime files (SQLite, embedded Redis data, the laptop secret key, metrics) live here.
+VAR_DIR = Path(os.environ.get("VAR_DIR") or ROOT / "var")
 
 
 def _int(name: str, default: int) -> int:

@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+from config import ROOT
+from config import VAR_DIR as VAR
+
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
