@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import redis
@@ -223,7 +222,8 @@ def main() -> int:
     print(f"gateway p99 at half peak: {gw_paced['p99']:.2f} ms  (target < 25 ms)")
     print(
         f"Redis per live session (MEMORY USAGE of all its phone's keys): "
-        f"{memory['memory_usage_per_session']:.0f} B avg, {memory['memory_usage_max']:.0f} B max  (target <= 1024 B)"
+        f"{memory['memory_usage_per_session']:.0f} B avg, {memory['memory_usage_max']:.0f} B max "
+        "(target <= 1024 B)"
     )
     print(f"Redis used_memory delta per session: {memory['used_memory_delta_per_session']:.0f} B")
     return 0

@@ -12,6 +12,8 @@ import sys
 
 import structlog
 
+from common.phones import mask_phone
+
 _PHONE = re.compile(r"\+?\d{3,4}(\d{2,3})\d{3}(\d{3})\b")
 _LONG_DIGITS = re.compile(r"\b\d{4,}\b")
 # Values under these keys are ids, times and figures, never personal data: leave them readable.
@@ -50,6 +52,8 @@ def mask_personal_data(_logger: object, _method: str, event: dict) -> dict:
         value = event[key]
         if key in _SECRET_KEYS:
             event[key] = "[masked]"
+        elif key == "phone" and isinstance(value, str):
+            event[key] = value if "****" in value else mask_phone(value)
         elif key in _SAFE_KEYS:
             continue
         elif isinstance(value, str):

@@ -56,7 +56,9 @@ class HopService:
         elapsed = time.perf_counter() - started
         metrics.HOPS.labels(reply.outcome).inc()
         metrics.HOP_LATENCY.observe(elapsed)
-        log.info(
+        # One line per hop only at DEBUG: at INFO the hop path stays quiet (metrics and the audit
+        # trail count hops); warnings and errors are always logged.
+        log.debug(
             "hop",
             session=hop.session_id,
             phone=mask_phone(hop.phone),

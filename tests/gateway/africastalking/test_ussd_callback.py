@@ -154,8 +154,13 @@ def test_callback_secret(app, client):
     assert response.status_code == 200 and response.get_data(as_text=True).startswith("CON Welcome")
 
 
-def test_rate_limit_ends_politely_in_the_citizens_language(app, client):
-    app.extensions["hops"].store.rate_limit = 5
+def test_rate_limit_ends_politely_in_the_citizens_language(settings):
+    from dataclasses import replace
+
+    from app import create_app
+
+    app = create_app(replace(settings, rate_limit_per_minute=5))
+    client = app.test_client()
     bodies = [post(client, {**GOOD, "sessionId": f"ATUid_{i}"})[2] for i in range(7)]
     assert all(b.startswith("CON Welcome") for b in bodies[:5])
     both_languages = (
