@@ -18,6 +18,7 @@ def main() -> None:
         interface=Interfaces.WSGI,
         # one worker: the background thread and SQLite file belong to one process
         workers=1,
+        blocking_threads=16,
         # access lines would carry phone numbers in query strings
         log_access=False,
     )
