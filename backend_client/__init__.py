@@ -1,1 +1,72 @@
-"""The only road from the gateway to the core service backend."""
+"""backend_client: the only way the gateway reaches the core service (contract: openapi.yaml).
+
+from backend_client import Budget, CoreClient, BackendUnavailable
+
+client = CoreClient()                     # CORE_URL, default http://127.0.0.1:8010
+services = client.list_services(budget=Budget(0.4))
+"""
+
+from backend_client.breaker import CircuitBreaker
+from backend_client.budget import Budget
+from backend_client.client import CoreClient, new_idempotency_key
+from backend_client.errors import (
+    AccountLocked,
+    BackendError,
+    BackendRejected,
+    BackendUnavailable,
+    BudgetExhausted,
+    CircuitOpen,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    WrongPin,
+)
+from backend_client.models import (
+    Application,
+    ApplicationPage,
+    ApplicationSummary,
+    Choice,
+    Citizen,
+    Department,
+    Feedback,
+    LocalText,
+    Payment,
+    Service,
+    ServiceField,
+    StatusChange,
+    WebhookEvent,
+)
+from backend_client.webhooks import parse_event, sign, verify_signature
+
+__all__ = [
+    "AccountLocked",
+    "Application",
+    "ApplicationPage",
+    "ApplicationSummary",
+    "BackendError",
+    "BackendRejected",
+    "BackendUnavailable",
+    "Budget",
+    "BudgetExhausted",
+    "Choice",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "Citizen",
+    "Conflict",
+    "CoreClient",
+    "Department",
+    "Feedback",
+    "InvalidRequest",
+    "LocalText",
+    "NotFound",
+    "Payment",
+    "Service",
+    "ServiceField",
+    "StatusChange",
+    "WebhookEvent",
+    "WrongPin",
+    "new_idempotency_key",
+    "parse_event",
+    "sign",
+    "verify_signature",
+]

@@ -1,0 +1,358 @@
+"""CoreClient: the only road from the gateway to the core service."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from datetime import date
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+
+from backend_client.breaker import CircuitBreaker
+from backend_client.budget import Budget
+from backend_client.errors import (
+    BackendError,
+    BackendUnavailable,
+    BudgetExhausted,
+    CircuitOpen,
+    NotFound,
+    rejection_for,
+)
+from backend_client.models import Application, ApplicationPage, Citizen, Feedback, Payment, Service
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_URL = "http://127.0.0.1:8010"
+# below this a call cannot even connect; failing fast is more honest than a doomed attempt
+MIN_CALL_S = 0.005
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one write. Keep it with a queued write so its retries reuse it."""
+    return uuid.uuid4().hex
+
+
+class CoreClient:
+    """Typed calls to the core service, each inside a time budget.
+
+    - `budget`: every method takes one (the hop's); a call waits at most min(budget left,
+      `per_call_timeout_s`) per attempt and raises BudgetExhausted without sending when none is left.
+      Without one, a fresh `Budget(default_budget_s)` is used.
+    - Retries (up to `max_attempts`, backoff from `retry_backoff_s`) only for reads and for writes
+      that carry an idempotency key, and only on connection errors, timeouts and 5xx. Every write
+      except verify_pin sends a key (the caller's, else a new one); verify_pin is never retried,
+      because a repeat could count as a second wrong PIN.
+    - One circuit breaker per client: `breaker_threshold` consecutive failures open it for
+      `breaker_reset_s`; then one probe decides.
+    - Raises only BackendError subclasses (see backend_client.errors).
+
+    Thread-safe: share one instance per process (it pools connections).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        per_call_timeout_s: float = 2.0,
+        default_budget_s: float = 5.0,
+        max_attempts: int = 3,
+        retry_backoff_s: float = 0.05,
+        breaker: CircuitBreaker | None = None,
+        breaker_threshold: int = 5,
+        breaker_reset_s: float = 10.0,
+        pool_size: int = 20,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get("CORE_URL") or DEFAULT_URL).rstrip("/")
+        self.per_call_timeout_s = per_call_timeout_s
+        self.default_budget_s = default_budget_s
+        self.max_attempts = max(1, max_attempts)
+        self.retry_backoff_s = retry_backoff_s
+        self.breaker = breaker or CircuitBreaker(breaker_threshold, breaker_reset_s)
+        self.session = session or requests.Session()
+        # no urllib3 retries: retrying is decided here, where idempotency is known
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {"Accept": "application/json", "User-Agent": "ussd-gateway-backend-client"}
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> CoreClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ---- citizens -------------------------------------------------------------------------------
+
+    def register_citizen(
+        self,
+        *,
+        national_id: str,
+        first_name: str,
+        last_name: str,
+        date_of_birth: date,
+        phone: str,
+        pin: str,
+        idempotency_key: str | None = None,
+        budget: Budget | None = None,
+    ) -> Citizen:
+        """Register a citizen. Conflict('already_registered', details['field'] = 'phone' or
+        'national_id'); InvalidRequest for a bad field."""
+        body = {
+            "national_id": national_id,
+            "first_name": first_name,
+            "last_name": last_name,
+            "date_of_birth": date_of_birth.isoformat(),
+            "phone": phone,
+            "pin": pin,
+        }
+        data = self._write("POST", "/citizens", body, idempotency_key, budget)
+        return _parse(Citizen, data)
+
+    def verify_pin(self, phone: str, pin: str, *, budget: Budget | None = None) -> Citizen:
+        """The citizen if the PIN is right. WrongPin (.attempts_left), AccountLocked (.retry_after),
+        NotFound for an unknown phone. Never retried."""
+        data = self._request(
+            "POST", "/citizens/verify-pin", json={"phone": phone, "pin": pin}, budget=budget, retry=False
+        )
+        return _parse(Citizen, data["citizen"] if isinstance(data, dict) else data)
+
+    def find_citizen(self, phone: str, *, budget: Budget | None = None) -> Citizen | None:
+        """The citizen registered with `phone`, or None."""
+        try:
+            data = self._request("GET", "/citizens", params={"phone": phone}, budget=budget, retry=True)
+        except NotFound:
+            return None
+        return _parse(Citizen, data)
+
+    # ---- catalogue ------------------------------------------------------------------------------
+
+    def list_services(self, *, department: str | None = None, budget: Budget | None = None) -> list[Service]:
+        """The catalogue (optionally one department's services), in catalogue order."""
+        params = {"department": department} if department else None
+        data = self._request("GET", "/services", params=params, budget=budget, retry=True)
+        return [_parse(Service, item) for item in _items(data, "services")]
+
+    def get_service(self, code: str, *, budget: Budget | None = None) -> Service:
+        """One service; NotFound('service_not_found')."""
+        data = self._request("GET", f"/services/{_segment(code)}", budget=budget, retry=True)
+        return _parse(Service, data)
+
+    # ---- applications ---------------------------------------------------------------------------
+
+    def create_application(
+        self,
+        *,
+        phone: str,
+        pin: str,
+        service_code: str,
+        answers: dict[str, str],
+        idempotency_key: str | None = None,
+        budget: Budget | None = None,
+    ) -> Application:
+        """Submit an application; the same `idempotency_key` always yields the same application.
+
+        Pass the key you will reuse if this raises BackendUnavailable and the write is queued.
+        WrongPin / AccountLocked / NotFound / InvalidRequest('invalid_field', .field) /
+        Conflict('idempotency_key_reused') on refusal.
+        """
+        body = {"phone": phone, "pin": pin, "service_code": service_code, "answers": answers}
+        data = self._write("POST", "/applications", body, idempotency_key, budget)
+        return _parse(Application, data)
+
+    def list_applications(
+        self, phone: str, *, limit: int = 20, offset: int = 0, budget: Budget | None = None
+    ) -> ApplicationPage:
+        """A page of the citizen's applications, newest first; NotFound('citizen_not_found')."""
+        params = {"phone": phone, "limit": limit, "offset": offset}
+        data = self._request("GET", "/applications", params=params, budget=budget, retry=True)
+        return _parse(ApplicationPage, data)
+
+    def get_application(self, reference: str, *, budget: Budget | None = None) -> Application:
+        """One application with its status history and latest payment. The reference may be typed
+        loosely ('ecz7k3q9p'); NotFound('application_not_found')."""
+        data = self._request("GET", f"/applications/{_segment(reference)}", budget=budget, retry=True)
+        return _parse(Application, data)
+
+    # ---- payments -------------------------------------------------------------------------------
+
+    def start_payment(
+        self,
+        reference: str,
+        *,
+        phone: str | None = None,
+        idempotency_key: str | None = None,
+        budget: Budget | None = None,
+    ) -> Payment:
+        """Start an M-Pesa STK push for the application's fee (to `phone`, default the applicant's).
+        Returns the `pending` payment (the one already pending, if any). Conflict('already_paid' or
+        'no_fee_due'); NotFound."""
+        body = {"phone": phone} if phone else {}
+        data = self._write(
+            "POST", f"/applications/{_segment(reference)}/payments", body, idempotency_key, budget
+        )
+        return _parse(Payment, data)
+
+    def get_payment(self, payment_id: str, *, budget: Budget | None = None) -> Payment:
+        """A payment's current state: pending, then paid or failed."""
+        data = self._request("GET", f"/payments/{_segment(payment_id)}", budget=budget, retry=True)
+        return _parse(Payment, data)
+
+    # ---- feedback -------------------------------------------------------------------------------
+
+    def submit_feedback(
+        self,
+        *,
+        phone: str,
+        rating: int,
+        comment: str | None = None,
+        application_reference: str | None = None,
+        service_code: str | None = None,
+        idempotency_key: str | None = None,
+        budget: Budget | None = None,
+    ) -> Feedback:
+        """Record a 1-5 rating with an optional comment (<= 140 chars) about exactly one of an
+        application (of this phone's citizen) or a service."""
+        body: dict[str, Any] = {"phone": phone, "rating": rating}
+        if comment:
+            body["comment"] = comment
+        if application_reference is not None:
+            body["application_reference"] = application_reference
+        if service_code is not None:
+            body["service_code"] = service_code
+        data = self._write("POST", "/feedback", body, idempotency_key, budget)
+        return _parse(Feedback, data)
+
+    # ---- health ---------------------------------------------------------------------------------
+
+    def health(self, *, budget: Budget | None = None) -> bool:
+        """True if the core service answers its health check; never raises."""
+        try:
+            self._request("GET", "/health", budget=budget or Budget(1.0), retry=False)
+        except BackendError:
+            return False
+        return True
+
+    # ---- transport ------------------------------------------------------------------------------
+
+    def _write(
+        self, method: str, path: str, body: dict[str, Any], idempotency_key: str | None, budget: Budget | None
+    ) -> Any:
+        headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
+        return self._request(method, path, json=body, headers=headers, budget=budget, retry=True)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        budget: Budget | None,
+        retry: bool,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        budget = budget or Budget(self.default_budget_s)
+        attempts = self.max_attempts if retry else 1
+        failure: BackendUnavailable | None = None
+        for attempt in range(1, attempts + 1):
+            timeout = budget.timeout(self.per_call_timeout_s)
+            if timeout < MIN_CALL_S:
+                message = f"{method} {path}: no time left in the budget"
+                if failure is not None:
+                    message += f" after {attempt - 1} attempt(s): {failure.message}"
+                raise BudgetExhausted(message, code="budget_exhausted") from None
+            if not self.breaker.allow():
+                raise CircuitOpen(f"{method} {path}: circuit open", retry_after=self.breaker.retry_after())
+            failure = self._attempt(method, path, timeout, json, params, headers)
+            if not isinstance(failure, BackendUnavailable):
+                return failure  # the parsed body
+            if attempt < attempts:
+                log.warning("core service %s %s failed (%s), attempt %d", method, path, failure.code, attempt)
+                time.sleep(min(self.retry_backoff_s * 2 ** (attempt - 1), budget.remaining()))
+        assert failure is not None
+        raise failure
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        timeout: float,
+        json: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> Any:
+        """One HTTP exchange: the parsed body, a BackendUnavailable to maybe retry, or a raised
+        BackendRejected. Feeds the breaker."""
+        try:
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=(timeout, timeout),
+            )
+        except requests.Timeout:
+            self.breaker.record_failure()
+            return BackendUnavailable(f"{method} {path}: timed out after {timeout:.3f}s", code="timeout")
+        except requests.RequestException as exc:
+            self.breaker.record_failure()
+            return BackendUnavailable(f"{method} {path}: {type(exc).__name__}", code="connection_error")
+        except Exception as exc:  # e.g. a body that cannot be encoded: still never a raw exception
+            self.breaker.release()
+            raise BackendError(f"{method} {path}: {type(exc).__name__}: {exc}", code="client_error") from None
+        status = response.status_code
+        if status >= 500:
+            self.breaker.record_failure()
+            failure = BackendUnavailable(
+                f"{method} {path}: HTTP {status}", code=f"http_{status}", status=status
+            )
+            if status not in RETRYABLE_STATUSES:
+                raise failure
+            return failure
+        self.breaker.record_success()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if status >= 400:
+            raise rejection_for(status, body)
+        if body is None:
+            raise BackendUnavailable(
+                f"{method} {path}: answer is not JSON", code="bad_response", status=status
+            )
+        return body
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _items(data: Any, key: str) -> list[Any]:
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise BackendUnavailable(f"answer has no '{key}' list", code="bad_response")
+    return data[key]
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BackendUnavailable(
+            f"answer does not match {model.__name__}: {exc.error_count()} problem(s)", code="bad_response"
+        ) from None
