@@ -145,6 +145,8 @@ class Engine:
             if index is None:
                 return self._invalid(state, "invalid", effects)
             option = node.options[index]
+            if node.store:
+                state.answers[node.store] = option.value or str(index + 1)
             if option.set_language:
                 state.lang = option.set_language
                 effects.append(Effect("set_language", {"lang": option.set_language}))
@@ -216,20 +218,25 @@ class Engine:
                 return self._unavailable(state)
             result = self._run(node, state)
             self._absorb(state, result, effects)
-            target = node.next if result.ok else node.failure
+            target = node.next if result.ok else self._failure_target(node, result)
             return self._enter(state, target or self.tree.start, effects, depth + 1)
         if node.kind == "list":
             result = self._run(node, state)
             if not result.ok:
                 self._absorb(state, result, effects)
-                if node.failure:
-                    return self._enter(state, node.failure, effects, depth + 1)
+                target = self._failure_target(node, result)
+                if target:
+                    return self._enter(state, target, effects, depth + 1)
                 return self._unavailable(state)
             items = list(result.data.get("items", []))[:MAX_LIST_ITEMS]
             if not items and node.empty:
                 return self._enter(state, node.empty, effects, depth + 1)
             state.items = items
         return self._render(state)
+
+    @staticmethod
+    def _failure_target(node: Node, result: ActionResult) -> str | None:
+        return node.errors.get(result.error or "", node.failure)
 
     @staticmethod
     def _absorb(state: SessionState, result: ActionResult, effects: list[Effect]) -> None:

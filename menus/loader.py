@@ -94,6 +94,7 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
             store=raw.get("store"),
             next=raw.get("next"),
             failure=raw.get("failure"),
+            errors=dict(raw.get("errors", {})),
             empty=raw.get("empty"),
             sensitive=bool(raw.get("sensitive", False)) or bool(spec and spec.sensitive),
             journey=raw.get("journey"),

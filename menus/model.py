@@ -20,6 +20,8 @@ class Option:
     label: Text
     next: str
     set_language: str | None = None
+    # Stored under the menu node's `store` when chosen (e.g. a rating); defaults to the option number.
+    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Node:
     store: str | None = None
     next: str | None = None
     failure: str | None = None
+    # An action's error code -> the node to go to instead of `failure` (e.g. wrong_pin -> ask again).
+    errors: dict[str, str] = field(default_factory=dict)
     empty: str | None = None
     sensitive: bool = False
     # Which journey funnel this node belongs to (register, apply, pay, track…), for analytics.
@@ -62,6 +66,7 @@ class Node:
         """Every node id this node can lead to."""
         found = [o.next for o in self.options]
         found += [t for t in (self.next, self.failure, self.empty) if t]
+        found += list(self.errors.values())
         return found
 
 

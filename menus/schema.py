@@ -19,6 +19,7 @@ OPTION_SCHEMA = {
         "label": TEXT_SCHEMA,
         "next": _ID,
         "set_language": {"enum": list(LANGUAGES)},
+        "value": {"type": "string", "minLength": 1, "maxLength": 40},
     },
     "additionalProperties": False,
 }
@@ -51,6 +52,11 @@ NODE_SCHEMA = {
         "store": _ID,
         "next": _ID,
         "failure": _ID,
+        "errors": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
+            "additionalProperties": _ID,
+        },
         "empty": _ID,
         "sensitive": {"type": "boolean"},
         "journey": _ID,

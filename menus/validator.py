@@ -86,6 +86,8 @@ def _action_problems(tree: MenuTree, known_actions: set[str] | None) -> list[Tre
                 problems.append(TreeProblem(f"unknown action '{node.action}'", node=node.id))
         elif node.action:
             problems.append(TreeProblem(f"a {node.kind} node cannot run an action", node=node.id))
+        if node.errors and node.kind not in ("action", "list"):
+            problems.append(TreeProblem("only action and list nodes have 'errors'", node=node.id))
     # An action node that leads, only through action nodes, back to itself would loop forever.
     for node in tree.nodes.values():
         if node.kind != "action":
@@ -95,7 +97,7 @@ def _action_problems(tree: MenuTree, known_actions: set[str] | None) -> list[Tre
             current = tree.nodes.get(todo.pop())
             if current is None or current.kind != "action":
                 continue
-            for target in (current.next, current.failure):
+            for target in (current.next, current.failure, *current.errors.values()):
                 if target == node.id:
                     problems.append(
                         TreeProblem("actions lead back to this action without a screen", node=node.id)

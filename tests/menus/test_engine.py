@@ -159,3 +159,25 @@ def test_a_runner_that_raises_takes_the_failure_branch():
     state = engine.new_state("en")
     engine.start(state)
     assert engine.step(state, "2").screen.body.startswith("Could not register: action list_services raised")
+
+
+def test_menu_options_can_store_a_value_and_errors_route_by_code():
+    document = sample()
+    document["nodes"]["home"]["store"] = "choice"
+    document["nodes"]["home"]["options"][1]["value"] = "services"
+    document["nodes"]["save"]["errors"] = {"wrong_pin": "pin"}
+    tree = build_tree(document)
+    actions = Actions(register=ActionResult(ok=False, error="wrong_pin", data={"attempts_left": 2}))
+    engine = Engine(tree, actions, today=lambda: TODAY)
+    state = engine.new_state("en")
+    engine.start(state)
+    engine.step(state, "1")
+    assert state.answers["choice"] == "1"
+    for key in ["1234567", "01/01/1990", "4821"]:
+        engine.step(state, key)
+    result = engine.step(state, "4821")
+    assert state.node == "pin" and result.screen.body.startswith("Enter PIN")
+    assert state.answers["attempts_left"] == "2" and state.answers["error"] == "wrong_pin"
+    engine.step(state, "00")
+    engine.step(state, "2")
+    assert state.answers["choice"] == "services"
