@@ -120,13 +120,18 @@ def plan(env: dict[str, str]) -> list[Service]:
             )
         )
         env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    gateway_url = f"http://127.0.0.1:{port}"
     if (ROOT / "core_service").is_dir():
         env.setdefault("CORE_URL", f"http://127.0.0.1:{core_port}")
+        env.setdefault("CORE_DATABASE_URL", f"sqlite:///{VAR / 'core.db'}")
+        env.setdefault("GATEWAY_WEBHOOK_URL", f"{gateway_url}/events/application-status")
         services.append(
             Service("core service (reference)", [PYTHON, "-m", "core_service"], core_port, env["CORE_URL"])
         )
     if (ROOT / "at_sandbox").is_dir():
         env.setdefault("AT_API_URL", f"http://127.0.0.1:{sandbox_port}/version1")
+        env.setdefault("AT_SANDBOX_DLR_URL", f"{gateway_url}/sms/africastalking/delivery")
+        env.setdefault("AT_SANDBOX_INBOUND_URL", f"{gateway_url}/sms/africastalking/inbound")
         services.append(
             Service(
                 "Africa's Talking sandbox",
@@ -135,7 +140,7 @@ def plan(env: dict[str, str]) -> list[Service]:
                 f"http://127.0.0.1:{sandbox_port}/sandbox/messages",
             )
         )
-    services.append(Service("gateway", gateway_command(port), port, f"http://127.0.0.1:{port}"))
+    services.append(Service("gateway", gateway_command(port), port, gateway_url))
     services.append(
         Service("worker (RQ)", [str(BIN / "flask"), "--app", "app", "worker"], None, "queue 'default'")
     )
