@@ -6,6 +6,7 @@ import secrets
 
 import redis
 from flask import Flask, jsonify
+from flask.sessions import SecureCookieSessionInterface
 
 from common.db import Database
 from common.logs import configure_logging
@@ -38,6 +39,16 @@ def make_redis(url: str) -> redis.Redis:
     )
 
 
+class LazySessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building a signer for requests that carry no cookie:
+    aggregator callbacks never do, and they are the hot path."""
+
+    def open_session(self, app: Flask, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
     from gateway.africastalking.ussd import bp as at_ussd_bp
@@ -50,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=_secret_key(), MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
+    app.session_interface = LazySessionInterface()
 
     redis_client = make_redis(settings.redis_url)
     database = Database(settings.database_url)
