@@ -33,7 +33,8 @@ validate: $(STAMP)
 	$(BIN)/flask --app app menus test
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.ussd_hops
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.ussd_hops --compare-servers
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

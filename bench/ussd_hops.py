@@ -91,6 +91,13 @@ def wrk(url: str, connections: int, seconds: int, delay_ms: float = 0) -> dict[s
     return figures
 
 
+def gunicorn_command(target: str, port: int, workers: str, threads: int) -> list[str]:
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-w", workers, "-b", f"127.0.0.1:{port}"]
+    if threads > 1:
+        command += ["-k", "gthread", "--threads", str(threads)]
+    return [*command, "--log-level", "warning", f"{target}()"]
+
+
 def measure(name: str, command: list[str], env: dict[str, str], port: int, args, half_rate: float | None):
     log = Path(tempfile.gettempdir()) / f"bench-{name}.log"
     process = start(command, env, port, log)
@@ -147,6 +154,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", default=os.environ.get("GATEWAY_WORKERS", "2"))
+    parser.add_argument(
+        "--compare-servers", action="store_true", help="also serve the floor with gunicorn (sync, gthread)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("make bench needs wrk: apt-get install wrk")
@@ -199,6 +209,14 @@ def main() -> int:
         port = free_port()
         gw_peak, gw_paced = measure("gateway", gateway_command(port), gateway_env, port, args, None)
         memory = session_memory(redis_url, gateway_env, free_port())
+        others = []
+        if args.compare_servers:
+            for label, threads in (("gunicorn sync", 1), ("gunicorn gthread x4", 4)):
+                port = free_port()
+                command = gunicorn_command("bench.floor_app:create_app", port, args.workers, threads)
+                others.append(
+                    (f"floor under {label}", measure(label, command, base_env, port, args, None)[0])
+                )
     finally:
         stop(redis_process)
 
@@ -213,6 +231,11 @@ def main() -> int:
         ("floor at half its peak", floor_paced),
         ("gateway at half its peak", gw_paced),
     ]:
+        print(
+            f"{label:30} {fig['rate']:>10.0f} {fig['p50']:>8.2f} {fig['p90']:>8.2f} {fig['p99']:>8.2f} "
+            f"{fig['non2xx']:>8.0f}"
+        )
+    for label, fig in others:
         print(
             f"{label:30} {fig['rate']:>10.0f} {fig['p50']:>8.2f} {fig['p90']:>8.2f} {fig['p99']:>8.2f} "
             f"{fig['non2xx']:>8.0f}"
