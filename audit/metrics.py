@@ -110,8 +110,10 @@ class QueueDepthCollector(Collector):
 
         family = GaugeMetricFamily("rq_queue_depth", "Jobs waiting in an RQ queue", labels=["queue"])
         try:
-            for queue in Queue.all(connection=self.redis):
-                family.add_metric([queue.name], len(queue))
+            # RQ lists a queue only once a job was put on it; "default" shows (as 0) from the start.
+            names = {"default"} | {queue.name for queue in Queue.all(connection=self.redis)}
+            for name in sorted(names):
+                family.add_metric([name], len(Queue(name, connection=self.redis)))
         except redis.RedisError:
             return
         yield family
