@@ -15,15 +15,16 @@ PALETTE = ("#2b6cb0", "#38a169", "#dd6b20", "#c53030", "#6b46c1")
 
 def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
     return Markup(  # noqa: S704 - every text inside was escaped by the caller of escape()
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'style="max-width:100%;height:auto" '
         f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="12">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>"
     )
 
 
-def bars(items: Sequence[tuple[str, float, str]], title: str, width: int = 640) -> Markup:
+def bars(items: Sequence[tuple[str, float, str]], title: str, width: int = 460) -> Markup:
     """Horizontal bars: (label, value, value text) each; for funnels, ratings, error rates."""
-    row, label_w = 26, 180
+    row, label_w = 26, 130
     peak = max((value for _, value, _ in items), default=0) or 1
     body = []
     for i, (label, value, text) in enumerate(items):
@@ -38,22 +39,26 @@ def bars(items: Sequence[tuple[str, float, str]], title: str, width: int = 640) 
 
 
 def columns(
-    labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, width: int = 640
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float], str]],
+    title: str,
+    width: int = 640,
 ) -> Markup:
-    """Grouped columns per label (e.g. per day: started and completed), with a legend."""
+    """Grouped columns per label (e.g. per day: started and completed), with a legend.
+
+    `series` is (name, one value per label, colour) each."""
     height, top, bottom, left = 220, 24, 40, 40
-    peak = max((v for _, values in series for v in values), default=0) or 1
+    peak = max((v for _, values, _ in series for v in values), default=0) or 1
     group = (width - left - 10) / max(len(labels), 1)
-    bar = max(group / (len(series) + 1), 1)
+    bar = min(max(group / (len(series) + 1), 1), 36)
     body = [f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#999"/>']
     body.append(f'<text x="4" y="{top + 4}">{peak:g}</text>')
-    for s, (name, values) in enumerate(series):
-        colour = PALETTE[s % len(PALETTE)]
+    for s, (name, values, colour) in enumerate(series):
         body.append(f'<rect x="{left + s * 120}" y="4" width="10" height="10" fill="{colour}"/>')
         body.append(f'<text x="{left + s * 120 + 14}" y="13">{escape(name)}</text>')
         for i, value in enumerate(values):
             h = (height - top - bottom) * value / peak
-            x = left + i * group + s * bar + bar / 2
+            x = left + i * group + (group - bar * len(series)) / 2 + s * bar
             body.append(
                 f'<rect x="{x:.1f}" y="{height - bottom - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                 f'fill="{colour}"><title>{escape(labels[i])} {escape(name)}: {value:g}</title></rect>'
@@ -94,11 +99,15 @@ def heat_map(tree: MenuTree, dropoff: Sequence[dict[str, Any]], title: str) -> M
         detail = ", ".join(f"{r} {row.get(r, 0)}" for r in ("timeout", "invalid", "exit", "error"))
         x, y = x_of[node_id], y_of[node_id]
         fill = heat_colour(rate) if reached else "#eee"
+        action = tree.nodes[node_id].kind == "action"  # passes straight through: never a screen
+        figures = "action, not a screen" if action else f"{dropped}/{reached} left · {rate:.0%}"
+        dash = ' stroke-dasharray="4 3"' if action else ""
         body.append(
             f"<g><title>{escape(node_id)}: reached {reached}, dropped {dropped} ({rate:.0%}); "
             f"{escape(detail)}</title>"
-            f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="{fill}" stroke="#666"/>'
+            f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="{fill}" '
+            f'stroke="#666"{dash}/>'
             f'<text x="{x + 8}" y="{y + 18}" font-weight="bold">{escape(node_id[:20])}</text>'
-            f'<text x="{x + 8}" y="{y + 35}">{dropped}/{reached} left · {rate:.0%}</text></g>'
+            f'<text x="{x + 8}" y="{y + 35}">{escape(figures)}</text></g>'
         )
     return _svg(width, height, body, title)

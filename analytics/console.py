@@ -43,13 +43,16 @@ def overview() -> str:
         filters=filters,
         summary=summary,
         sessions_chart=charts.columns(
-            days, [("started", started), ("completed", completed)], "Sessions per day"
+            days, [("started", started, "#2b6cb0"), ("completed", completed, "#38a169")], "Sessions per day"
         ),
         funnels=funnels,
         sms=sms,
         sms_chart=charts.columns(
             [r["day"] for r in sms],
-            [("delivered", [r["delivered"] for r in sms]), ("failed", [r["failed"] for r in sms])],
+            [
+                ("delivered", [r["delivered"] for r in sms], "#38a169"),
+                ("failed", [r["failed"] for r in sms], "#c53030"),
+            ],
             "SMS per day",
         ),
         backend=backend,
