@@ -38,3 +38,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
+
+.PHONY: bench-audit
+bench-audit: $(STAMP)
+	$(BIN)/python -m bench.audit_overhead

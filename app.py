@@ -49,6 +49,20 @@ class LazySessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def _wire_audit(app: Flask, settings: Settings, redis_client: redis.Redis, trees, hops) -> None:
+    """Audit trail (hop listener, `audit.record`), its live metrics, and the analytics pages."""
+    from analytics import register_analytics
+    from audit.metrics import install_live_collectors
+    from audit.setup import init_audit
+    from gateway.metrics import LIVE
+
+    auditor = init_audit(app, settings, redis_client, trees)
+    if auditor is not None:
+        hops.listeners.append(auditor)
+    install_live_collectors(LIVE, redis_client)
+    register_analytics(app)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
     from gateway.africastalking.ussd import bp as at_ussd_bp
@@ -85,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         max_tries=settings.max_invalid_tries,
     )
     app.extensions.update(settings=settings, redis=redis_client, database=database, trees=trees, hops=hops)
+    _wire_audit(app, settings, redis_client, trees, hops)
 
     app.register_blueprint(at_ussd_bp)
     app.register_blueprint(health_bp)

@@ -141,13 +141,19 @@ def db_upgrade() -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def worker(burst: bool) -> None:
-    """Run an RQ worker on this deployment's Redis and queues."""
+@click.option("--no-audit-drain", is_flag=True, help="Don't drain the audit stream in this process.")
+def worker(burst: bool, no_audit_drain: bool) -> None:
+    """Run an RQ worker on this deployment's Redis and queues (and the audit drainer in a thread)."""
     import redis
     from rq import Queue, Worker
 
+    from audit.drain import start_drainer_thread
+
+    settings = current_app.extensions["settings"]
+    if not no_audit_drain:
+        start_drainer_thread(settings.redis_url, current_app.extensions["database"])
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
-    connection = redis.Redis.from_url(current_app.extensions["settings"].redis_url)
+    connection = redis.Redis.from_url(settings.redis_url)
     queues = [Queue(name, connection=connection) for name in ("default",)]
     Worker(queues, connection=connection).work(burst=burst, with_scheduler=True)
 
@@ -157,3 +163,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ussd_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(worker)
+    from audit.cli import audit_cli
+
+    app.cli.add_command(audit_cli)

@@ -51,6 +51,12 @@ class Settings:
     default_language: str = "en"
     log_level: str = "INFO"
     log_format: str = "json"
+    # Audit trail and analytics (docs/audit.md).
+    audit_enabled: bool = True
+    audit_pseudonym_key: str = ""  # empty: derived from SECRET_KEY
+    audit_retention_days: int = 365
+    audit_stream_maxlen: int = 1_000_000
+    analytics_token: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -69,6 +75,11 @@ class Settings:
             "trees_dir": Path(_str("MENU_TREES_DIR", str(ROOT / "menus" / "trees"))),
             "log_level": _str("LOG_LEVEL", cls.log_level).upper(),
             "log_format": _str("LOG_FORMAT", cls.log_format),
+            "audit_enabled": _str("AUDIT_ENABLED", "1") not in ("0", "false", "no", "off"),
+            "audit_pseudonym_key": _str("AUDIT_PSEUDONYM_KEY", ""),
+            "audit_retention_days": _int("AUDIT_RETENTION_DAYS", cls.audit_retention_days),
+            "audit_stream_maxlen": _int("AUDIT_STREAM_MAXLEN", cls.audit_stream_maxlen),
+            "analytics_token": _str("ANALYTICS_TOKEN", ""),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -83,3 +94,5 @@ class Settings:
             raise ValueError("SESSION_TTL_S must be at least 180 s, the aggregator's session limit")
         if not self.phone_regions:
             raise ValueError("PHONE_REGIONS needs at least one country code")
+        if self.audit_retention_days < 1:
+            raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")

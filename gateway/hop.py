@@ -30,3 +30,6 @@ class HopReply:
     outcome: str
     node: str | None = None
     language: str | None = None
+    # Which tree version answered, for the audit trail and analytics per version.
+    tree_id: str | None = None
+    tree_version: str | None = None

@@ -23,6 +23,8 @@ HOP_LATENCY = Histogram(
 HOP_ERRORS = Counter("ussd_hop_errors_total", "Hops that failed inside the gateway, by kind", ["kind"])
 SESSION_ENDS = Counter("ussd_session_ends_total", "Session-end events from the aggregator", ["status"])
 CALLBACK_REJECTED = Counter("ussd_callbacks_rejected_total", "Callbacks refused before a hop ran", ["reason"])
+# Collectors that read live figures at scrape time (audit backlog, queue depth), added by app.py.
+LIVE = CollectorRegistry(auto_describe=False)
 
 
 def render_metrics() -> tuple[bytes, str]:
@@ -31,7 +33,7 @@ def render_metrics() -> tuple[bytes, str]:
     if directory:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=directory)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(registry) + generate_latest(LIVE), CONTENT_TYPE_LATEST
     from prometheus_client import REGISTRY
 
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY) + generate_latest(LIVE), CONTENT_TYPE_LATEST

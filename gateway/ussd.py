@@ -119,12 +119,26 @@ class HopService:
             if stored.consumed.is_repeat(hop.text):
                 self.store.release(lease)
                 return HopReply(
-                    stored.reply, stored.reply_final, "replay", stored.state.node, stored.state.lang
+                    stored.reply,
+                    stored.reply_final,
+                    "replay",
+                    stored.state.node,
+                    stored.state.lang,
+                    tree_id=stored.state.tree_id,
+                    tree_version=stored.state.version,
                 )
             if stored.reply_final:
                 # The session already ended; a late hop gets the closing screen again.
                 self.store.release(lease)
-                return HopReply(stored.reply, True, "replay", stored.state.node, stored.state.lang)
+                return HopReply(
+                    stored.reply,
+                    True,
+                    "replay",
+                    stored.state.node,
+                    stored.state.lang,
+                    tree_id=stored.state.tree_id,
+                    tree_version=stored.state.version,
+                )
 
         if stored is None:
             stored, result = self._open(hop, tree, lease)
@@ -145,7 +159,13 @@ class HopService:
         if not self.store.commit(lease, stored, resumable, language):
             log.warning("session lock expired before save", session=hop.session_id)
         return HopReply(
-            result.screen.body, result.screen.final, result.outcome, result.node, stored.state.lang
+            result.screen.body,
+            result.screen.final,
+            result.outcome,
+            result.node,
+            stored.state.lang,
+            tree_id=tree.id,
+            tree_version=tree.version,
         )
 
     def _open(self, hop: Hop, tree: MenuTree, lease: Lease) -> tuple[StoredSession, StepResult]:

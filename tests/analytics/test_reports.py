@@ -1,0 +1,173 @@
+"""Analytics figures on a small scripted set of sessions are exactly right, as JSON and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import audit
+from app import create_app
+from audit.drain import Drainer, drain_client
+from gateway.hop import Hop
+
+TREES = Path(__file__).parent / "trees"
+
+# session id -> the transcripts the phone sends, one per hop (what the citizen typed so far).
+SCRIPT = {
+    "C1": ["", "1", "1*Jane"],  # completes register
+    "C2": ["", "2", "2*500"],  # completes pay
+    "C3": ["", "1", "1*Amina", "1*Amina"],  # completes register; the repeated hop is a replay
+    "S1": ["", "4", "4*1", "4*1*Juma"],  # switches to Kiswahili, completes register
+    "I1": ["", "2", "2*abc"],  # leaves after invalid input at pay_amount
+    "I2": ["", "9"],  # leaves after invalid input at main
+    "T1": ["", "1"],  # the aggregator reports Incomplete at reg_name
+    "T2": ["", "2"],  # no end report; last hop 10 minutes ago
+    "E1": ["", "3"],  # status lookup fails: the failure END screen
+    "A1": ["", "1"],  # still dialling
+}
+
+
+@pytest.fixture
+def shop(settings, redis_client):
+    app = create_app(replace(settings, trees_dir=TREES))
+    app.config["TESTING"] = True
+    hops = app.extensions["hops"]
+    for n, (session_id, transcripts) in enumerate(SCRIPT.items()):
+        for transcript in transcripts:
+            hops.handle(Hop(session_id, f"+25471200{n:04d}", "*555#", "63902", transcript))
+    client = app.test_client()
+    form = {"sessionId": "T1", "serviceCode": "*555#", "phoneNumber": "+254712000021", "networkCode": "63902"}
+    assert (
+        client.post("/ussd/africastalking/events", data={**form, "status": "Incomplete"}).status_code == 200
+    )
+    audit.record("sms", message_id="m1", status="sent", cost="KES 0.8000", at=1_767_268_800_000)  # 2026-01-01
+    audit.record("sms", message_id="m1", status="delivered", at=1_767_268_900_000)
+    audit.record("sms", message_id="m2", status="sent", cost="KES 0.8000", at=1_767_268_800_000)
+    audit.record("sms", message_id="m2", status="failed", reason="DeliveryFailure", at=1_767_268_900_000)
+    audit.record("sms", message_id="m3", status="queued", at=1_767_355_200_000)  # 2026-01-02
+    for ok in (True, True, False):
+        audit.record("backend", operation="submit_application", ok=ok, error=None if ok else "timeout")
+    for service, rating in (("good_conduct", 5), ("good_conduct", 4), ("passport", 2)):
+        audit.record("feedback", service=service, service_code="*555#", rating=rating)
+    Drainer(drain_client(settings.redis_url), app.extensions["database"]).drain_all()
+    with app.extensions["database"].session() as session:
+        session.execute(
+            text("UPDATE audit_records SET at = datetime(at, '-10 minutes') WHERE session_id = 'T2'")
+        )
+    return app
+
+
+def get(app, path: str, **query):
+    response = app.test_client().get(path, query_string={"days": 3660, **query})
+    assert response.status_code == 200, response.data
+    return response
+
+
+def rows(app, name: str, **query) -> list[dict]:
+    return get(app, f"/api/v1/analytics/{name}", **query).get_json()["rows"]
+
+
+def test_summary_per_language(shop):
+    summary = {row["lang"]: row for row in rows(shop, "summary")}
+    en, sw = summary["en"], summary["sw"]
+    assert en["tree"] == "shop" and en["version"] == shop.extensions["trees"].current("shop").version
+    assert (en["started"], en["completed"], en["active"]) == (9, 3, 1)
+    assert (en["dropped_timeout"], en["dropped_invalid"], en["dropped_exit"], en["dropped_error"]) == (
+        2,
+        2,
+        1,
+        0,
+    )
+    assert en["median_hops_to_complete"] == 3  # C3's replay is not a step
+    assert en["median_seconds_to_complete"] >= 0
+    assert (sw["started"], sw["completed"], sw["median_hops_to_complete"]) == (1, 1, 4)
+    assert rows(shop, "summary", lang="sw") == [sw]
+
+
+def test_dropoff_per_node_split_by_reason(shop):
+    by_node = {row["node"]: row for row in rows(shop, "dropoff")}
+    assert (
+        by_node["reg_name"]["reached"],
+        by_node["reg_name"]["timeout"],
+        by_node["reg_name"]["dropped"],
+    ) == (5, 1, 1)
+    pay = by_node["pay_amount"]
+    assert (pay["reached"], pay["timeout"], pay["invalid"], pay["dropped"], pay["dropoff_rate"]) == (
+        3,
+        1,
+        1,
+        2,
+        0.6667,
+    )
+    assert (by_node["main"]["reached"], by_node["main"]["invalid"], by_node["main"]["dropped"]) == (10, 1, 1)
+    assert (by_node["status_failed"]["exit"], by_node["status_failed"]["dropoff_rate"]) == (1, 1.0)
+    assert by_node["reg_done"]["dropped"] == 0 and by_node["reg_done"]["reached"] == 3
+
+
+def test_funnels_per_journey(shop):
+    funnel = {(r["journey"], r["kind"], r["node"]): r["sessions"] for r in rows(shop, "funnels")}
+    assert funnel[("register", "entered", None)] == 5
+    assert funnel[("register", "screen", "reg_name")] == 5
+    assert funnel[("register", "screen", "reg_done")] == 3
+    assert funnel[("register", "completed", None)] == 3
+    assert (funnel[("pay", "entered", None)], funnel[("pay", "completed", None)]) == (3, 1)
+    assert (funnel[("track", "entered", None)], funnel[("track", "completed", None)]) == (1, 0)
+    assert funnel[("apply", "entered", None)] == 0
+
+
+def test_sessions_per_day(shop):
+    (day,) = rows(shop, "sessions", lang="en")
+    assert (day["started"], day["completed"]) == (9, 3)
+
+
+def test_sms_backend_feedback(shop):
+    first, second = rows(shop, "sms")
+    assert first == {
+        "day": "2026-01-01",
+        "messages": 2,
+        "delivered": 1,
+        "failed": 1,
+        "cost": 1.6,
+        "pending": 0,
+        "delivery_rate": 0.5,
+    }
+    assert (second["day"], second["pending"], second["delivery_rate"]) == ("2026-01-02", 1, None)
+    (backend,) = rows(shop, "backend")
+    assert (backend["calls"], backend["errors"], backend["error_rate"]) == (3, 1, 0.3333)
+    feedback = {r["service"]: r for r in rows(shop, "feedback")}
+    assert (feedback["good_conduct"]["average"], feedback["good_conduct"]["stars_5"]) == (4.5, 1)
+    assert (feedback["passport"]["ratings"], feedback["passport"]["average"]) == (1, 2.0)
+
+
+def test_csv_export(shop):
+    response = get(shop, "/api/v1/analytics/summary", format="csv")
+    assert response.mimetype == "text/csv"
+    table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["lang"], r["started"], r["completed"]) for r in table] == [("en", "9", "3"), ("sw", "1", "1")]
+    dropoff = get(shop, "/api/v1/analytics/dropoff", format="csv").get_data(as_text=True)
+    assert dropoff.splitlines()[0].startswith("tree,version,node,reached,dropped,timeout,invalid,exit,error")
+
+
+def test_console_pages_draw_charts_and_the_heat_map(shop):
+    page = get(shop, "/console/analytics").get_data(as_text=True)
+    assert "<svg" in page and "register funnel" in page and "good_conduct" in page
+    heat = get(shop, "/console/analytics/dropoff", tree="shop").get_data(as_text=True)
+    assert "reg_name: reached 5, dropped 1 (20%)" in heat
+    assert "hsl(0, 70%, 75%)" in heat  # status_failed: everyone who got there left
+    assert "http://" not in heat.replace("http://www.w3.org/2000/svg", "")  # nothing from a CDN
+
+
+def test_access_needs_the_token_when_one_is_set(settings, redis_client):
+    app = create_app(replace(settings, analytics_token="s3cret"))
+    client = app.test_client()
+    assert client.get("/api/v1/analytics/summary").status_code == 401
+    ok = client.get("/api/v1/analytics/summary", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    remote = create_app(settings).test_client()
+    assert remote.get("/console/analytics", environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 403
+    assert remote.get("/api/v1/analytics/nope").status_code == 404
