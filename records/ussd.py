@@ -1,6 +1,7 @@
 """What the USSD edge keeps in SQL: one row per ended session, as the aggregator reported it.
 
 The transcript (`input`) and the last screen are not kept: they can hold PINs, ID numbers and names.
+The phone number is kept only as its keyed pseudonym (the audit trail's), so analytics can join on it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class UssdSessionEnd(Base):
     aggregator: Mapped[str] = mapped_column(String(32), default="africastalking")
     service_code: Mapped[str] = mapped_column(String(32))
     network_code: Mapped[str] = mapped_column(String(10))
-    phone: Mapped[str | None] = mapped_column(String(20))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     error_message: Mapped[str | None] = mapped_column(String(200))
     cost: Mapped[str | None] = mapped_column(String(32))

@@ -87,7 +87,7 @@ def session_end_event() -> tuple[Response, int] | Response:
         aggregator=AGGREGATOR,
         service_code=form["serviceCode"],
         network_code=form["networkCode"],
-        phone=phone,
+        phone_hash=current_app.extensions["audit"].pseudonyms.of(phone) if phone else None,
         status=status,
         error_message=(form.get("errorMessage") or None) and form["errorMessage"][:200],
         cost=form.get("cost", "")[:32] or None,

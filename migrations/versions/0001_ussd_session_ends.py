@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("aggregator", sa.String(32), nullable=False),
         sa.Column("service_code", sa.String(32), nullable=False),
         sa.Column("network_code", sa.String(10), nullable=False),
-        sa.Column("phone", sa.String(20)),
+        sa.Column("phone_hash", sa.String(64)),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("error_message", sa.String(200)),
         sa.Column("cost", sa.String(32)),

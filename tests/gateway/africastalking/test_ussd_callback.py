@@ -185,7 +185,8 @@ def test_session_end_events_are_recorded_once(app, client):
         rows = session.query(UssdSessionEnd).order_by(UssdSessionEnd.id).all()
         assert [r.session_id for r in rows] == [e["sessionId"] for e in ENDS]
         assert [r.status for r in rows] == ["Success", "Incomplete", "Failed"]
-        assert rows[0].phone == "+254712345678" and rows[0].duration_ms == 41234 and rows[0].hops_count == 5
+        expected = app.extensions["audit"].pseudonyms.of("+254712345678")
+        assert rows[0].phone_hash == expected and rows[0].duration_ms == 41234 and rows[0].hops_count == 5
         assert rows[2].error_message == "Application response timeout"
 
 
