@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=_secret_key(), MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
+    app.config.update(SECRET_KEY=_secret_key(), MAX_CONTENT_LENGTH=64 * 1024)
+    app.json.sort_keys = False  # keep JSON fields in the order the code writes them
     app.session_interface = LazySessionInterface()
 
     redis_client = make_redis(settings.redis_url)
