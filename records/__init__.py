@@ -1,10 +1,6 @@
 """Persistent records (SQLAlchemy 2 models), one module per area. Alembic reads `Base.metadata`."""
 
 from common.db import Base
-from records import (  # noqa: F401 - console: menu versions, operators, audit
-    menus,
-    operators,
-    ussd,  # noqa: F401 - registers the tables on Base.metadata
-)
+from records import menus, operators, ussd  # noqa: F401 - registers the tables on Base.metadata
 
 __all__ = ["Base"]
