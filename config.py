@@ -50,6 +50,12 @@ class Settings:
     default_language: str = "en"
     log_level: str = "INFO"
     log_format: str = "json"
+    # Operator console: failed logins before a lockout, per account and per client address, and for how long.
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
+    login_lockout_s: int = 900
+    # Send the console's session cookie over HTTPS only; set CONSOLE_SECURE_COOKIE=1 behind TLS.
+    console_secure_cookie: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -68,6 +74,10 @@ class Settings:
             "trees_dir": Path(_str("MENU_TREES_DIR", str(ROOT / "menus" / "trees"))),
             "log_level": _str("LOG_LEVEL", cls.log_level).upper(),
             "log_format": _str("LOG_FORMAT", cls.log_format),
+            "login_max_failures": _int("LOGIN_MAX_FAILURES", cls.login_max_failures),
+            "login_max_failures_per_ip": _int("LOGIN_MAX_FAILURES_PER_IP", cls.login_max_failures_per_ip),
+            "login_lockout_s": _int("LOGIN_LOCKOUT_S", cls.login_lockout_s),
+            "console_secure_cookie": _str("CONSOLE_SECURE_COOKIE", "0") in ("1", "true", "yes"),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
