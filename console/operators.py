@@ -24,8 +24,15 @@ TOKEN_PREFIX = "mnu_"  # noqa: S105 - a label on tokens, not a secret
 MIN_PASSWORD_LEN = 10
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a miss costs as long as a wrong password."""
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[key]
 
 
 class OperatorError(ValueError):
@@ -82,7 +89,7 @@ def check_password(session: Session, email: str, password: str) -> Operator | No
     operator = session.scalar(select(Operator).where(Operator.email == normalise_email(email)))
     if operator is None or not operator.active:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         return None
     try:
         _hasher.verify(operator.password_hash, password)

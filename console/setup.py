@@ -48,6 +48,8 @@ def init_console(app: Flask) -> MenuStore:
         SESSION_COOKIE_NAME="console_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
+    # Keep the key order of tree documents (and so of nodes in the editor) through the JSON API.
+    app.json.sort_keys = False
     app.register_blueprint(console_bp)
     app.register_blueprint(api_bp)
     app.cli.add_command(operators_cli)

@@ -67,7 +67,9 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     # Production argon2 costs ~50 ms a hash on purpose; tests only need it to be argon2.
     import console.operators
 
-    monkeypatch.setattr(console.operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        console.operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture()
