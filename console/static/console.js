@@ -80,6 +80,13 @@
     return state.doc && typeof state.doc.nodes === "object" ? state.doc.nodes : {};
   }
 
+  // "text sw: '' should be non-empty" rather than a bare schema message: say where in the node.
+  function problemText(p) {
+    const parts = (p.path || "").split("/");
+    const where = p.node && parts[0] === "nodes" && parts.length > 2 ? parts.slice(2).join(" ") + ": " : "";
+    return where + p.message;
+  }
+
   function problemsAt(nodeId) {
     return state.problems.filter((p) => p.node === nodeId);
   }
@@ -203,7 +210,7 @@
     const here = problemsAt(nodeId);
     if (here.length) {
       const list = el("ul", { class: "node-problems", id: "node-problems" });
-      for (const p of here) list.append(el("li", { text: p.message }));
+      for (const p of here) list.append(el("li", { text: problemText(p) }));
       box.append(list);
     }
     const kind = el("select", { id: "node-kind", disabled: !canEdit || null });
@@ -370,7 +377,7 @@
       } else if (p.path) {
         item.append(el("code", { text: p.path }), ": ");
       }
-      item.append(p.message);
+      item.append(problemText(p));
       list.append(item);
     }
   }
@@ -397,7 +404,7 @@
     const here = problemsAt(state.selected);
     if (!here.length) return;
     const list = el("ul", { class: "node-problems", id: "node-problems" });
-    for (const p of here) list.append(el("li", { text: p.message }));
+    for (const p of here) list.append(el("li", { text: problemText(p) }));
     box.prepend(list);
   }
 
