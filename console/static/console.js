@@ -115,6 +115,8 @@
     document.getElementById("tree-title").textContent = (data.document.title || treeId) + " (" + treeId + ")";
     document.getElementById("revision").textContent =
       "revision " + data.revision + " · saved by " + data.updated_by;
+    const codes = data.document.service_codes || [];
+    if (codes.length) document.getElementById("sim-dial").textContent = "Dial " + codes[0];
     const keep = state.selected && nodes()[state.selected] ? state.selected : data.document.start;
     renderGraph();
     renderProblems();
