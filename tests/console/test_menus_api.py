@@ -295,3 +295,25 @@ def test_create_admin_command(console_app):
         args=["operators", "create-admin", "boss@example.org", "--password-stdin"], input="another long pw\n"
     )
     assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_journeys_are_edited_with_the_draft(as_role):
+    publisher = as_role("publisher")
+    draft = _draft(publisher)
+    journeys = {
+        "tree": "ecitizen",
+        "journeys": [{"name": "new label", "steps": [{"dial": "*384*123#", "expect": "1. Sign up"}]}],
+    }
+    saved = publisher.call(
+        "PUT",
+        DRAFT,
+        {
+            "revision": draft["revision"],
+            "document": _relabel(draft["document"], "Sign up"),
+            "journeys": journeys,
+        },
+    )
+    assert saved.status_code == 200 and saved.get_json()["journeys"] == journeys
+    tested = publisher.call("POST", f"{DRAFT}/test", {}).get_json()
+    assert tested["ok"] and tested["journeys"]["passed"] == ["new label"]
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 201
