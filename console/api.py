@@ -27,10 +27,13 @@ from records.operators import ApiToken
 
 bp = Blueprint("menus_api", __name__, url_prefix="/api/v1")
 MAX_NOTE = 500
+# A whole tree travels in one PUT; the app's 64 KiB limit is sized for aggregator callbacks.
+MAX_BODY = 1024 * 1024
 
 
 @bp.before_request
 def authenticate():
+    request.max_content_length = MAX_BODY
     current_app.extensions["menu_store"].ensure_started()
     auth.load_actor()
     if not auth.csrf_ok():

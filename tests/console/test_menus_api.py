@@ -317,3 +317,14 @@ def test_journeys_are_edited_with_the_draft(as_role):
     tested = publisher.call("POST", f"{DRAFT}/test", {}).get_json()
     assert tested["ok"] and tested["journeys"]["passed"] == ["new label"]
     assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 201
+
+
+def test_a_large_tree_fits_in_one_save(as_role):
+    editor = as_role("editor")
+    draft = _draft(editor)
+    document = copy.deepcopy(draft["document"])
+    for number in range(120):
+        document["nodes"][f"filler_{number}"] = {"kind": "end", "text": {"en": "x" * 300, "sw": "y" * 300}}
+    saved = _save(editor, draft, document)
+    assert saved.status_code == 200, saved.status_code
+    assert any(p["message"] == "cannot be reached from the start" for p in saved.get_json()["problems"])
