@@ -65,10 +65,11 @@ def _wire_audit(app: Flask, settings: Settings, redis_client: redis.Redis, trees
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
+    from console import init_console
+    from console.publishing import LiveTreeRegistry
     from gateway.africastalking.ussd import bp as at_ussd_bp
     from gateway.health import bp as health_bp
     from gateway.ussd import HopService
-    from menus.registry import TreeRegistry
     from sessions.store import SessionStore
 
     settings = settings or Settings.from_env()
@@ -80,7 +81,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     redis_client = make_redis(settings.redis_url)
     database = Database(settings.database_url)
-    trees = TreeRegistry.from_directory(settings.trees_dir)
+    # Starts with the YAML trees; follows versions published from the console through Redis.
+    trees = LiveTreeRegistry.from_directory(settings.trees_dir)
     store = SessionStore(
         redis_client,
         secret_key=app.config["SECRET_KEY"],
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(at_ussd_bp)
     app.register_blueprint(health_bp)
+    init_console(app)  # /console, /api/v1, `operators` commands; menu versions from SQL via Redis
 
     @app.errorhandler(404)
     def not_found(_error):

@@ -57,6 +57,12 @@ class Settings:
     audit_retention_days: int = 365
     audit_stream_maxlen: int = 1_000_000
     analytics_token: str = ""
+    # Operator console: failed logins before a lockout, per account and per client address, and for how long.
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
+    login_lockout_s: int = 900
+    # Send the console's session cookie over HTTPS only; set CONSOLE_SECURE_COOKIE=1 behind TLS.
+    console_secure_cookie: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -80,6 +86,10 @@ class Settings:
             "audit_retention_days": _int("AUDIT_RETENTION_DAYS", cls.audit_retention_days),
             "audit_stream_maxlen": _int("AUDIT_STREAM_MAXLEN", cls.audit_stream_maxlen),
             "analytics_token": _str("ANALYTICS_TOKEN", ""),
+            "login_max_failures": _int("LOGIN_MAX_FAILURES", cls.login_max_failures),
+            "login_max_failures_per_ip": _int("LOGIN_MAX_FAILURES_PER_IP", cls.login_max_failures_per_ip),
+            "login_lockout_s": _int("LOGIN_LOCKOUT_S", cls.login_lockout_s),
+            "console_secure_cookie": _str("CONSOLE_SECURE_COOKIE", "0") in ("1", "true", "yes"),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

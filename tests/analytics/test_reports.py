@@ -34,7 +34,7 @@ SCRIPT = {
 
 @pytest.fixture
 def shop(settings, redis_client):
-    app = create_app(replace(settings, trees_dir=TREES))
+    app = create_app(replace(settings, trees_dir=TREES, analytics_token=TOKEN))
     app.config["TESTING"] = True
     hops = app.extensions["hops"]
     for n, (session_id, transcripts) in enumerate(SCRIPT.items()):
@@ -62,8 +62,13 @@ def shop(settings, redis_client):
     return app
 
 
+TOKEN = "analytics-test-token"
+
+
 def get(app, path: str, **query):
-    response = app.test_client().get(path, query_string={"days": 3660, **query})
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    response = client.get(path, query_string={"days": 3660, **query})
     assert response.status_code == 200, response.data
     return response
 
@@ -168,6 +173,31 @@ def test_access_needs_the_token_when_one_is_set(settings, redis_client):
     assert client.get("/api/v1/analytics/summary").status_code == 401
     ok = client.get("/api/v1/analytics/summary", headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200
-    remote = create_app(settings).test_client()
-    assert remote.get("/console/analytics", environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 403
-    assert remote.get("/api/v1/analytics/nope").status_code == 404
+    wrong = client.get("/api/v1/analytics/summary", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    # the console's analytics pages send a stranger to the login page, whatever the address
+    page = client.get("/console/analytics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert page.status_code == 302 and "/console/login" in page.headers["Location"]
+    nope = client.get("/api/v1/analytics/nope", headers={"Authorization": "Bearer s3cret"})
+    assert nope.status_code == 404
+
+
+def test_a_logged_in_operator_sees_analytics(settings, redis_client):
+    from console.operators import create_operator
+
+    app = create_app(settings)
+    app.extensions["database"].upgrade()
+    with app.extensions["database"].session() as db:
+        create_operator(db, "viewer@example.org", "a long enough password 1", "viewer")
+    client = app.test_client()
+    login_page = client.get("/console/login")
+    assert login_page.status_code == 200
+    with client.session_transaction() as session:
+        csrf = session.get("csrf", "")
+    response = client.post(
+        "/console/login",
+        data={"email": "viewer@example.org", "password": "a long enough password 1", "csrf_token": csrf},
+    )
+    assert response.status_code in (302, 303)
+    assert client.get("/console/analytics").status_code == 200
+    assert client.get("/api/v1/analytics/summary").status_code == 200

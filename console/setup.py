@@ -1,0 +1,69 @@
+"""Wire the console into the gateway app: the menu store, the login throttle, blueprints, CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from console.api import bp as api_bp
+from console.cli import operators_cli
+from console.menu_store import MenuStore, UnknownTree
+from console.publishing import LiveTreeRegistry
+from console.throttle import LoginThrottle
+from console.views import bp as console_bp
+
+
+def init_console(app: Flask) -> MenuStore:
+    """Register `/console` and `/api/v1`, seed menu versions (when the schema exists), follow Redis.
+
+    Needs `app.extensions` settings, redis, database and trees (a `LiveTreeRegistry`).
+    """
+    from backend_client.actions import known_actions
+
+    settings = app.extensions["settings"]
+    trees = app.extensions["trees"]
+    if not isinstance(trees, LiveTreeRegistry):
+        raise TypeError("the console needs the app's trees to be a console.publishing.LiveTreeRegistry")
+    trees.attach(app.extensions["redis"])
+    store = MenuStore(
+        app.extensions["database"],
+        app.extensions["redis"],
+        trees,
+        screen_limit=settings.screen_limit,
+        known_actions=known_actions,
+        trees_dir=settings.trees_dir,
+    )
+    app.extensions["menu_store"] = store
+    # Analytics pages and API are for operators too (analytics/access.py asks this check).
+    from console.auth import analytics_check
+
+    app.extensions["operator_check"] = analytics_check
+    app.extensions["login_throttle"] = LoginThrottle(
+        app.extensions["redis"],
+        max_failures=settings.login_max_failures,
+        max_failures_per_ip=settings.login_max_failures_per_ip,
+        window_s=settings.login_lockout_s,
+    )
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.console_secure_cookie,
+        SESSION_COOKIE_NAME="console_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
+    # Keep the key order of tree documents (and so of nodes in the editor) through the JSON API.
+    app.json.sort_keys = False
+    app.register_blueprint(console_bp)
+    app.register_blueprint(api_bp)
+    app.cli.add_command(operators_cli)
+
+    @app.errorhandler(UnknownTree)
+    def unknown_tree(exc: UnknownTree):
+        from console.auth import api_error
+
+        return api_error(404, "unknown_tree", f"no tree '{exc.args[0]}'")
+
+    # Seed and publish to Redis now if `db upgrade` has run; otherwise the first console call does it.
+    store.start()
+    return store

@@ -1,0 +1,96 @@
+"""`/console`: server-rendered pages; the tree editor page drives `/api/v1` from console.js."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+
+from console import auth
+from console.operators import check_password, record
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+
+@bp.before_request
+def authenticate():
+    current_app.extensions["menu_store"].ensure_started()
+    auth.load_actor()
+    if not auth.csrf_ok():
+        return render_template(
+            "message.html", title="Form expired", message="Reload the page and try again."
+        ), 400
+    return None
+
+
+@bp.app_context_processor
+def console_context() -> dict:
+    return {"actor": g.get("actor"), "csrf_token": auth.csrf_token}
+
+
+def _client_ip() -> str:
+    # Behind a proxy, configure ProxyFix in front of the app so remote_addr is the client's address.
+    return request.remote_addr or "unknown"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths under /console: never an open redirect."""
+    if target and target.startswith("/console") and not urlparse(target).netloc:
+        return target
+    return url_for("console.trees")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""), error=None)
+    email = request.form.get("email", "").strip()
+    password = request.form.get("password", "")
+    throttle = current_app.extensions["login_throttle"]
+    ip = _client_ip()
+    wait = throttle.retry_after(email, ip)
+    if wait:
+        minutes = max(wait // 60, 1)
+        error = f"Too many failed logins. Try again in about {minutes} minute(s)."
+        return render_template("login.html", next=request.form.get("next", ""), error=error), 429
+    with current_app.extensions["database"].session() as db:
+        operator = check_password(db, email, password)
+        if operator is None:
+            throttle.failed(email, ip)
+            return render_template(
+                "login.html", next=request.form.get("next", ""), error="Wrong email or password."
+            ), 401
+        auth.login(operator)
+        g.actor = None
+        from console.operators import actor_of
+
+        record(db, actor_of(operator), "login", detail={"ip": ip})
+    throttle.succeeded(email)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    auth.logout()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@auth.requires("viewer", page=True)
+def trees():
+    return render_template("trees.html", trees=current_app.extensions["menu_store"].summaries())
+
+
+@bp.get("/trees/<tree_id>")
+@auth.requires("viewer", page=True)
+def tree(tree_id: str):
+    store = current_app.extensions["menu_store"]
+    store.draft(tree_id)  # 404 for an unknown tree
+    return render_template("tree.html", tree_id=tree_id, screen_limit=store.screen_limit)

