@@ -14,7 +14,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from records.operators import ApiToken, Operator, OperatorAction
@@ -148,7 +148,19 @@ def record(
     tree_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one line to the audit trail, in the caller's transaction (so it lands with the change)."""
+    """Append one line to the audit trail, in the caller's transaction (so it lands with the change).
+
+    The same action also goes to the tamper-evident trail (`audit.record`) once the transaction
+    commits, so a rolled-back change leaves no line there either.
+    """
+    session.info.setdefault("operator_events", []).append(
+        {
+            "action": action,
+            "actor": f"operator:{actor.id}" if actor.id is not None else "system",
+            "role": actor.role,
+            "tree_id": tree_id,
+        }
+    )
     session.add(
         OperatorAction(
             operator_id=actor.id,
@@ -158,3 +170,16 @@ def record(
             detail=detail or {},
         )
     )
+
+
+@event.listens_for(Session, "after_commit")
+def _to_audit_trail(session: Session) -> None:
+    import audit
+
+    for fields in session.info.pop("operator_events", []):
+        audit.record("operator", **fields)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_uncommitted(session: Session) -> None:
+    session.info.pop("operator_events", None)

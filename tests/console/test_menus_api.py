@@ -252,6 +252,16 @@ def test_every_edit_publish_and_rollback_is_audited(as_role, console_app):
     assert ("publisher@example.org", "draft.save", None) in trail
     assert ("publisher@example.org", "publish", 2) in trail
     assert ("publisher@example.org", "rollback", 1) in trail
+    # and the same actions reach the tamper-evident trail, without the operator's email
+    events = console_app.extensions["redis"].xrange("audit:events")
+    operator_events = [
+        {k.decode(): v.decode() for k, v in fields.items()}
+        for _, fields in events
+        if fields.get(b"kind") == b"operator"
+    ]
+    actions = {e["action"] for e in operator_events if e.get("tree_id") == "ecitizen"}
+    assert {"draft.save", "publish", "rollback"} <= actions
+    assert all("example.org" not in str(e) for e in operator_events)
 
 
 def test_login_is_throttled_per_account(console_app):
