@@ -124,7 +124,10 @@ class MenuStore:
                 journeys = yaml.safe_load(journeys_path(path).read_text(encoding="utf-8")) or journeys
             try:
                 with self.database.session() as session:
-                    if session.get(MenuDraft, tree.id) is not None:
+                    draft = session.get(MenuDraft, tree.id)
+                    if draft is not None:
+                        if self._follow_seed(session, draft, tree, document, journeys, path.name):
+                            seeded.append(tree.id)
                         continue
                     version = MenuVersion(
                         tree_id=tree.id,
@@ -159,6 +162,37 @@ class MenuStore:
             except IntegrityError:
                 log.info("seed raced another process; already seeded", tree=tree.id)
         return seeded
+
+    def _follow_seed(
+        self,
+        session,
+        draft: MenuDraft,
+        tree: MenuTree,
+        document: dict[str, Any],
+        journeys: dict[str, Any],
+        filename: str,
+    ) -> bool:
+        """Until an operator touches a tree, the YAML file stays its source: a changed file is
+        published (as the system) on the next start. After the first operator save or publish the
+        database is the record and the file is ignored."""
+        touched = draft.updated_by != SYSTEM.email or session.scalar(
+            select(MenuPublication.id)
+            .where(MenuPublication.tree_id == tree.id, MenuPublication.author != SYSTEM.email)
+            .limit(1)
+        )
+        live = self._live(session, tree.id)
+        if touched or (live is not None and live.version == tree.version):
+            return False
+        note = f"re-seeded from {filename}"
+        draft.document, draft.journeys, draft.revision = document, journeys, draft.revision + 1
+        version = self._version_for(session, tree, document, SYSTEM, note)
+        session.add(
+            MenuPublication(
+                tree_id=tree.id, version_id=version.id, kind="seed", author=SYSTEM.email, note=note
+            )
+        )
+        record(session, SYSTEM, "menu.reseed", tree.id, {"version": tree.version, "number": version.number})
+        return True
 
     def sync_redis(self) -> None:
         """Write SQL's live version of every tree (and every version's document) to Redis."""

@@ -44,6 +44,31 @@ def test_seeding_is_idempotent(console_app):
     assert len(store.history("ecitizen")["versions"]) == 1
 
 
+def test_a_changed_seed_file_is_followed_until_an_operator_edits(console_app, tmp_path, as_role):
+    import shutil
+
+    import yaml
+
+    store = console_app.extensions["menu_store"]
+    trees = tmp_path / "trees"
+    shutil.copytree(store.trees_dir, trees)
+    store.trees_dir = trees
+    document = yaml.safe_load((trees / "ecitizen.yaml").read_text())
+    document["nodes"]["main"]["text"]["en"] = "Welcome to eCitizen Kenya"
+    (trees / "ecitizen.yaml").write_text(yaml.safe_dump(document, allow_unicode=True))
+    assert store.seed() == ["ecitizen"]
+    assert store.live("ecitizen").document["nodes"]["main"]["text"]["en"] == "Welcome to eCitizen Kenya"
+    assert store.seed() == []  # unchanged file: nothing to do
+
+    publisher = as_role("publisher")
+    draft = _draft(publisher)
+    _save(publisher, draft, _relabel(draft["document"], "Register now"))
+    document["nodes"]["main"]["text"]["en"] = "Changed again in the file"
+    (trees / "ecitizen.yaml").write_text(yaml.safe_dump(document, allow_unicode=True))
+    assert store.seed() == []  # an operator has edited: the database is the record now
+    assert store.live("ecitizen").document["nodes"]["main"]["text"]["en"] == "Welcome to eCitizen Kenya"
+
+
 def test_edit_publish_dial_and_roll_back(as_role, console_app):
     publisher = as_role("publisher")
     draft = _draft(publisher)
