@@ -38,6 +38,22 @@ def make_redis(url: str) -> redis.Redis:
     )
 
 
+def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.Redis) -> None:
+    """One CoreClient per process for the journeys' actions; writes that miss the hop's budget go
+    to RQ queue 'default'; SMS requests go through notifications.notify."""
+    from rq import Queue
+
+    import notifications
+    from backend_client import CoreClient
+    from backend_client.actions import configure
+    from backend_client.queued import QUEUE_NAME
+
+    core = CoreClient(settings.core_url, per_call_timeout_s=settings.hop_budget_ms / 1000)
+    configure(core, secret_key=app.config["SECRET_KEY"], queue=Queue(QUEUE_NAME, connection=redis_client))
+    notifications.configure(redis_client)
+    app.extensions["core_client"] = core
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
     from gateway.africastalking.ussd import bp as at_ussd_bp
@@ -73,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         max_tries=settings.max_invalid_tries,
     )
     app.extensions.update(settings=settings, redis=redis_client, database=database, trees=trees, hops=hops)
+    _wire_citizen_services(app, settings, redis_client)
 
     app.register_blueprint(at_ussd_bp)
     app.register_blueprint(health_bp)

@@ -51,6 +51,8 @@ class Settings:
     default_language: str = "en"
     log_level: str = "INFO"
     log_format: str = "json"
+    # The core service (backend_client); the reference one runs on CORE_PORT under `make run`.
+    core_url: str = "http://127.0.0.1:8010"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
             "trees_dir": Path(_str("MENU_TREES_DIR", str(ROOT / "menus" / "trees"))),
             "log_level": _str("LOG_LEVEL", cls.log_level).upper(),
             "log_format": _str("LOG_FORMAT", cls.log_format),
+            "core_url": _str("CORE_URL", cls.core_url),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
