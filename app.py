@@ -63,6 +63,22 @@ def _wire_audit(app: Flask, settings: Settings, redis_client: redis.Redis, trees
     register_analytics(app)
 
 
+def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.Redis) -> None:
+    """One CoreClient per process for the journeys' actions; writes that miss the hop's budget go
+    to RQ queue 'default'; SMS requests go through notifications.notify."""
+    from rq import Queue
+
+    import notifications
+    from backend_client import CoreClient
+    from backend_client.actions import configure
+    from backend_client.queued import QUEUE_NAME
+
+    core = CoreClient(settings.core_url, per_call_timeout_s=settings.hop_budget_ms / 1000)
+    configure(core, secret_key=app.config["SECRET_KEY"], queue=Queue(QUEUE_NAME, connection=redis_client))
+    notifications.configure(redis_client)
+    app.extensions["core_client"] = core
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
     from console import init_console
@@ -103,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions.update(settings=settings, redis=redis_client, database=database, trees=trees, hops=hops)
     _wire_audit(app, settings, redis_client, trees, hops)
+    _wire_citizen_services(app, settings, redis_client)
 
     app.register_blueprint(at_ussd_bp)
     app.register_blueprint(health_bp)

@@ -63,6 +63,8 @@ class Settings:
     login_lockout_s: int = 900
     # Send the console's session cookie over HTTPS only; set CONSOLE_SECURE_COOKIE=1 behind TLS.
     console_secure_cookie: bool = False
+    # The core service (backend_client); the reference one runs on CORE_PORT under `make run`.
+    core_url: str = "http://127.0.0.1:8010"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -90,6 +92,7 @@ class Settings:
             "login_max_failures_per_ip": _int("LOGIN_MAX_FAILURES_PER_IP", cls.login_max_failures_per_ip),
             "login_lockout_s": _int("LOGIN_LOCKOUT_S", cls.login_lockout_s),
             "console_secure_cookie": _str("CONSOLE_SECURE_COOKIE", "0") in ("1", "true", "yes"),
+            "core_url": _str("CORE_URL", cls.core_url),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from menus.engine import ActionResult, ActionRunner
+
+if TYPE_CHECKING:
+    from rq import Queue
+
+    from backend_client.client import CoreClient
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,33 @@ def action(name: str) -> Callable[[Action], Action]:
     return register
 
 
+@dataclass
+class ActionServices:
+    """What actions reach outside the engine with; set once per process by `configure`."""
+
+    client: CoreClient | None = None
+    # SECRET_KEY of the app: seals a PIN that must wait in a queued job
+    secret_key: str = ""
+    # RQ queue for writes that could not finish inside a hop (None: such writes just apologise)
+    queue: Queue | None = None
+
+
+SERVICES = ActionServices()
+
+
+def configure(client: CoreClient, *, secret_key: str = "", queue: Queue | None = None) -> None:
+    """Give the actions their core-service client (one per process, it pools connections)."""
+    SERVICES.client = client
+    SERVICES.secret_key = secret_key
+    SERVICES.queue = queue
+    for hook in _ON_CONFIGURE:
+        hook()
+
+
+# Modules holding caches tied to a client register a reset here (e.g. the catalogue cache).
+_ON_CONFIGURE: list[Callable[[], None]] = []
+
+
 def known_actions() -> set[str]:
     return set(ACTIONS)
 
@@ -50,3 +82,8 @@ def runner_for(context: HopContext) -> ActionRunner:
         return func(context, params, lang)
 
     return run
+
+
+# Registered last: citizen_actions imports `action` from this module. Importing it here means any
+# import of the registry (validator, CLI, gateway) sees every action, app or not.
+from backend_client import citizen_actions  # noqa: E402, F401

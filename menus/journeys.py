@@ -54,12 +54,21 @@ def split_dial(dial: str, service_codes: tuple[str, ...]) -> tuple[str, list[str
 
 
 def stub_runner(stubs: Mapping[str, Any]) -> ActionRunner:
-    """Actions answered from data: `{name: {ok: true, data: {...}}}`; an unstubbed action fails loudly."""
+    """Actions answered from data: `{name: {ok: true, data: {...}}}`; an unstubbed action fails loudly.
+
+    A stub may also be a list of answers, given in turn on successive calls (the last one repeats),
+    for actions called in a loop such as a form's fields.
+    """
+    calls: dict[str, int] = {}
 
     def run(name: str, _params: Mapping[str, Any], _lang: str) -> ActionResult:
         if name not in stubs:
             return ActionResult(ok=False, error=f"journey has no stub for action {name}")
         stub = stubs[name]
+        if isinstance(stub, list):
+            count = calls.get(name, 0)
+            calls[name] = count + 1
+            stub = stub[min(count, len(stub) - 1)]
         return ActionResult(
             ok=bool(stub.get("ok", True)), data=dict(stub.get("data", {})), error=stub.get("error")
         )

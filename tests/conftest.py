@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from config import Settings
-from tests.support import RedisServer
+from tests.support import RedisServer, free_port
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -40,7 +40,14 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture()
 def settings(redis_server: RedisServer, redis_client: redis.Redis, database_url: str) -> Settings:
-    return Settings.from_env(redis_url=redis_server.url, database_url=database_url, log_level="WARNING")
+    # A port nothing listens on: a test that wants the core service starts one and says so, and no
+    # test reaches a developer's own `make run` on 8010.
+    return Settings.from_env(
+        redis_url=redis_server.url,
+        database_url=database_url,
+        log_level="WARNING",
+        core_url=f"http://127.0.0.1:{free_port()}",
+    )
 
 
 @pytest.fixture()

@@ -22,11 +22,17 @@ def post(client, data=None, **kwargs):
     return response.status_code, response.mimetype, body
 
 
-def test_recorded_session_walks_help_back_and_home(client):
+def test_recorded_session_walks_an_info_screen_back_and_home(client, monkeypatch):
+    from backend_client.actions import ACTIONS
+    from menus.engine import ActionResult
+
+    # a registered caller and a catalogue with nothing in it: Apply ends on an info screen
+    monkeypatch.setitem(ACTIONS, "check_registered", lambda *_: ActionResult(ok=True))
+    monkeypatch.setitem(ACTIONS, "list_departments", lambda *_: ActionResult(ok=True, data={"items": []}))
     bodies = [post(client, hop)[2] for hop in HOPS]
     assert bodies[0].startswith("CON Welcome to eCitizen\n1. Register")
-    assert bodies[1].startswith("CON Apply for a service: coming soon.")
-    assert bodies[2].startswith("CON Invalid entry, try again.\nApply for a service")  # 1 on an info screen
+    assert bodies[1].startswith("CON No services available right now.\n0 Back 00 Home")
+    assert bodies[2].startswith("CON Invalid entry, try again.\nNo services")  # 1 on an info screen
     assert bodies[3].startswith("CON Welcome to eCitizen")  # 0 goes back
     assert bodies[4].startswith("CON Welcome to eCitizen")  # 00 goes home
 
@@ -34,7 +40,7 @@ def test_recorded_session_walks_help_back_and_home(client):
 def test_deep_dial_is_consumed_like_typed_keys(client):
     status, mimetype, body = post(client, DEEP_DIAL)
     assert (status, mimetype) == (200, "text/plain")
-    assert body.startswith("CON Track application: coming soon.")
+    assert body.startswith("CON Enter reference number, e.g. ECZ-7K3Q9P")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,252 @@
+"""Citizen journeys end to end: the Africa's Talking callback, the engine, the actions, CoreClient and
+the reference core service over real HTTP on 127.0.0.1, plus its faults (down, slow, back again)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from rq import Queue, SimpleWorker
+from sqlalchemy import func, select
+
+import notifications
+from backend_client.queued import QUEUE_NAME, submit_queued_application
+from core_service.models import Application, IdempotencyRecord
+from core_service.testing import CoreServer, WsgiThread
+from tests.conftest import Dialler
+from tests.core_service.conftest import ADMIN, core_config
+
+PIN = "4826"
+REFERENCE = re.compile(r"ECZ-[0-9A-Z]{6}")
+
+# What each language shows at the steps the test checks.
+SCREENS = {
+    "en": {
+        "welcome": "Welcome to eCitizen",
+        "id": "Enter your national ID number",
+        "registered": "You are registered on eCitizen.",
+        "dci": "1. Directorate of Criminal Investigations",
+        "good_conduct": "1. Certificate of Good Conduct",
+        "purpose": "Purpose of the certificate (1/2)",
+        "county": "County for fingerprints (2/2)",
+        "fee": "Fee: KES 1,050",
+        "pin": "Enter PIN to confirm",
+        "wrong_pin": "Wrong PIN. 2 tries left.",
+        "submitted": "Submitted. Reference number: ",
+        "mpesa": "You will receive an M-Pesa prompt",
+        "under_review": "Status: Under review since ",
+        "sorry": "END Sorry, the service is busy, please try again shortly.",
+        "queued": "We will send your reference number by SMS.",
+    },
+    "sw": {
+        "welcome": "Karibu eCitizen",
+        "id": "Weka nambari ya kitambulisho",
+        "registered": "Umesajiliwa kwenye eCitizen.",
+        "dci": "1. Idara ya Upelelezi wa Jinai",
+        "good_conduct": "1. Cheti cha Maadili Mema",
+        "purpose": "Sababu ya kuomba cheti (1/2)",
+        "county": "Kaunti ya kuchukua alama za vidole (2/2)",
+        "fee": "Ada: KES 1,050",
+        "pin": "Weka PIN kuthibitisha",
+        "wrong_pin": "PIN si sahihi. Majaribio 2 yamebaki.",
+        "submitted": "Imepokelewa. Nambari ya kumbukumbu: ",
+        "mpesa": "Utapokea ombi la M-Pesa kwenye simu yako",
+        "under_review": "Hali: Inashughulikiwa tangu ",
+        "sorry": "END Samahani, huduma ina shughuli nyingi, tafadhali jaribu tena baadaye.",
+        "queued": "Tutakutumia nambari ya kumbukumbu kwa SMS.",
+    },
+}
+
+
+@pytest.fixture
+def core(tmp_path) -> Iterator[CoreServer]:
+    server = CoreServer(core_config(tmp_path)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def core_app(settings, core):
+    from app import create_app
+
+    application = create_app(replace(settings, core_url=core.url))
+    application.extensions["database"].upgrade()
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["core_client"].close()
+
+
+def caller(app, phone: str, session: str) -> Dialler:
+    return Dialler(app.test_client(), phone=phone, session_id=session)
+
+
+def choose_language(app, phone: str, lang: str) -> None:
+    if lang == "sw":
+        caller(app, phone, f"lang-{phone}").dial("8", "2")
+
+
+def register_over_http(core: CoreServer, phone: str, national_id: str) -> None:
+    body = {
+        "national_id": national_id,
+        "first_name": "Wanjiku",
+        "last_name": "Kamau",
+        "date_of_birth": "1990-05-01",
+        "phone": phone,
+        "pin": PIN,
+    }
+    assert requests.post(f"{core.url}/citizens", json=body, timeout=5).status_code == 201
+
+
+def applications(core: CoreServer) -> list[Application]:
+    with core.flask_app.extensions["core"].session_factory() as db:
+        return list(db.scalars(select(Application)).all())
+
+
+def to_summary(dialler: Dialler) -> str:
+    """Apply for a certificate of good conduct up to the summary screen (employment, Nairobi)."""
+    dialler.dial("2")
+    dialler.press("1")
+    dialler.press("1")
+    dialler.press("1")
+    return dialler.press("Nairobi")
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_register_apply_pay_track(core_app, core, lang):
+    phone = {"en": "+254712345678", "sw": "+254722345678"}[lang]
+    text = SCREENS[lang]
+    choose_language(core_app, phone, lang)
+
+    register = caller(core_app, phone, f"reg-{lang}")
+    assert text["welcome"] in register.dial()
+    assert text["id"] in register.press("1")
+    for key in ("23456789" if lang == "en" else "2345678", "Wanjiku", "Kamau", "01/05/1990", PIN):
+        register.press(key)
+    assert text["registered"] in register.press(PIN)
+    assert caller(core_app, phone, f"again-{lang}").dial("1").startswith("CON ")  # already registered
+
+    # deep dials: a plain dial would first offer to continue the registration left on its last screen
+    apply = caller(core_app, phone, f"apply-{lang}")
+    assert text["dci"] in apply.dial("2")
+    assert text["good_conduct"] in apply.press("1")
+    assert text["purpose"] in apply.press("1")
+    assert text["county"] in apply.press("1")
+    assert text["fee"] in apply.press("Nairobi")
+    assert text["pin"] in apply.press("1")
+    assert text["wrong_pin"] in apply.press("4827")
+    done = apply.press(PIN)
+    assert text["submitted"] in done, done
+    reference = REFERENCE.search(done).group(0)
+    paying = apply.press("1")  # Pay now
+    assert paying.startswith("END ") and text["mpesa"] in paying and reference in paying
+
+    [application] = applications(core)
+    assert application.reference == reference and application.answers_json
+    moved = requests.post(
+        f"{core.url}/admin/applications/{reference}/status",
+        json={"status": "under_review"},
+        headers=ADMIN,
+        timeout=5,
+    )
+    assert moved.status_code == 200
+
+    track = caller(core_app, phone, f"track-{lang}")
+    status = track.dial("3", reference.lower().replace("-", ""))
+    assert text["under_review"] in status and reference in status
+    mine = caller(core_app, phone, f"mine-{lang}").dial("4")
+    assert f"1. {reference}" in mine
+    requested = [n["template"] for n in notifications.requested(core_app.extensions["redis"])]
+    assert requested == ["registration_welcome"]
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_core_stopped_mid_journey_reads_apologise_then_recover(core_app, core, lang):
+    phone = "+254733000111"
+    text = SCREENS[lang]
+    register_over_http(core, phone, "3456789")
+    choose_language(core_app, phone, lang)
+    track = caller(core_app, phone, "mid-1")
+    to_summary(track)
+    track.press("1")
+    reference = REFERENCE.search(track.press(PIN)).group(0)
+
+    mine = caller(core_app, phone, "mid-2")
+    assert f"1. {reference}" in mine.dial("4")
+    core.stop()
+    started = time.monotonic()
+    assert mine.press("1").startswith(text["sorry"])  # the status needs the core service
+    assert caller(core_app, phone, "mid-3").dial("3", reference).startswith(text["sorry"])
+    assert time.monotonic() - started < 3
+
+    core.start()
+    core_app.extensions["core_client"].breaker.record_success()  # skip the breaker's cool-down
+    assert reference in caller(core_app, phone, "mid-4").dial("3", reference)
+
+
+def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
+    core_app, core, redis_server, capfd
+):
+    phone = "+254744000222"
+    register_over_http(core, phone, "4567890")
+    dialler = caller(core_app, phone, "queued-1")
+    assert "Fee: KES 1,050" in to_summary(dialler)  # the catalogue was read while it was up
+    dialler.press("1")
+    core.stop()
+    screen = dialler.press(PIN)
+    assert screen.startswith("END ") and SCREENS["en"]["queued"] in screen
+
+    connection = redis_server.client()
+    queue = Queue(QUEUE_NAME, connection=connection)
+    [job] = queue.get_jobs()
+    assert job.kwargs["sealed_pin"] != PIN and PIN not in (job.description or "")
+    key = job.kwargs["idempotency_key"]
+    [queued] = notifications.requested(core_app.extensions["redis"])
+    assert queued["template"] == "application_queued" and PIN not in str(queued)
+
+    # still down: the attempt fails and the job waits for a retry instead of being dropped
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    assert job.get_status(refresh=True) == "scheduled"
+
+    core.start()
+    core_app.extensions["core_client"].breaker.record_success()
+    queue.scheduled_job_registry.schedule(job, datetime.now(UTC) - timedelta(seconds=1))
+    SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=True)
+    assert job.get_status(refresh=True) == "finished"
+    reference = job.return_value()
+    assert REFERENCE.fullmatch(reference)
+
+    # a second run of the same job (a worker killed after the call, say) creates nothing new
+    again = submit_queued_application(**job.kwargs)
+    assert again == reference
+    assert [a.reference for a in applications(core)] == [reference]
+    with core.flask_app.extensions["core"].session_factory() as db:
+        count = db.scalar(select(func.count()).where(IdempotencyRecord.key == key))
+    assert count == 1
+    logged = "".join(capfd.readouterr())
+    assert PIN not in logged and "4567890" not in logged and phone not in logged
+
+
+def _slow_app(environ, start_response):
+    time.sleep(1.5)
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+
+def test_slow_core_gets_an_apology_within_the_hop_budget(settings):
+    from app import create_app
+
+    with WsgiThread(_slow_app) as slow:
+        app = create_app(replace(settings, core_url=slow.url, hop_budget_ms=400))
+        app.extensions["database"].upgrade()
+        dialler = caller(app, "+254755000333", "slow-1")
+        started = time.monotonic()
+        screen = dialler.dial("3", "ECZ-7K3Q9P")
+        elapsed = time.monotonic() - started
+        assert screen.startswith(SCREENS["en"]["sorry"])
+        assert elapsed < 0.8, elapsed
+        app.extensions["core_client"].close()
