@@ -92,4 +92,6 @@ def settings(redis_url: str, database_url: str, database: Database) -> Settings:
 def app(settings: Settings, redis_client: redis.Redis):
     application = create_app(settings)
     application.config["TESTING"] = True
+    # Start each test with an empty trail: creating the app records the console's seeding.
+    redis_client.delete("audit:events")
     return application
