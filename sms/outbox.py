@@ -195,7 +195,7 @@ class Outbox:
                 )
                 pipe.execute()
         except redis.RedisError as exc:
-            log.warning("sms job not enqueued; the sweeper will", count=len(ids), error=type(exc).__name__)
+            log.warning("sms job not enqueued; the sweeper will", count=len(ids), error=str(exc)[:120])
             return False
         return True
 
