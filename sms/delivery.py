@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from records.sms import (
@@ -76,16 +77,17 @@ def target_status(report_status: str) -> str:
         raise UnknownReportStatus(f"unknown status {report_status!r} (known: {known})") from None
 
 
-def _apply(session: Session, row: SmsDeliveryReport, message_id: int) -> bool:
-    """Move the message forward if the report allows it; True when it moved. Marks the report done."""
-    target = target_status(row.status)
-    earlier = [status for status, rank in RANK.items() if rank < RANK[target]]
-    now = utcnow()
+def _move(
+    session: Session | Connection, message_id: int, status: str, failure_reason: str | None, now: datetime
+) -> bool:
+    """Move the message to where a report of `status` takes it, if that is forward; True when it moved."""
+    target = target_status(status)
+    earlier = [code for code, rank in RANK.items() if rank < RANK[target]]
     values: dict[str, object] = {"status": target, "updated_at": now}
     if target in FINAL_STATUSES:
         values["final_at"] = now
     if target == FAILED:
-        values["last_error"] = (row.failure_reason or row.status)[:200]
+        values["last_error"] = (failure_reason or status)[:200]
     moved = session.execute(
         update(SmsMessage)
         .where(SmsMessage.id == message_id, SmsMessage.status.in_(earlier))
@@ -93,33 +95,49 @@ def _apply(session: Session, row: SmsDeliveryReport, message_id: int) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved:
-        detail = f"report {row.status}" + (f": {row.failure_reason}" if row.failure_reason else "")
-        session.add(SmsStatusChange(message_id=message_id, status=target, detail=detail[:200], at=now))
-    row.message_id = message_id
-    row.applied_at = now
+        detail = f"report {status}" + (f": {failure_reason}" if failure_reason else "")
+        session.execute(
+            insert(SmsStatusChange).values(message_id=message_id, status=target, detail=detail[:200], at=now)
+        )
     return bool(moved)
 
 
-def record_report(session: Session, report: DeliveryReport) -> str:
+def _apply(session: Session, row: SmsDeliveryReport, message_id: int) -> bool:
+    """Apply a kept report to its message and mark the report done."""
+    now = utcnow()
+    row.message_id = message_id
+    row.applied_at = now
+    return _move(session, message_id, row.status, row.failure_reason, now)
+
+
+def record_report(session: Session | Connection, report: DeliveryReport) -> str:
     """Keep `report` and apply it if its message is known: "applied" (the status moved), "kept"
-    (nothing to move: a repeat or an older report) or "pending" (message not recorded yet)."""
+    (nothing to move: a repeat or an older report) or "pending" (message not recorded yet).
+    Takes an ORM session or, cheaper at volume, a Core connection inside a transaction."""
     target_status(report.status)
-    row = SmsDeliveryReport(
-        provider_message_id=report.provider_message_id,
-        status=report.status,
-        failure_reason=(report.failure_reason or None) and report.failure_reason[:64],
-        phone=report.phone,
-        network_code=report.network_code,
-        retry_count=report.retry_count,
-        received_at=utcnow(),
-    )
-    session.add(row)
+    now = utcnow()
     message_id = session.scalar(
         select(SmsMessage.id).where(SmsMessage.provider_message_id == report.provider_message_id)
     )
+    failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
+    moved = message_id is not None and _move(session, message_id, report.status, failure_reason, now)
+    # Plain inserts, not ORM objects: reports arrive as fast as messages go out.
+    session.execute(
+        insert(SmsDeliveryReport).values(
+            provider_message_id=report.provider_message_id,
+            status=report.status,
+            failure_reason=failure_reason,
+            phone=report.phone,
+            network_code=report.network_code,
+            retry_count=report.retry_count,
+            message_id=message_id,
+            received_at=now,
+            applied_at=now if message_id is not None else None,
+        )
+    )
     if message_id is None:
         return "pending"
-    return "applied" if _apply(session, row, message_id) else "kept"
+    return "applied" if moved else "kept"
 
 
 def apply_pending(session: Session, provider_message_ids: Iterable[str] | None = None) -> int:

@@ -27,7 +27,8 @@ from typing import Any
 
 import redis
 from rq import Queue
-from sqlalchemy import select
+from rq.job import Job
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,9 +115,9 @@ class Outbox:
         if lang is not None and lang not in LANGUAGES:
             raise TemplateError(f"unknown language {lang!r} (have {LANGUAGES})")
         kept = {name: _storable(params[name]) for name in spec.params if name in params}
-        # Render once now so a missing or oversized parameter is refused to the caller, not at send.
-        for language in (lang,) if lang else LANGUAGES:
-            render_message(template, language, kept)
+        # Render once now so a missing or oversized parameter is refused to the caller, not at send
+        # (what `render` refuses does not depend on the language).
+        render_message(template, lang or LANGUAGES[0], kept)
         now = utcnow()
         return SmsMessage(
             dedupe_key=(dedupe_key or f"uuid:{uuid.uuid4().hex}")[:128],
@@ -156,9 +157,15 @@ class Outbox:
         `LANG`), else the default. Parameters may be given in both languages as `{"en", "sw"}`.
         """
         message = self.prepare(template, phone, params, lang, dedupe_key)
+        values = {column.key: getattr(message, column.key) for column in _COLUMNS}
         try:
-            with self.database.session() as session:
-                self.add(session, message)
+            # Prebuilt Core statements on a connection: a third of the ORM's cost per event.
+            with self.database.engine.begin() as connection:
+                message.id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
+                connection.execute(
+                    _INSERT_HISTORY,
+                    {"message_id": message.id, "status": QUEUED, "detail": template, "at": utcnow()},
+                )
         except IntegrityError:
             with self.database.session() as session:
                 existing = session.scalars(
@@ -199,6 +206,24 @@ class Outbox:
             return False
         return True
 
+    def withdraw(self, ids: Iterable[int]) -> int:
+        """Take the jobs `sms-<id>` off the queue (a batch already holds their rows), so workers do
+        not spend a job run each on finding them taken. Best effort; returns how many were removed."""
+        job_ids = [f"sms-{message_id}" for message_id in ids]
+        if not job_ids:
+            return 0
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    self.queue.remove(job_id, pipeline=pipe)
+                removed = [job_id for job_id, count in zip(job_ids, pipe.execute(), strict=True) if count]
+            if removed:
+                # Only jobs no worker can still pick up: the hash of a running job stays for RQ.
+                self.connection.delete(*(Job.key_for(job_id) for job_id in removed))
+        except redis.RedisError:
+            return 0  # the jobs then run and find their rows taken
+        return len(removed)
+
     def retry_later(self, message_id: int, attempt: int, delay_s: float) -> bool:
         """Schedule the row's next attempt with RQ's scheduler (the sweeper is the fallback)."""
         try:
@@ -218,6 +243,10 @@ class Outbox:
             return False
         return True
 
+
+_COLUMNS = [column for column in SmsMessage.__table__.columns if column.key != "id"]
+_INSERT_MESSAGE = insert(SmsMessage).returning(SmsMessage.id)
+_INSERT_HISTORY = insert(SmsStatusChange)
 
 _default: Outbox | None = None
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from common.db import Database
@@ -132,8 +132,18 @@ class _Claimed:
     attempts: int
 
 
-def _history(session: Session, message_id: int, status: str, detail: str | None, now: datetime) -> None:
-    session.add(SmsStatusChange(message_id=message_id, status=status, detail=(detail or None), at=now))
+class _History:
+    """Status changes of one transaction, written in one multi-row insert when it ends."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+
+    def __call__(self, message_id: int, status: str, detail: str | None, now: datetime) -> None:
+        self.rows.append({"message_id": message_id, "status": status, "detail": detail or None, "at": now})
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            session.execute(insert(SmsStatusChange), self.rows)
 
 
 def _due(now: datetime):
@@ -179,20 +189,22 @@ def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
             session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r.phone for r in rows})))
         )
         to_send: list[_Claimed] = []
+        history = _History()
         for row in rows:
             if row.phone in opted_out and not is_essential(row.template):
                 _settle(row, OPTED_OUT, "opted out with STOP", now)
-                _history(session, row.id, OPTED_OUT, "opted out with STOP", now)
+                history(row.id, OPTED_OUT, "opted out with STOP", now)
                 continue
             if row.body is None:
                 try:
                     _render(ctx, row)
                 except TemplateError as exc:
                     _settle(row, REJECTED, str(exc)[:200], now)
-                    _history(session, row.id, REJECTED, str(exc)[:200], now)
+                    history(row.id, REJECTED, str(exc)[:200], now)
                     continue
-            _history(session, row.id, SENDING, f"attempt {row.attempts}", now)
+            history(row.id, SENDING, f"attempt {row.attempts}", now)
             to_send.append(_Claimed(row.id, row.phone, row.body or "", row.attempts))
+        history.write(session)
     return token, to_send
 
 
@@ -227,6 +239,7 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
     retries: list[tuple[int, int, float]] = []
     accepted_ids: list[str] = []
     settings = ctx.settings
+    history = _History()
     with ctx.database.session() as session:
         for claimed, outcome in results:
             mine = and_(
@@ -269,10 +282,11 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                 .execution_options(synchronize_session=False)
             ).rowcount
             if moved:
-                _history(session, claimed.id, status, detail[:200], now)
+                history(claimed.id, status, detail[:200], now)
             else:
                 # The sweeper took the row back meanwhile (stuck too long): it will be sent again.
                 log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
+        history.write(session)
         apply_pending(session, accepted_ids)
     for message_id, attempt, delay in retries:
         ctx.outbox.retry_later(message_id, attempt, delay)
@@ -283,6 +297,7 @@ def send_batch(ctx: WorkerContext, first_id: int) -> int:
     token, rows = claim(ctx, first_id)
     if not rows:
         return 0
+    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
     started = time.perf_counter()
     pending: dict[Future[SendOutcome], _Claimed] = {
         ctx.pool.submit(ctx.sender.send, row.phone, row.body): row for row in rows
@@ -333,6 +348,7 @@ def sweep(ctx: WorkerContext) -> SweepResult:
     stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
     to_dispatch: list[int] = []
     recovered = stuck = 0
+    history = _History()
     with ctx.database.session() as session:
         stale = session.scalars(
             select(SmsMessage).where(
@@ -352,17 +368,18 @@ def sweep(ctx: WorkerContext) -> SweepResult:
                 to_dispatch.append(row.id)
             elif row.provider_message_id:
                 row.status, row.sent_at, row.claim_token, row.updated_at = SENT, now, None, now
-                _history(session, row.id, SENT, "recovered: provider message id known", now)
+                history(row.id, SENT, "recovered: provider message id known", now)
                 recovered += 1
             elif row.attempts >= settings.sms_max_attempts:
                 _settle(row, FAILED, f"worker lost during attempt {row.attempts}; out of attempts", now)
-                _history(session, row.id, FAILED, row.last_error, now)
+                history(row.id, FAILED, row.last_error, now)
             else:
                 row.status, row.claim_token, row.next_attempt_at = QUEUED, None, now
                 row.enqueued_at = row.updated_at = now
-                _history(session, row.id, QUEUED, "worker lost during send; sending again", now)
+                history(row.id, QUEUED, "worker lost during send; sending again", now)
                 to_dispatch.append(row.id)
                 stuck += 1
+        history.write(session)
         reports = apply_pending(session)
     ctx.outbox.dispatch(to_dispatch)
     result = SweepResult(len(to_dispatch) - stuck, recovered, stuck, reports)

@@ -77,8 +77,9 @@ def delivery_report() -> tuple[Response, int]:
         retry_count=retry_count,
     )
     try:
-        with _channel().database.session() as session:
-            outcome = record_report(session, report)
+        # A Core connection, not an ORM session: reports come once per message sent.
+        with _channel().database.engine.begin() as connection:
+            outcome = record_report(connection, report)
     except UnknownReportStatus as exc:
         return _refuse("bad_status", str(exc))
     log.info("delivery report", message_id=report.provider_message_id, status=report.status, outcome=outcome)
