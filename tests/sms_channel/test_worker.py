@@ -166,3 +166,30 @@ def test_the_sweeper_enqueues_rows_whose_job_was_lost(channel, worker, redis_cli
     assert sweep(worker).requeued == 1
     assert queue.job_ids == [f"sms-{queued.id}"]
     assert sweep(worker).requeued == 0  # not again until SMS_REQUEUE_AFTER_S has passed
+
+
+def test_a_batch_takes_its_rows_jobs_off_the_queue(channel, worker, redis_client):
+    from rq import Queue
+
+    ids = [channel.outbox.enqueue("help", f"07123456{n:02d}", {}).id for n in range(5)]
+    queue = Queue("sms", connection=redis_client)
+    assert len(queue.job_ids) == 5
+    send_batch(worker, ids[0])
+    # The first job is the one running (RQ pops it); the other four are no longer worth a run.
+    assert queue.job_ids == [f"sms-{ids[0]}"]
+
+
+def test_the_simulator_shows_new_sms_for_its_phone(channel, worker, sandbox):
+    from sms.phone_inbox import PhoneInbox, sms_box
+
+    channel.outbox.enqueue("help", "0712345678", {}, dedupe_key="before")
+    drain(worker)
+    inbox = PhoneInbox("+254712345678", sandbox.url)
+    assert inbox.available and inbox.new_messages() == []
+    channel.outbox.enqueue("help", "0712345678", {}, dedupe_key="after")
+    channel.outbox.enqueue("help", "0722000000", {}, dedupe_key="someone else")
+    drain(worker)
+    [message] = inbox.wait_for_messages(2, quiet_after_s=0.2)
+    box = sms_box(message)
+    assert box.startswith("╔") and "HELP" in box.upper()
+    assert PhoneInbox("+254712345678", "http://127.0.0.1:9").available is False
