@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench validate journeys clean
+.PHONY: run test lint format bench bench-sms validate journeys clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ validate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench.ussd_hops --compare-servers
+
+bench-sms: $(STAMP)
+	$(BIN)/python -m bench.sms_throughput
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

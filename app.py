@@ -79,6 +79,17 @@ def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.R
     app.extensions["core_client"] = core
 
 
+def _add_sms_channel(app: Flask, settings: Settings, redis_client, database, store) -> None:
+    """The SMS outbox, delivery reports, inbound SMS and the core service's webhook (docs/sms.md)."""
+    from gateway.africastalking.sms import bp as at_sms_bp
+    from gateway.events import bp as events_bp
+    from sms.channel import build_channel
+
+    app.extensions["sms"] = build_channel(settings, redis_client, database, store)
+    app.register_blueprint(at_sms_bp)
+    app.register_blueprint(events_bp)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
     from console import init_console
@@ -124,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(at_ussd_bp)
     app.register_blueprint(health_bp)
     init_console(app)  # /console, /api/v1, `operators` commands; menu versions from SQL via Redis
+    _add_sms_channel(app, settings, redis_client, database, store)
 
     @app.errorhandler(404)
     def not_found(_error):

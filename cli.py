@@ -80,18 +80,25 @@ def menus_test(paths: tuple[str, ...]) -> None:
     "--url", envvar="GATEWAY_URL", default=None, help="Gateway base URL (default http://127.0.0.1:$PORT)."
 )
 @click.option("--network", default="63902", show_default=True, help="Network code (63902 Safaricom).")
-def ussd_dial(dial_string: str, phone: str, url: str | None, network: str) -> None:
+@click.option(
+    "--sms-wait", default=4.0, show_default=True, help="Seconds to wait for SMS after the end (0: no SMS)."
+)
+def ussd_dial(dial_string: str, phone: str, url: str | None, network: str, sms_wait: float) -> None:
     """Dial the service like a phone would, over HTTP against a running gateway, one key at a time.
 
     Type a key and Enter after each screen; an empty line sends an empty reply; Ctrl-D hangs up.
+    SMS the phone receives (read from the Africa's Talking sandbox, if running) are shown in a box.
     """
     import os
+
+    from sms.phone_inbox import PhoneInbox, sms_box
 
     base = (url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
     secret = os.environ.get("AT_CALLBACK_SECRET", "")
     endpoint = f"{base}/ussd/africastalking" + (f"?key={secret}" if secret else "")
     service_code, keys = _service_code_of(dial_string)
     session_id = "SIM" + uuid.uuid4().hex
+    inbox = PhoneInbox(phone) if sms_wait > 0 else None
     typed = list(keys)
     while True:
         transcript = "*".join(typed)
@@ -111,7 +118,11 @@ def ussd_dial(dial_string: str, phone: str, url: str | None, network: str) -> No
         for line in body[4:].split("\n"):
             click.echo("│ " + line)
         click.echo(f"└ {len(body)} chars · HTTP {response.status_code} · {body[:3]}")
-        if not body.startswith("CON "):
+        final = not body.startswith("CON ")
+        if inbox is not None:
+            for message in inbox.wait_for_messages(sms_wait) if final else inbox.new_messages():
+                click.echo(sms_box(message))
+        if final:
             return
         try:
             key = click.prompt(">", default="", show_default=False, prompt_suffix=" ")
@@ -159,6 +170,9 @@ def worker(burst: bool, no_audit_drain: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from sms.cli import sms_cli
+
+    app.cli.add_command(sms_cli)
     app.cli.add_command(menus_cli)
     app.cli.add_command(ussd_cli)
     app.cli.add_command(db_cli)

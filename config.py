@@ -29,6 +29,11 @@ def _str(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _floats(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    value = os.environ.get(name, "")
+    return tuple(float(v) for v in value.split(",") if v.strip()) if value.strip() else default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the gateway can be told; build one with `Settings.from_env()`."""
@@ -65,6 +70,17 @@ class Settings:
     console_secure_cookie: bool = False
     # The core service (backend_client); the reference one runs on CORE_PORT under `make run`.
     core_url: str = "http://127.0.0.1:8010"
+    # SMS channel (docs/sms.md). The provider itself is configured by the AT_* variables.
+    webhook_secret: str = "dev-webhook-secret"  # noqa: S105 - a laptop default; set WEBHOOK_SECRET
+    sms_queue: str = "sms"
+    sms_batch_size: int = 100
+    sms_send_threads: int = 100
+    sms_retry_delays_s: tuple[float, ...] = (5, 15, 30, 60, 120, 300, 600, 900)
+    sms_max_attempts: int = 12
+    sms_stuck_after_s: float = 120
+    sms_requeue_after_s: float = 60
+    sms_sweep_interval_s: float = 10
+    sms_lookup_budget_s: float = 1.5
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -93,6 +109,16 @@ class Settings:
             "login_lockout_s": _int("LOGIN_LOCKOUT_S", cls.login_lockout_s),
             "console_secure_cookie": _str("CONSOLE_SECURE_COOKIE", "0") in ("1", "true", "yes"),
             "core_url": _str("CORE_URL", cls.core_url),
+            "webhook_secret": _str("WEBHOOK_SECRET", cls.webhook_secret),
+            "sms_queue": _str("SMS_QUEUE", cls.sms_queue),
+            "sms_batch_size": _int("SMS_BATCH_SIZE", cls.sms_batch_size),
+            "sms_send_threads": _int("SMS_SEND_THREADS", cls.sms_send_threads),
+            "sms_retry_delays_s": _floats("SMS_RETRY_DELAYS_S", cls.sms_retry_delays_s),
+            "sms_max_attempts": _int("SMS_MAX_ATTEMPTS", cls.sms_max_attempts),
+            "sms_stuck_after_s": _float("SMS_STUCK_AFTER_S", cls.sms_stuck_after_s),
+            "sms_requeue_after_s": _float("SMS_REQUEUE_AFTER_S", cls.sms_requeue_after_s),
+            "sms_sweep_interval_s": _float("SMS_SWEEP_INTERVAL_S", cls.sms_sweep_interval_s),
+            "sms_lookup_budget_s": _float("SMS_LOOKUP_BUDGET_S", cls.sms_lookup_budget_s),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -109,3 +135,5 @@ class Settings:
             raise ValueError("PHONE_REGIONS needs at least one country code")
         if self.audit_retention_days < 1:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
+        if not self.sms_retry_delays_s or self.sms_max_attempts < 1:
+            raise ValueError("SMS_RETRY_DELAYS_S needs a delay and SMS_MAX_ATTEMPTS at least 1")

@@ -130,8 +130,10 @@ def plan(env: dict[str, str]) -> list[Service]:
         )
     if (ROOT / "at_sandbox").is_dir():
         env.setdefault("AT_API_URL", f"http://127.0.0.1:{sandbox_port}/version1")
-        env.setdefault("AT_SANDBOX_DLR_URL", f"{gateway_url}/sms/africastalking/delivery")
-        env.setdefault("AT_SANDBOX_INBOUND_URL", f"{gateway_url}/sms/africastalking/inbound")
+        # The sandbox posts delivery reports and inbound SMS to this gateway, whatever its PORT.
+        key = f"?key={env['AT_CALLBACK_SECRET']}" if env.get("AT_CALLBACK_SECRET") else ""
+        env.setdefault("AT_SANDBOX_DLR_URL", f"{gateway_url}/sms/africastalking/delivery{key}")
+        env.setdefault("AT_SANDBOX_INBOUND_URL", f"{gateway_url}/sms/africastalking/inbound{key}")
         services.append(
             Service(
                 "Africa's Talking sandbox",
@@ -144,7 +146,16 @@ def plan(env: dict[str, str]) -> list[Service]:
     services.append(
         Service("worker (RQ)", [str(BIN / "flask"), "--app", "app", "worker"], None, "queue 'default'")
     )
+    services += sms_workers(env)
     return services
+
+
+def sms_workers(env: dict[str, str]) -> list[Service]:
+    """`SMS_WORKERS` (default 2) SMS senders: each sends batches through its own thread pool."""
+    command = [str(BIN / "flask"), "--app", "app", "sms", "worker"]
+    queue = env.get("SMS_QUEUE", "sms")
+    count = int(env.get("SMS_WORKERS", "2"))
+    return [Service(f"sms worker {n}", command, None, f"queue '{queue}'") for n in range(1, count + 1)]
 
 
 def stop(services: list[Service]) -> None:

@@ -1,0 +1,161 @@
+"""The SMS channel as the gateway uses it: the outbox, the citizen's language, inbound commands and
+core-service events. Built once per process by `build_channel` (app.py) and kept in
+`app.extensions["sms"]`; the HTTP edge lives in gateway/, this module knows no Flask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from common.db import Database
+from common.logs import get_logger
+from common.phones import mask_phone
+from config import Settings
+from records.sms import SmsInbound, SmsOptOut, utcnow
+from sessions.store import SessionStore
+from sms import outbox as outbox_module
+from sms.commands import parse_command
+from sms.events import notification_for
+from sms.lookups import CoreLookup, default_lookup
+from sms.outbox import Outbox, Queued
+
+log = get_logger("sms.channel")
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """An SMS a citizen sent, as Africa's Talking posts it; `phone` is already E.164."""
+
+    provider_id: str
+    phone: str
+    text: str
+    short_code: str | None = None
+    link_id: str | None = None
+    network_code: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    duplicate: bool
+    command: str
+    reply_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EventResult:
+    queued: Queued | None
+    reason: str
+
+
+@dataclass
+class SmsChannel:
+    settings: Settings
+    database: Database
+    outbox: Outbox
+    store: SessionStore
+    lookup: CoreLookup
+
+    def language_of(self, phone: str) -> str | None:
+        """The language the citizen chose on USSD or by `LANG` (one Redis key for both)."""
+        return self.store.language(phone)
+
+    # -- inbound SMS ----------------------------------------------------------------------------
+    def handle_inbound(self, sms: InboundSms) -> InboundResult:
+        """Act on a citizen's SMS once per provider id and queue the reply through the outbox.
+
+        Raises `sms.lookups.LookupUnavailable` (STATUS while the core service cannot answer) and
+        `redis.RedisError` (LANG while Redis is down) before anything is recorded, so the
+        provider's retry does the whole thing again.
+        """
+        with self.database.session() as session:
+            if session.scalar(select(SmsInbound.id).where(SmsInbound.provider_id == sms.provider_id)):
+                return InboundResult(True, "duplicate")
+        command = parse_command(sms.text)
+        lang: str | None = None
+        params: dict[str, Any] = {}
+        if command.name == "status":
+            answer = self.lookup.status_of(command.argument or "")
+            if answer is None:
+                template = "status_not_found"
+            else:
+                template = "status_reply"
+                params = {
+                    "reference": answer.reference,
+                    "service": answer.service,
+                    "status": answer.status,
+                    "date": answer.date,
+                }
+        elif command.name == "lang":
+            template, lang = "language_changed", command.argument
+            self.store.set_language(sms.phone, lang or self.settings.default_language)
+        else:
+            template = {
+                "help": "help",
+                "stop": "stop_confirmed",
+                "start": "start_confirmed",
+                "unknown": "unknown_command",
+            }[command.name]
+        reply = self.outbox.prepare(
+            template, sms.phone, params, lang, dedupe_key=f"inbound:{sms.provider_id}"
+        )
+        try:
+            with self.database.session() as session:
+                inbound = SmsInbound(
+                    provider_id=sms.provider_id,
+                    phone=sms.phone,
+                    command=command.name,
+                    argument=command.argument,
+                    short_code=sms.short_code,
+                    link_id=sms.link_id,
+                    network_code=sms.network_code,
+                    sent_at=sms.date,
+                    received_at=utcnow(),
+                )
+                session.add(inbound)
+                session.flush()
+                if command.name == "stop" and session.get(SmsOptOut, sms.phone) is None:
+                    session.add(SmsOptOut(phone=sms.phone, since=utcnow()))
+                elif command.name == "start":
+                    session.execute(delete(SmsOptOut).where(SmsOptOut.phone == sms.phone))
+                self.outbox.add(session, reply)
+                inbound.reply_id = reply.id
+        except IntegrityError:
+            return InboundResult(True, "duplicate")
+        self.outbox.dispatch([reply.id])
+        log.info("sms command", command=command.name, phone=mask_phone(sms.phone), message=reply.id)
+        return InboundResult(False, command.name, reply.id)
+
+    def opted_out(self, phone: str) -> bool:
+        with self.database.session() as session:
+            return session.get(SmsOptOut, phone) is not None
+
+    # -- core-service events --------------------------------------------------------------------
+    def handle_event(
+        self, event: Mapping[str, Any], event_id: str | None = None, event_type: str | None = None
+    ) -> EventResult:
+        """Queue the SMS a verified core-service event asks for (once per event; see sms.events).
+        Raises `EventRefused`, `InvalidPhoneNumber` or `TemplateError` for an unusable event."""
+        notification, reason = notification_for(event, self.lookup.service_name, event_id, event_type)
+        if notification is None:
+            return EventResult(None, reason)
+        queued = self.outbox.enqueue(
+            notification.template, notification.phone, notification.params, None, notification.dedupe_key
+        )
+        return EventResult(queued, reason)
+
+
+def build_channel(
+    settings: Settings, connection: redis.Redis, database: Database, store: SessionStore
+) -> SmsChannel:
+    """The process's channel; also makes its outbox the one `sms.outbox.enqueue` uses."""
+    outbox = Outbox(database, connection, settings.sms_queue, settings.phone_regions)
+    outbox_module.set_default(outbox)
+    lookup = default_lookup(settings.sms_lookup_budget_s)
+    return SmsChannel(settings, database, outbox, store, lookup)

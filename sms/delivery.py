@@ -1,0 +1,160 @@
+"""Delivery reports: keep every one, move an outbox row forward only, apply early ones later.
+
+A report names the provider's message id. When the worker has not yet recorded that id (the
+provider can report before our record of its answer is committed) the report waits with
+`applied_at` empty and is applied when the send is recorded (`apply_pending`) or by the sweeper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.orm import Session
+
+from records.sms import (
+    DELIVERED,
+    FAILED,
+    FINAL_STATUSES,
+    OPTED_OUT,
+    QUEUED,
+    REJECTED,
+    SENDING,
+    SENT,
+    SmsDeliveryReport,
+    SmsMessage,
+    SmsStatusChange,
+    utcnow,
+)
+
+# Africa's Talking's report statuses (shared/africastalking.md §2.2) and where each takes a message.
+REPORT_STATUSES: dict[str, str] = {
+    "Submitted": SENT,
+    "Buffered": SENT,
+    "Sent": SENT,
+    "Success": DELIVERED,
+    "Failed": FAILED,
+    "Rejected": FAILED,
+    "AbsentSubscriber": FAILED,
+    "Expired": FAILED,
+}
+# How far along each outbox status is; a report may only move a row to a higher rank.
+RANK: dict[str, int] = {
+    QUEUED: 0,
+    SENDING: 1,
+    SENT: 2,
+    DELIVERED: 3,
+    FAILED: 3,
+    OPTED_OUT: 3,
+    REJECTED: 3,
+}
+
+
+class UnknownReportStatus(ValueError):
+    """A report status we do not know; refused so the sender can see it, not silently kept."""
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """One delivery report as Africa's Talking posts it (form fields, already checked for size)."""
+
+    provider_message_id: str
+    status: str
+    phone: str | None = None
+    network_code: str | None = None
+    failure_reason: str | None = None
+    retry_count: int | None = None
+
+
+def target_status(report_status: str) -> str:
+    """The outbox status a report status means; `UnknownReportStatus` for anything else."""
+    try:
+        return REPORT_STATUSES[report_status]
+    except KeyError:
+        known = ", ".join(REPORT_STATUSES)
+        raise UnknownReportStatus(f"unknown status {report_status!r} (known: {known})") from None
+
+
+def _move(
+    session: Session | Connection, message_id: int, status: str, failure_reason: str | None, now: datetime
+) -> bool:
+    """Move the message to where a report of `status` takes it, if that is forward; True when it moved."""
+    target = target_status(status)
+    earlier = [code for code, rank in RANK.items() if rank < RANK[target]]
+    values: dict[str, object] = {"status": target, "updated_at": now}
+    if target in FINAL_STATUSES:
+        values["final_at"] = now
+    if target == FAILED:
+        values["last_error"] = (failure_reason or status)[:200]
+    moved = session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.status.in_(earlier))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved:
+        detail = f"report {status}" + (f": {failure_reason}" if failure_reason else "")
+        session.execute(
+            insert(SmsStatusChange).values(message_id=message_id, status=target, detail=detail[:200], at=now)
+        )
+    return bool(moved)
+
+
+def _apply(session: Session, row: SmsDeliveryReport, message_id: int) -> bool:
+    """Apply a kept report to its message and mark the report done."""
+    now = utcnow()
+    row.message_id = message_id
+    row.applied_at = now
+    return _move(session, message_id, row.status, row.failure_reason, now)
+
+
+def record_report(session: Session | Connection, report: DeliveryReport) -> str:
+    """Keep `report` and apply it if its message is known: "applied" (the status moved), "kept"
+    (nothing to move: a repeat or an older report) or "pending" (message not recorded yet).
+    Takes an ORM session or, cheaper at volume, a Core connection inside a transaction."""
+    target_status(report.status)
+    now = utcnow()
+    message_id = session.scalar(
+        select(SmsMessage.id).where(SmsMessage.provider_message_id == report.provider_message_id)
+    )
+    failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
+    moved = message_id is not None and _move(session, message_id, report.status, failure_reason, now)
+    # Plain inserts, not ORM objects: reports arrive as fast as messages go out.
+    session.execute(
+        insert(SmsDeliveryReport).values(
+            provider_message_id=report.provider_message_id,
+            status=report.status,
+            failure_reason=failure_reason,
+            phone=report.phone,
+            network_code=report.network_code,
+            retry_count=report.retry_count,
+            message_id=message_id,
+            received_at=now,
+            applied_at=now if message_id is not None else None,
+        )
+    )
+    if message_id is None:
+        return "pending"
+    return "applied" if moved else "kept"
+
+
+def apply_pending(session: Session, provider_message_ids: Iterable[str] | None = None) -> int:
+    """Apply reports that arrived before their message was recorded, oldest first; returns how
+    many moved a status. With no ids, every pending report whose message is now known."""
+    query = (
+        select(SmsDeliveryReport, SmsMessage.id)
+        .join(SmsMessage, SmsMessage.provider_message_id == SmsDeliveryReport.provider_message_id)
+        .where(SmsDeliveryReport.applied_at.is_(None))
+        .order_by(SmsDeliveryReport.id)
+    )
+    if provider_message_ids is not None:
+        ids = list(provider_message_ids)
+        if not ids:
+            return 0
+        query = query.where(SmsDeliveryReport.provider_message_id.in_(ids))
+    moved = 0
+    for row, message_id in session.execute(query).all():
+        moved += _apply(session, row, message_id)
+    return moved

@@ -1,0 +1,413 @@
+"""The SMS worker: the RQ job `send_sms(message_id)` and the sweeper.
+
+One job sends a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, claimed
+in one transaction (status `sending`, attempts + 1, a claim token) before the provider is called.
+The SDK blocks for a whole round trip, so the batch goes out through a thread pool and the outcomes
+are recorded as they come back, a few at a time. The jobs of rows another batch already took find
+them claimed and return at once.
+
+Double sends: a row is sent only by the batch that claimed it, and only rows without a provider
+message id are claimed. A worker killed mid-batch leaves its rows `sending`; after
+`SMS_STUCK_AFTER_S` the sweeper marks those with a provider message id `sent` and queues the rest
+again. Those (and only those) may reach the citizen twice: whether the provider took them before
+the kill cannot be known.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy import and_, case, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from common.db import Database
+from common.logs import get_logger
+from config import Settings
+from records.sms import (
+    FAILED,
+    OPTED_OUT,
+    QUEUED,
+    REJECTED,
+    SENDING,
+    SENT,
+    SmsMessage,
+    SmsOptOut,
+    SmsStatusChange,
+    utcnow,
+)
+from sms.delivery import apply_pending
+from sms.outbox import Outbox, render_message
+from sms.provider import SendOutcome
+from sms.templates import LANGUAGES, TemplateError, is_essential
+
+log = get_logger("sms.worker")
+
+# Outcomes are written in groups of at most this many, or after this long, whichever comes first.
+RECORD_GROUP = 25
+RECORD_EVERY_S = 0.1
+
+
+class Sender:
+    """What the worker needs from `sms.provider.AfricasTalkingSender`."""
+
+    def send(self, phone: str, body: str) -> SendOutcome:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+@dataclass
+class WorkerContext:
+    """What a worker process shares between jobs: the database, the outbox, the sender, the pool."""
+
+    settings: Settings
+    database: Database
+    outbox: Outbox
+    sender: Sender
+    # The citizen's chosen language (`sessions.store.SessionStore.language`), or None.
+    language_of: Callable[[str], str | None]
+    pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pool = ThreadPoolExecutor(
+            max_workers=self.settings.sms_send_threads, thread_name_prefix="sms-send"
+        )
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+_context: WorkerContext | None = None
+_context_lock = threading.Lock()
+
+
+def configure(context: WorkerContext | None) -> None:
+    """Use `context` for the jobs run in this process (the `sms worker` command sets it)."""
+    global _context
+    _context = context
+
+
+def context() -> WorkerContext:
+    """This process's context; built from the environment on first use (e.g. under `rq worker`)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            from app import create_app
+
+            _context = context_from_app(create_app())
+        return _context
+
+
+def context_from_app(app) -> WorkerContext:
+    """A worker context from a built gateway app (its settings, database, outbox and session store)."""
+    from sms.provider import AfricasTalkingSender, ProviderConfig
+
+    channel = app.extensions["sms"]
+    return WorkerContext(
+        settings=channel.settings,
+        database=channel.database,
+        outbox=channel.outbox,
+        sender=AfricasTalkingSender(ProviderConfig.from_env()),
+        language_of=channel.language_of,
+    )
+
+
+# -- the job ---------------------------------------------------------------------------------------
+def send_sms(message_id: int) -> int:
+    """RQ job: send the outbox row `message_id` (with a batch of other due rows). Returns how many
+    messages the provider accepted in this run; 0 when another run already has the row."""
+    return send_batch(context(), message_id)
+
+
+@dataclass
+class _Claimed:
+    id: int
+    phone: str
+    body: str
+    attempts: int
+
+
+class _History:
+    """Status changes of one transaction, written in one multi-row insert when it ends."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+
+    def __call__(self, message_id: int, status: str, detail: str | None, now: datetime) -> None:
+        self.rows.append({"message_id": message_id, "status": status, "detail": detail or None, "at": now})
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            session.execute(insert(SmsStatusChange), self.rows)
+
+
+def _due(now: datetime):
+    return and_(
+        SmsMessage.status == QUEUED,
+        SmsMessage.next_attempt_at <= now,
+        SmsMessage.provider_message_id.is_(None),
+    )
+
+
+def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
+    """Claim `first_id` and other due rows in one transaction, render the ones never rendered,
+    and settle at once the ones that must not go (opted out, unrenderable). Returns the claim token
+    and the rows to send; none when `first_id` is not due (another run has it, or it is settled)."""
+    now = utcnow()
+    token = secrets.token_hex(8)
+    with ctx.database.session() as session:
+        if session.scalar(select(SmsMessage.id).where(SmsMessage.id == first_id, _due(now))) is None:
+            return token, []
+        batch = (
+            select(SmsMessage.id)
+            .where(_due(now))
+            .order_by(
+                case((SmsMessage.id == first_id, 0), else_=1), SmsMessage.next_attempt_at, SmsMessage.id
+            )
+            .limit(ctx.settings.sms_batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(batch.scalar_subquery()), SmsMessage.status == QUEUED)
+            .values(
+                status=SENDING,
+                attempts=SmsMessage.attempts + 1,
+                claim_token=token,
+                sending_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.scalars(select(SmsMessage).where(SmsMessage.claim_token == token)).all()
+        opted_out = set(
+            session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r.phone for r in rows})))
+        )
+        to_send: list[_Claimed] = []
+        history = _History()
+        for row in rows:
+            if row.phone in opted_out and not is_essential(row.template):
+                _settle(row, OPTED_OUT, "opted out with STOP", now)
+                history(row.id, OPTED_OUT, "opted out with STOP", now)
+                continue
+            if row.body is None:
+                try:
+                    _render(ctx, row)
+                except TemplateError as exc:
+                    _settle(row, REJECTED, str(exc)[:200], now)
+                    history(row.id, REJECTED, str(exc)[:200], now)
+                    continue
+            history(row.id, SENDING, f"attempt {row.attempts}", now)
+            to_send.append(_Claimed(row.id, row.phone, row.body or "", row.attempts))
+        history.write(session)
+    return token, to_send
+
+
+def _settle(row: SmsMessage, status: str, reason: str, now: datetime) -> None:
+    row.status = status
+    row.last_error = reason
+    row.claim_token = None
+    row.final_at = now
+    row.updated_at = now
+
+
+def _render(ctx: WorkerContext, row: SmsMessage) -> None:
+    """Fix the row's language and text at its first attempt; retries send the same words."""
+    language = row.language
+    if language is None:
+        try:
+            language = ctx.language_of(row.phone)
+        except redis.RedisError:
+            language = None  # Redis is only asked for the preference; the default will do
+    if language not in LANGUAGES:
+        language = ctx.settings.default_language
+    rendered = render_message(row.template, language, row.params or {})
+    row.language = language
+    row.body = rendered.body
+    row.segments = rendered.segments
+    row.encoding = str(rendered.encoding)
+
+
+def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, SendOutcome]]) -> None:
+    """Write the provider's answers for rows of claim `token` in one transaction; schedule retries."""
+    now = utcnow()
+    retries: list[tuple[int, int, float]] = []
+    accepted_ids: list[str] = []
+    settings = ctx.settings
+    history = _History()
+    with ctx.database.session() as session:
+        for claimed, outcome in results:
+            mine = and_(
+                SmsMessage.id == claimed.id, SmsMessage.claim_token == token, SmsMessage.status == SENDING
+            )
+            if outcome.accepted:
+                values = dict(
+                    status=SENT,
+                    provider_message_id=outcome.message_id,
+                    cost=outcome.cost,
+                    sent_at=now,
+                    last_error=None,
+                    claim_token=None,
+                )
+                status, detail = SENT, f"{outcome.reason} ({outcome.status_code})"
+                if outcome.message_id:
+                    accepted_ids.append(outcome.message_id)
+            elif outcome.retryable and claimed.attempts < settings.sms_max_attempts:
+                delays = settings.sms_retry_delays_s
+                delay = delays[min(claimed.attempts - 1, len(delays) - 1)]
+                values = dict(
+                    status=QUEUED,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    enqueued_at=now,
+                    last_error=(outcome.reason or "transient")[:200],
+                    claim_token=None,
+                )
+                status, detail = QUEUED, f"retry in {delay:g}s: {outcome.reason}"
+                retries.append((claimed.id, claimed.attempts, delay))
+            else:
+                reason = outcome.reason or outcome.kind
+                if outcome.retryable:
+                    reason = f"gave up after {claimed.attempts} attempts: {reason}"
+                values = dict(status=FAILED, last_error=reason[:200], final_at=now, claim_token=None)
+                status, detail = FAILED, reason
+            moved = session.execute(
+                update(SmsMessage)
+                .where(mine)
+                .values(updated_at=now, **values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if moved:
+                history(claimed.id, status, detail[:200], now)
+            else:
+                # The sweeper took the row back meanwhile (stuck too long): it will be sent again.
+                log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
+        history.write(session)
+        apply_pending(session, accepted_ids)
+    for message_id, attempt, delay in retries:
+        ctx.outbox.retry_later(message_id, attempt, delay)
+
+
+def send_batch(ctx: WorkerContext, first_id: int) -> int:
+    """Claim, send concurrently, record as answers come. Returns how many were accepted."""
+    token, rows = claim(ctx, first_id)
+    if not rows:
+        return 0
+    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
+    started = time.perf_counter()
+    pending: dict[Future[SendOutcome], _Claimed] = {
+        ctx.pool.submit(ctx.sender.send, row.phone, row.body): row for row in rows
+    }
+    done_group: list[tuple[_Claimed, SendOutcome]] = []
+    accepted = 0
+    last_flush = time.monotonic()
+    while pending:
+        done, _ = wait(list(pending), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
+        for future in done:
+            outcome = future.result()
+            accepted += outcome.accepted
+            done_group.append((pending.pop(future), outcome))
+        if done_group and (
+            not pending or len(done_group) >= RECORD_GROUP or time.monotonic() - last_flush >= RECORD_EVERY_S
+        ):
+            record(ctx, token, done_group)
+            done_group = []
+            last_flush = time.monotonic()
+    log.info(
+        "sms batch sent",
+        count=len(rows),
+        accepted=accepted,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+    )
+    return accepted
+
+
+# -- the sweeper -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: int
+    recovered_sent: int
+    stuck_requeued: int
+    reports_applied: int
+
+
+def sweep(ctx: WorkerContext) -> SweepResult:
+    """Put back to work what fell between the stores:
+    - `queued` rows whose job should have run by now (Redis lost it, or a retry was not scheduled);
+    - `sending` rows older than `SMS_STUCK_AFTER_S` (their worker died): `sent` when the provider's
+      message id is known, otherwise queued again (or failed, out of attempts);
+    - delivery reports that came before their message was recorded.
+    """
+    settings = ctx.settings
+    now = utcnow()
+    requeue_before = now - timedelta(seconds=settings.sms_requeue_after_s)
+    stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
+    to_dispatch: list[int] = []
+    recovered = stuck = 0
+    history = _History()
+    with ctx.database.session() as session:
+        stale = session.scalars(
+            select(SmsMessage).where(
+                or_(
+                    and_(
+                        SmsMessage.status == QUEUED,
+                        SmsMessage.next_attempt_at <= requeue_before,
+                        or_(SmsMessage.enqueued_at.is_(None), SmsMessage.enqueued_at <= requeue_before),
+                    ),
+                    and_(SmsMessage.status == SENDING, SmsMessage.sending_at <= stuck_before),
+                )
+            )
+        ).all()
+        for row in stale:
+            if row.status == QUEUED:
+                row.enqueued_at = now
+                to_dispatch.append(row.id)
+            elif row.provider_message_id:
+                row.status, row.sent_at, row.claim_token, row.updated_at = SENT, now, None, now
+                history(row.id, SENT, "recovered: provider message id known", now)
+                recovered += 1
+            elif row.attempts >= settings.sms_max_attempts:
+                _settle(row, FAILED, f"worker lost during attempt {row.attempts}; out of attempts", now)
+                history(row.id, FAILED, row.last_error, now)
+            else:
+                row.status, row.claim_token, row.next_attempt_at = QUEUED, None, now
+                row.enqueued_at = row.updated_at = now
+                history(row.id, QUEUED, "worker lost during send; sending again", now)
+                to_dispatch.append(row.id)
+                stuck += 1
+        history.write(session)
+        reports = apply_pending(session)
+    ctx.outbox.dispatch(to_dispatch)
+    result = SweepResult(len(to_dispatch) - stuck, recovered, stuck, reports)
+    if any(vars(result).values()):
+        log.info("sms sweep", **vars(result))
+    return result
+
+
+class Sweeper(threading.Thread):
+    """Runs `sweep` every `SMS_SWEEP_INTERVAL_S` in a worker process; with several workers, a Redis
+    lock lets one of them sweep per interval."""
+
+    LOCK = "sms:sweeper"
+
+    def __init__(self, ctx: WorkerContext, connection: redis.Redis) -> None:
+        super().__init__(name="sms-sweeper", daemon=True)
+        self.ctx = ctx
+        self.connection = connection
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        interval = self.ctx.settings.sms_sweep_interval_s
+        while not self.stopping.wait(interval):
+            try:
+                if self.connection.set(self.LOCK, "1", nx=True, px=max(int(interval * 900), 100)):
+                    sweep(self.ctx)
+            except Exception:  # a sweep that failed is tried again next interval
+                log.exception("sms sweep failed")
+
+    def stop(self) -> None:
+        self.stopping.set()

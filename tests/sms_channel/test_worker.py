@@ -1,0 +1,195 @@
+"""The worker in this process against the sandbox over real HTTP: render in the citizen's language,
+opt-out, statusCode judging, retries, the double-send guard and the sweeper."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import requests
+from sqlalchemy import select, update
+
+from at_sandbox.testing import set_faults
+from records.sms import SENDING, SmsMessage, SmsOptOut, SmsStatusChange, utcnow
+from sms.worker import send_batch, sweep
+from tests.sms_channel.conftest import drain, rows
+
+PARAMS = {"reference": "ECZ-7K3Q9P", "service": {"en": "Birth certificate", "sw": "Cheti cha Kuzaliwa"}}
+
+
+def received(sandbox, phone: str | None = None) -> list[dict]:
+    params = {"phone": phone} if phone else {}
+    return requests.get(f"{sandbox.url}/sandbox/messages", params=params, timeout=5).json()
+
+
+def history(database, message_id: int) -> list[str]:
+    with database.session() as session:
+        return list(
+            session.scalars(
+                select(SmsStatusChange.status)
+                .where(SmsStatusChange.message_id == message_id)
+                .order_by(SmsStatusChange.id)
+            )
+        )
+
+
+def test_sends_and_records_message_id_cost_and_history(channel, worker, sandbox):
+    queued = channel.outbox.enqueue("application_submitted", "0712345678", PARAMS, dedupe_key="e1")
+    assert send_batch(worker, queued.id) == 1
+    [message] = rows(channel.database)
+    [sms] = received(sandbox)
+    assert message.status == "sent" and message.attempts == 1
+    assert message.provider_message_id == sms["id"] and message.cost == "KES 0.8000"
+    assert message.language == "en" and "ECZ-7K3Q9P" in message.body and "Birth certificate" in message.body
+    assert sms["to"] == "+254712345678" and sms["message"] == message.body
+    assert (message.segments, message.encoding) == (sms["segments"], sms["encoding"]) == (1, "GSM-7")
+    assert history(channel.database, message.id) == ["queued", "sending", "sent"]
+    # The row's job run again (a duplicate RQ job, a re-run): nothing is sent twice.
+    assert send_batch(worker, queued.id) == 0
+    assert len(received(sandbox)) == 1
+
+
+def test_renders_in_the_language_the_citizen_chose_on_ussd(app, channel, worker, sandbox):
+    app.extensions["hops"].store.set_language("+254712345678", "sw")
+    queued = channel.outbox.enqueue("application_submitted", "0712345678", PARAMS)
+    send_batch(worker, queued.id)
+    [message] = rows(channel.database)
+    assert message.language == "sw" and "Cheti cha Kuzaliwa" in message.body
+
+
+def test_one_job_sends_a_batch_of_due_rows(channel, worker, sandbox):
+    ids = [channel.outbox.enqueue("help", f"07123456{n:02d}", {}).id for n in range(30)]
+    assert send_batch(worker, ids[-1]) == 20  # SMS_BATCH_SIZE, its own row first
+    statuses = {r.id: r.status for r in rows(channel.database)}
+    assert statuses[ids[-1]] == "sent"
+    assert list(statuses.values()).count("sent") == 20
+    drain(worker)
+    assert len(received(sandbox)) == 30
+
+
+def test_opt_out_stops_non_essential_messages_only(channel, worker, sandbox):
+    with channel.database.session() as session:
+        session.add(SmsOptOut(phone="+254712345678"))
+    welcome = channel.outbox.enqueue("registration_welcome", "0712345678", {"name": "Wanjiku"})
+    submitted = channel.outbox.enqueue("application_submitted", "0712345678", PARAMS)
+    other = channel.outbox.enqueue("registration_welcome", "0722000000", {"name": "Otieno"})
+    drain(worker)
+    statuses = {r.id: r.status for r in rows(channel.database)}
+    assert statuses == {welcome.id: "opted_out", submitted.id: "sent", other.id: "sent"}
+    assert sorted(m["to"] for m in received(sandbox)) == ["+254712345678", "+254722000000"]
+
+
+def test_permanent_failure_fails_at_once_with_the_reason(channel, worker, sandbox):
+    set_faults(sandbox.url, {"recipient_codes": {"+254712345678": 406}})
+    channel.outbox.enqueue("help", "0712345678", {})
+    drain(worker)
+    [message] = rows(channel.database)
+    assert (message.status, message.attempts, message.last_error) == ("failed", 1, "UserInBlacklist")
+
+
+def test_transient_failures_are_retried_with_backoff_then_sent(channel, worker, sandbox):
+    set_faults(sandbox.url, {"fail_next": 2})
+    queued = channel.outbox.enqueue("help", "0712345678", {})
+    send_batch(worker, queued.id)
+    [message] = rows(channel.database)
+    assert message.status == "queued" and message.next_attempt_at > utcnow() - dt.timedelta(seconds=0.01)
+    assert "InternalServerError" in message.last_error or "provider error" in message.last_error
+    drain(worker)
+    [message] = rows(channel.database)
+    assert (message.status, message.attempts) == ("sent", 3)
+    assert history(channel.database, message.id) == [
+        "queued",
+        "sending",
+        "queued",
+        "sending",
+        "queued",
+        "sending",
+        "sent",
+    ]
+    assert len(received(sandbox)) == 1
+
+
+def test_transient_failures_give_up_after_max_attempts(channel, worker, sandbox):
+    set_faults(sandbox.url, {"http_status": 503})
+    channel.outbox.enqueue("help", "0712345678", {})
+    drain(worker)
+    [message] = rows(channel.database)
+    assert message.status == "failed" and message.attempts == 5
+    assert message.last_error.startswith("gave up after 5 attempts")
+
+
+def test_a_row_left_sending_with_a_provider_id_is_not_sent_again(channel, worker, sandbox):
+    queued = channel.outbox.enqueue("help", "0712345678", {})
+    old = utcnow() - dt.timedelta(seconds=5)
+    with channel.database.session() as session:
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == queued.id)
+            .values(status=SENDING, sending_at=old, attempts=1, provider_message_id="ATXid_known", body="x")
+        )
+    assert send_batch(worker, queued.id) == 0
+    result = sweep(worker)
+    assert result.recovered_sent == 1 and result.stuck_requeued == 0
+    assert rows(channel.database)[0].status == "sent"
+    assert received(sandbox) == []
+
+
+def test_a_row_stuck_sending_without_a_provider_id_is_sent_again_by_the_sweeper(channel, worker, sandbox):
+    queued = channel.outbox.enqueue("help", "0712345678", {})
+    with channel.database.session() as session:
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == queued.id)
+            .values(status=SENDING, sending_at=utcnow() - dt.timedelta(seconds=5), attempts=1)
+        )
+    assert sweep(worker).stuck_requeued == 1
+    drain(worker)
+    [message] = rows(channel.database)
+    assert (message.status, message.attempts) == ("sent", 2)
+    assert len(received(sandbox)) == 1
+
+
+def test_the_sweeper_enqueues_rows_whose_job_was_lost(channel, worker, redis_client):
+    from rq import Queue
+
+    queued = channel.outbox.enqueue("help", "0712345678", {})
+    queue = Queue("sms", connection=redis_client)
+    queue.empty()
+    with channel.database.session() as session:
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == queued.id)
+            .values(
+                enqueued_at=utcnow() - dt.timedelta(seconds=5),
+                next_attempt_at=utcnow() - dt.timedelta(seconds=5),
+            )
+        )
+    assert sweep(worker).requeued == 1
+    assert queue.job_ids == [f"sms-{queued.id}"]
+    assert sweep(worker).requeued == 0  # not again until SMS_REQUEUE_AFTER_S has passed
+
+
+def test_a_batch_takes_its_rows_jobs_off_the_queue(channel, worker, redis_client):
+    from rq import Queue
+
+    ids = [channel.outbox.enqueue("help", f"07123456{n:02d}", {}).id for n in range(5)]
+    queue = Queue("sms", connection=redis_client)
+    assert len(queue.job_ids) == 5
+    send_batch(worker, ids[0])
+    # The first job is the one running (RQ pops it); the other four are no longer worth a run.
+    assert queue.job_ids == [f"sms-{ids[0]}"]
+
+
+def test_the_simulator_shows_new_sms_for_its_phone(channel, worker, sandbox):
+    from sms.phone_inbox import PhoneInbox, sms_box
+
+    channel.outbox.enqueue("help", "0712345678", {}, dedupe_key="before")
+    drain(worker)
+    inbox = PhoneInbox("+254712345678", sandbox.url)
+    assert inbox.available and inbox.new_messages() == []
+    channel.outbox.enqueue("help", "0712345678", {}, dedupe_key="after")
+    channel.outbox.enqueue("help", "0722000000", {}, dedupe_key="someone else")
+    drain(worker)
+    [message] = inbox.wait_for_messages(2, quiet_after_s=0.2)
+    box = sms_box(message)
+    assert box.startswith("╔") and "HELP" in box.upper()
+    assert PhoneInbox("+254712345678", "http://127.0.0.1:9").available is False
