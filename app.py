@@ -56,26 +56,22 @@ def _wire_audit(app: Flask, settings: Settings, redis_client: redis.Redis, trees
     from audit.setup import init_audit
     from gateway.metrics import LIVE
 
-    auditor = init_audit(app, settings, redis_client, trees)
-    if auditor is not None:
-        hops.listeners.append(auditor)
+    hops.auditor = init_audit(app, settings, redis_client, trees)
     install_live_collectors(LIVE, redis_client)
     register_analytics(app)
 
 
 def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.Redis) -> None:
     """One CoreClient per process for the journeys' actions; writes that miss the hop's budget go
-    to RQ queue 'default'; SMS requests go through notifications.notify."""
+    to RQ queue 'default'; SMS requests go through notifications.notify to the SMS outbox."""
     from rq import Queue
 
-    import notifications
     from backend_client import CoreClient
     from backend_client.actions import configure
     from backend_client.queued import QUEUE_NAME
 
     core = CoreClient(settings.core_url, per_call_timeout_s=settings.hop_budget_ms / 1000)
     configure(core, secret_key=app.config["SECRET_KEY"], queue=Queue(QUEUE_NAME, connection=redis_client))
-    notifications.configure(redis_client)
     app.extensions["core_client"] = core
 
 

@@ -10,7 +10,7 @@ import time
 from typing import Protocol
 
 from audit import metrics
-from audit.trail import AuditTrail
+from audit.trail import STREAM, AuditTrail
 from menus.registry import TreeRegistry
 
 
@@ -29,7 +29,9 @@ class HopReplyLike(Protocol):
 
 
 class HopAuditor:
-    """`HopService` listener; `create_app` appends it to `hops.listeners` when AUDIT_ENABLED=1."""
+    """`HopService.auditor` (set by `create_app` when AUDIT_ENABLED=1): `queue` puts a hop's event
+    on the session's commit pipeline; calling it records a hop that saved nothing (a replay, a
+    refusal, an error) after the reply."""
 
     def __init__(self, trail: AuditTrail, trees: TreeRegistry) -> None:
         self.trail = trail
@@ -39,6 +41,13 @@ class HopAuditor:
         """Append the hop's event; never raises (a failure is counted, the hop goes on)."""
         try:
             self.trail.add(self.event(hop, reply, elapsed))
+        except Exception:
+            metrics.AUDIT_WRITE_FAILURES.labels("listener").inc()
+
+    def queue(self, pipe, hop: HopLike, reply: HopReplyLike, elapsed: float) -> None:
+        """Put the hop's XADD on `pipe` (the session's commit round trip); never raises."""
+        try:
+            pipe.xadd(STREAM, self.event(hop, reply, elapsed), maxlen=self.trail.maxlen, approximate=True)
         except Exception:
             metrics.AUDIT_WRITE_FAILURES.labels("listener").inc()
 

@@ -206,7 +206,8 @@ def register(context: HopContext, params: Mapping[str, Any], lang: str) -> Actio
     except Conflict as exc:
         taken = exc.code == "already_registered" and exc.details.get("field") == "national_id"
         return _failure("id_registered" if taken else exc.code)
-    notify("registration_welcome", context.phone, {}, lang, f"registration_welcome:{context.phone}")
+    welcome = {"name": str(params.get("first_name", ""))}
+    notify("registration_welcome", context.phone, welcome, lang, f"registration_welcome:{context.phone}")
     return ActionResult(ok=True, data={"registered": "yes"})
 
 

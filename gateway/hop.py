@@ -33,3 +33,5 @@ class HopReply:
     # Which tree version answered, for the audit trail and analytics per version.
     tree_id: str | None = None
     tree_version: str | None = None
+    # True when the hop's audit event already travelled with the session's save.
+    audited: bool = False

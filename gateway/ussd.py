@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import redis
 
@@ -27,6 +28,12 @@ from sessions.transcript import Consumed
 log = get_logger("gateway.ussd")
 
 HopListener = Callable[[Hop, HopReply, float], None]
+
+
+class HopAuditorLike(Protocol):
+    def __call__(self, hop: Hop, reply: HopReply, elapsed: float) -> None: ...
+
+    def queue(self, pipe: redis.client.Pipeline, hop: Hop, reply: HopReply, elapsed: float) -> None: ...
 
 
 class HopService:
@@ -49,10 +56,13 @@ class HopService:
         self.max_tries = max_tries
         # Called after every answered hop (audit trail, analytics); must be quick and never raise.
         self.listeners: list[HopListener] = []
+        # The audit trail's hop recorder. Its event rides in the session's commit round trip; hops
+        # that save nothing (replays, refusals, errors) are recorded after the reply instead.
+        self.auditor: HopAuditorLike | None = None
 
     def handle(self, hop: Hop) -> HopReply:
         started = time.perf_counter()
-        reply = self._handle(hop)
+        reply = self._handle(hop, started)
         elapsed = time.perf_counter() - started
         metrics.HOPS.labels(reply.outcome).inc()
         metrics.HOP_LATENCY.observe(elapsed)
@@ -66,6 +76,8 @@ class HopService:
             outcome=reply.outcome,
             latency_ms=round(elapsed * 1000, 2),
         )
+        if self.auditor is not None and not reply.audited:
+            self.auditor(hop, reply, elapsed)
         for listener in self.listeners:
             try:
                 listener(hop, reply, elapsed)
@@ -73,7 +85,7 @@ class HopService:
                 log.exception("hop listener failed")
         return reply
 
-    def _handle(self, hop: Hop) -> HopReply:
+    def _handle(self, hop: Hop, started: float) -> HopReply:
         tree = self.trees.for_service_code(hop.service_code)
         if tree is None:
             return HopReply(polite("unknown_service"), True, "unknown_service")
@@ -89,7 +101,7 @@ class HopService:
             log.error("redis unavailable", error=type(exc).__name__)
             return HopReply(polite("busy"), True, "redis_down")
         try:
-            return self._advance(hop, tree, lease)
+            return self._advance(hop, tree, lease, started)
         except redis.RedisError as exc:
             metrics.HOP_ERRORS.labels("redis").inc()
             log.error("redis failed mid-hop", error=type(exc).__name__)
@@ -113,7 +125,7 @@ class HopService:
         tree = self.trees.version(state.tree_id, state.version) or self.trees.current(state.tree_id)
         return tree or fallback
 
-    def _advance(self, hop: Hop, tree: MenuTree, lease: Lease) -> HopReply:
+    def _advance(self, hop: Hop, tree: MenuTree, lease: Lease, started: float) -> HopReply:
         stored = lease.session
         if stored is not None:
             if stored.consumed.is_repeat(hop.text):
@@ -156,9 +168,7 @@ class HopService:
         stored.reply_final = result.screen.final
         stored.hops += 1
         resumable = stored.state.node != tree.start
-        if not self.store.commit(lease, stored, resumable, language):
-            log.warning("session lock expired before save", session=hop.session_id)
-        return HopReply(
+        reply = HopReply(
             result.screen.body,
             result.screen.final,
             result.outcome,
@@ -166,7 +176,18 @@ class HopService:
             stored.state.lang,
             tree_id=tree.id,
             tree_version=tree.version,
+            audited=self.auditor is not None,
         )
+        also = None
+        if self.auditor is not None:
+            auditor, elapsed = self.auditor, time.perf_counter() - started
+
+            def also(pipe: redis.client.Pipeline) -> None:
+                auditor.queue(pipe, hop, reply, elapsed)
+
+        if not self.store.commit(lease, stored, resumable, language, also=also):
+            log.warning("session lock expired before save", session=hop.session_id)
+        return reply
 
     def _open(self, hop: Hop, tree: MenuTree, lease: Lease) -> tuple[StoredSession, StepResult]:
         """First hop of a session: offer to resume a dropped one, or start (consuming deep-dial keys)."""

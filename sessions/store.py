@@ -15,6 +15,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,13 +274,19 @@ class SessionStore:
         return Lease(session_id, phone, token, session, draft, _text(draft_id) if draft else None, language)
 
     def commit(
-        self, lease: Lease, stored: StoredSession, resumable: bool, language: str | None = None
+        self,
+        lease: Lease,
+        stored: StoredSession,
+        resumable: bool,
+        language: str | None = None,
+        also: Callable[[redis.client.Pipeline], object] | None = None,
     ) -> bool:
         """Save the session and its reply, keep or drop the resume draft, remember a new language,
         and release the lock, in one round trip. False when the lock had expired (nothing saved).
 
         `resumable`: the session waits for input past its start, so if the call drops now the next
-        dial should offer to continue here.
+        dial should offer to continue here. `also` may queue more commands (the hop's audit event)
+        on the same pipeline, so they travel in the same round trip.
         """
         if stored.resume_from is not None:
             # Still asking "continue where you left off?": the old draft stays as it is.
@@ -290,17 +297,19 @@ class SessionStore:
             # Ended, or back at the start (nothing to resume, or the citizen chose to start again).
             draft_action, ttl = "del", self.session_ttl_s
         keys = self._keys(lease.phone, lease.session_id)[:4]
-        saved = self._commit(
-            keys=keys,
-            args=[
-                lease.token,
-                self.dumps(stored),
-                ttl,
-                draft_action,
-                lease.session_id,
-                language or "",
-            ],
-        )
+        args = [lease.token, self.dumps(stored), ttl, draft_action, lease.session_id, language or ""]
+        if also is None:
+            return bool(self._commit(keys=keys, args=args))
+        # EVALSHA by hand: a Script handed to a pipeline costs an extra SCRIPT EXISTS round trip.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+        also(pipe)
+        saved, *_ = pipe.execute(raise_on_error=False)
+        if isinstance(saved, redis.exceptions.NoScriptError):
+            # Redis restarted and forgot the script: the Script object loads it and runs it again.
+            saved = self._commit(keys=keys, args=args)
+        elif isinstance(saved, Exception):
+            raise saved
         return bool(saved)
 
     def release(self, lease: Lease) -> None:

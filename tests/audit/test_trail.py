@@ -82,10 +82,10 @@ def test_a_drained_batch_is_never_written_twice(app):
 
 def test_the_hop_listener_never_raises_into_the_hop(app):
     hops = app.extensions["hops"]
-    real = hops.listeners[0]
+    real = hops.auditor
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.05)
     broken_trail = type(real.trail)(dead, real.trail.pseudonyms)
-    hops.listeners[:] = [HopAuditor(broken_trail, app.extensions["trees"])]
+    hops.auditor = HopAuditor(broken_trail, app.extensions["trees"])
     assert hops.handle(hop("")).outcome == "start"
 
     class Exploding:
@@ -94,7 +94,7 @@ def test_the_hop_listener_never_raises_into_the_hop(app):
 
         pseudonyms = None  # event() fails before add() is reached
 
-    hops.listeners[:] = [HopAuditor(Exploding(), app.extensions["trees"])]  # type: ignore[arg-type]
+    hops.auditor = HopAuditor(Exploding(), app.extensions["trees"])  # type: ignore[arg-type]
     assert hops.handle(hop("7")).outcome == "option"
 
 

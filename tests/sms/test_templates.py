@@ -23,6 +23,7 @@ EXPECTED_IDS = {
     "application_status_changed",
     "application_queued",
     "application_reference_assigned",
+    "application_not_submitted",
     "payment_started",
     "payment_paid",
     "payment_failed",
