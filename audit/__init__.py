@@ -5,6 +5,6 @@ a Redis stream off the hop path and drained into a hash-chained SQL table (docs/
     audit.record("sms", message_id="ATXid_1", status="delivered", cost="KES 0.8000")
 """
 
-from audit.trail import EVENT_KINDS, record
+from audit.trail import EVENT_KINDS, record, record_many
 
-__all__ = ["EVENT_KINDS", "record"]
+__all__ = ["EVENT_KINDS", "record", "record_many"]

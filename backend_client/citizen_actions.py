@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import wraps
 from typing import Any
 
+import audit
 from backend_client.actions import _ON_CONFIGURE, SERVICES, Action, HopContext, action
 from backend_client.budget import Budget
 from backend_client.citizen_texts import (
@@ -450,4 +451,6 @@ def submit_feedback(context: HopContext, params: Mapping[str, Any], _lang: str) 
         idempotency_key=idempotency_key(context, "feedback", service_code),
         budget=_budget(context),
     )
+    # Ratings per service for the analytics pages (the comment stays with the core service).
+    audit.record("feedback", service_code=service_code, rating=int(params.get("rating", 0)))
     return ActionResult(ok=True, data={"feedback_comment": ""})

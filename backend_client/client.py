@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 from datetime import date
@@ -14,10 +15,12 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
+from audit.metrics import observe_backend
 from backend_client.breaker import CircuitBreaker
 from backend_client.budget import Budget
 from backend_client.errors import (
     BackendError,
+    BackendRejected,
     BackendUnavailable,
     BudgetExhausted,
     CircuitOpen,
@@ -25,6 +28,9 @@ from backend_client.errors import (
     rejection_for,
 )
 from backend_client.models import Application, ApplicationPage, Citizen, Feedback, Payment, Service
+
+# Ids in paths become ":id" so metric labels stay few: /applications/ECZ-7K3Q9P -> /applications/:id
+_ROUTE_ID = re.compile(r"^/(applications|payments|services)/[^/]+")
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +262,33 @@ class CoreClient:
         return self._request(method, path, json=body, headers=headers, budget=budget, retry=True)
 
     def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        budget: Budget | None,
+        retry: bool,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """`_call`, timed and counted: latency and errors to /metrics, every write to the audit trail."""
+        route = _ROUTE_ID.sub(r"/\1/:id", path)
+        operation = f"{method} {route}"
+        started = time.perf_counter()
+        try:
+            body = self._call(
+                method, path, budget=budget, retry=retry, json=json, params=params, headers=headers
+            )
+        except BackendError as exc:
+            # A refusal (wrong PIN, not found) is an answer, not a fault of the core service.
+            ok = isinstance(exc, BackendRejected)
+            observe_backend(operation, time.perf_counter() - started, ok, exc.code, write=method != "GET")
+            raise
+        observe_backend(operation, time.perf_counter() - started, True, write=method != "GET")
+        return body
+
+    def _call(
         self,
         method: str,
         path: str,

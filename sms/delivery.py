@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
+import audit
 from records.sms import (
     DELIVERED,
     FAILED,
@@ -99,6 +100,7 @@ def _move(
         session.execute(
             insert(SmsStatusChange).values(message_id=message_id, status=target, detail=detail[:200], at=now)
         )
+        audit.record("sms", message_id=message_id, status=target, reason=failure_reason)
     return bool(moved)
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import audit
 from common.db import Database
 from common.logs import get_logger
 from common.phones import mask_phone, normalise_phone
@@ -174,6 +175,7 @@ class Outbox:
             log.info("sms already queued", message=existing.id, template=template, status=existing.status)
             return Queued(existing.id, False, existing.status)
         log.info("sms queued", message=message.id, template=template, phone=mask_phone(message.phone))
+        audit.record("sms", message_id=message.id, status=QUEUED, template=template, phone=message.phone)
         self.dispatch([message.id])
         return Queued(message.id, True, QUEUED)
 

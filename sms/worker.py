@@ -27,6 +27,7 @@ import redis
 from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+import audit
 from common.db import Database
 from common.logs import get_logger
 from config import Settings
@@ -137,13 +138,22 @@ class _History:
 
     def __init__(self) -> None:
         self.rows: list[dict[str, object]] = []
+        self.audit: list[dict[str, object]] = []
 
-    def __call__(self, message_id: int, status: str, detail: str | None, now: datetime) -> None:
+    def __call__(
+        self, message_id: int, status: str, detail: str | None, now: datetime, cost: str | None = None
+    ) -> None:
         self.rows.append({"message_id": message_id, "status": status, "detail": detail or None, "at": now})
+        event: dict[str, object] = {"message_id": message_id, "status": status, "cost": cost}
+        if status in (FAILED, REJECTED):
+            event["reason"] = (detail or "")[:120]
+        self.audit.append(event)
 
     def write(self, session: Session) -> None:
         if self.rows:
             session.execute(insert(SmsStatusChange), self.rows)
+            # The tamper-evident trail gets every state change too, in one round trip per batch.
+            audit.record_many("sms", self.audit)
 
 
 def _due(now: datetime):
@@ -282,7 +292,7 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                 .execution_options(synchronize_session=False)
             ).rowcount
             if moved:
-                history(claimed.id, status, detail[:200], now)
+                history(claimed.id, status, detail[:200], now, values.get("cost"))
             else:
                 # The sweeper took the row back meanwhile (stuck too long): it will be sent again.
                 log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)

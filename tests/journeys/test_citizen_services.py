@@ -257,3 +257,29 @@ def outbox(app, phone: str) -> list[SmsMessage]:
     with app.extensions["database"].session() as session:
         query = select(SmsMessage).where(SmsMessage.phone == phone).order_by(SmsMessage.id)
         return list(session.scalars(query))
+
+
+def test_core_writes_and_feedback_reach_the_audit_trail_without_personal_data(core_app, core):
+    phone = "+254755000333"
+    register_over_http(core, phone, "5678901")
+    dialler = caller(core_app, phone, "audit-1")
+    to_summary(dialler)
+    dialler.press("1")
+    assert REFERENCE.search(dialler.press(PIN))
+    feedback = caller(core_app, phone, "audit-2")
+    feedback.dial("6")
+    feedback.press("1")  # the first service
+    feedback.press("5")  # very good
+    assert feedback.press("2").startswith("END ")  # no comment, send
+    events = [
+        {k.decode(): v.decode() for k, v in fields.items()}
+        for _, fields in core_app.extensions["redis"].xrange("audit:events")
+    ]
+    backend = [e for e in events if e["kind"] == "backend"]
+    assert any(e["operation"] == "POST /applications" and e["ok"] == "1" for e in backend)
+    assert not any(e["operation"].startswith("GET") for e in backend)  # reads go to /metrics only
+    assert [e["rating"] for e in events if e["kind"] == "feedback"] == ["5"]
+    flat = str(events)
+    assert PIN not in flat and phone not in flat and "5678901" not in flat
+    metrics = core_app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'backend_request_seconds_count{operation="POST /applications"}' in metrics

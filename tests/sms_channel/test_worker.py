@@ -32,7 +32,7 @@ def history(database, message_id: int) -> list[str]:
         )
 
 
-def test_sends_and_records_message_id_cost_and_history(channel, worker, sandbox):
+def test_sends_and_records_message_id_cost_and_history(app, channel, worker, sandbox):
     queued = channel.outbox.enqueue("application_submitted", "0712345678", PARAMS, dedupe_key="e1")
     assert send_batch(worker, queued.id) == 1
     [message] = rows(channel.database)
@@ -43,6 +43,14 @@ def test_sends_and_records_message_id_cost_and_history(channel, worker, sandbox)
     assert sms["to"] == "+254712345678" and sms["message"] == message.body
     assert (message.segments, message.encoding) == (sms["segments"], sms["encoding"]) == (1, "GSM-7")
     assert history(channel.database, message.id) == ["queued", "sending", "sent"]
+    # Every state change is in the tamper-evident trail too, with the cost and no phone number.
+    trail = [
+        {k.decode(): v.decode() for k, v in fields.items()}
+        for _, fields in app.extensions["redis"].xrange("audit:events")
+        if fields[b"kind"] == b"sms"
+    ]
+    assert [e["status"] for e in trail] == ["queued", "sending", "sent"]
+    assert trail[-1]["cost"] == "KES 0.8000" and "+254712345678" not in str(trail)
     # The row's job run again (a duplicate RQ job, a re-run): nothing is sent twice.
     assert send_batch(worker, queued.id) == 0
     assert len(received(sandbox)) == 1
