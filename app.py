@@ -81,7 +81,8 @@ def _add_sms_channel(app: Flask, settings: Settings, redis_client, database, sto
     from gateway.events import bp as events_bp
     from sms.channel import build_channel
 
-    app.extensions["sms"] = build_channel(settings, redis_client, database, store)
+    core_client = app.extensions.get("core_client")
+    app.extensions["sms"] = build_channel(settings, redis_client, database, store, core_client)
     app.register_blueprint(at_sms_bp)
     app.register_blueprint(events_bp)
 

@@ -128,6 +128,8 @@ def ussd_dial(dial_string: str, phone: str, url: str | None, network: str, sms_w
             key = click.prompt(">", default="", show_default=False, prompt_suffix=" ")
         except click.exceptions.Abort:
             click.echo("\n(hung up)")
+            for message in inbox.wait_for_messages(sms_wait) if inbox is not None else ():
+                click.echo(sms_box(message))
             return
         typed.append(key.strip())
 

@@ -159,17 +159,21 @@ def sms_workers(env: dict[str, str]) -> list[Service]:
 
 
 def stop(services: list[Service]) -> None:
-    for service in reversed(services):
-        if service.process and service.process.poll() is None:
-            service.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 8
-    for service in reversed(services):
-        if service.process is None:
-            continue
-        try:
-            service.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            service.process.kill()
+    """SIGTERM everything, Redis last: workers and the gateway still talk to it while they stop."""
+    redis_services = [s for s in services if s.name.startswith("redis")]
+    others = [s for s in services if s not in redis_services]
+    for group in (others, redis_services):
+        for service in reversed(group):
+            if service.process and service.process.poll() is None:
+                service.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 8
+        for service in reversed(group):
+            if service.process is None:
+                continue
+            try:
+                service.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                service.process.kill()
 
 
 def main() -> int:

@@ -152,10 +152,15 @@ class SmsChannel:
 
 
 def build_channel(
-    settings: Settings, connection: redis.Redis, database: Database, store: SessionStore
+    settings: Settings,
+    connection: redis.Redis,
+    database: Database,
+    store: SessionStore,
+    core_client: Any = None,
 ) -> SmsChannel:
-    """The process's channel; also makes its outbox the one `sms.outbox.enqueue` uses."""
+    """The process's channel; also makes its outbox the one `sms.outbox.enqueue` uses.
+    `core_client` (the app's `CoreClient`) answers `STATUS <ref>`."""
     outbox = Outbox(database, connection, settings.sms_queue, settings.phone_regions)
     outbox_module.set_default(outbox)
-    lookup = default_lookup(settings.sms_lookup_budget_s)
+    lookup = default_lookup(settings.sms_lookup_budget_s, core_client)
     return SmsChannel(settings, database, outbox, store, lookup)

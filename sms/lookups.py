@@ -1,8 +1,8 @@
 """What the SMS channel asks the core service: an application's status (for `STATUS <ref>`) and a
 service's name (for webhook events that carry only its code).
 
-`CoreLookup` is the interface; `BackendLookup` answers through `backend_client`'s `CoreClient` when
-this build has it (it is built on another branch), and `NoBackend` stands in when it has not.
+`CoreLookup` is the interface; `BackendLookup` answers through `backend_client`'s `CoreClient`, and
+`NoBackend` stands in where no core service is configured.
 Tests use their own double. Every lookup raises only `LookupUnavailable` for "cannot tell now".
 """
 
@@ -115,10 +115,10 @@ class BackendLookup:
         return name
 
 
-def default_lookup(budget_s: float = 1.5) -> CoreLookup:
-    """`BackendLookup` over `CoreClient` (CORE_URL) when `backend_client.client` exists, else `NoBackend`."""
-    try:
-        from backend_client.client import CoreClient  # type: ignore[import-not-found]
-    except ImportError:
-        return NoBackend()
-    return BackendLookup(CoreClient(), budget_s=budget_s)
+def default_lookup(budget_s: float = 1.5, client: Any = None) -> CoreLookup:
+    """`BackendLookup` over `client` (the app's `CoreClient`), or over a new one on CORE_URL."""
+    if client is None:
+        from backend_client.client import CoreClient
+
+        client = CoreClient()
+    return BackendLookup(client, budget_s=budget_s)
