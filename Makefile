@@ -44,4 +44,4 @@ clean:
 
 .PHONY: bench-audit
 bench-audit: $(STAMP)
-	$(BIN)/python -m bench.audit_overhead
+	$(BIN)/python -m bench.ussd_hops
