@@ -29,9 +29,9 @@ class HopReplyLike(Protocol):
 
 
 class HopAuditor:
-    """`HopService.auditor` (set by `create_app` when AUDIT_ENABLED=1): `queue` puts a hop's event
-    on the session's commit pipeline; calling it records a hop that saved nothing (a replay, a
-    refusal, an error) after the reply."""
+    """`HopService.auditor` (set by `create_app` when AUDIT_ENABLED=1): `stream_event` hands a hop's
+    event to the session's commit script; calling it records a hop that saved nothing (a replay, a
+    refusal, an error) with its own XADD after the reply."""
 
     def __init__(self, trail: AuditTrail, trees: TreeRegistry) -> None:
         self.trail = trail
@@ -44,12 +44,16 @@ class HopAuditor:
         except Exception:
             metrics.AUDIT_WRITE_FAILURES.labels("listener").inc()
 
-    def queue(self, pipe, hop: HopLike, reply: HopReplyLike, elapsed: float) -> None:
-        """Put the hop's XADD on `pipe` (the session's commit round trip); never raises."""
+    def stream_event(
+        self, hop: HopLike, reply: HopReplyLike, elapsed: float
+    ) -> tuple[str, int, dict[str, str]] | None:
+        """(stream, cap, fields) for the session's commit script to XADD; None (counted) when the
+        event cannot be built. Never raises."""
         try:
-            pipe.xadd(STREAM, self.event(hop, reply, elapsed), maxlen=self.trail.maxlen, approximate=True)
+            return STREAM, self.trail.maxlen, self.event(hop, reply, elapsed)
         except Exception:
             metrics.AUDIT_WRITE_FAILURES.labels("listener").inc()
+            return None
 
     def event(self, hop: HopLike, reply: HopReplyLike, elapsed: float) -> dict[str, str]:
         event = {

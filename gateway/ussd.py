@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import redis
@@ -33,7 +33,9 @@ HopListener = Callable[[Hop, HopReply, float], None]
 class HopAuditorLike(Protocol):
     def __call__(self, hop: Hop, reply: HopReply, elapsed: float) -> None: ...
 
-    def queue(self, pipe: redis.client.Pipeline, hop: Hop, reply: HopReply, elapsed: float) -> None: ...
+    def stream_event(
+        self, hop: Hop, reply: HopReply, elapsed: float
+    ) -> tuple[str, int, Mapping[str, str]] | None: ...
 
 
 class HopService:
@@ -178,14 +180,10 @@ class HopService:
             tree_version=tree.version,
             audited=self.auditor is not None,
         )
-        also = None
+        event = None
         if self.auditor is not None:
-            auditor, elapsed = self.auditor, time.perf_counter() - started
-
-            def also(pipe: redis.client.Pipeline) -> None:
-                auditor.queue(pipe, hop, reply, elapsed)
-
-        if not self.store.commit(lease, stored, resumable, language, also=also):
+            event = self.auditor.stream_event(hop, reply, time.perf_counter() - started)
+        if not self.store.commit(lease, stored, resumable, language, event=event):
             log.warning("session lock expired before save", session=hop.session_id)
         return reply
 

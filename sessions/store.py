@@ -15,7 +15,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,9 +48,11 @@ end
 return {{1, session, draft, lang, draft_id}}
 """
 
-# KEYS: lock, session, draft pointer, language. ARGV: token, session JSON, its TTL,
-# draft action (set | del | keep), session id, new language or "".
+# KEYS: lock, session, draft pointer, language[, event stream]. ARGV: token, session JSON, its TTL,
+# draft action (set | del | keep), session id, new language or ""[, stream cap, field, value, ...].
+# The hop's event (the audit trail's) goes in first and whatever happens: the citizen got a reply.
 _COMMIT = """
+if #ARGV > 7 then redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', unpack(ARGV, 8)) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 if ARGV[4] == 'set' then
@@ -279,14 +281,15 @@ class SessionStore:
         stored: StoredSession,
         resumable: bool,
         language: str | None = None,
-        also: Callable[[redis.client.Pipeline], object] | None = None,
+        event: tuple[str, int, Mapping[str, str]] | None = None,
     ) -> bool:
         """Save the session and its reply, keep or drop the resume draft, remember a new language,
         and release the lock, in one round trip. False when the lock had expired (nothing saved).
 
         `resumable`: the session waits for input past its start, so if the call drops now the next
-        dial should offer to continue here. `also` may queue more commands (the hop's audit event)
-        on the same pipeline, so they travel in the same round trip.
+        dial should offer to continue here. `event`: (stream, cap, fields) to XADD in the same
+        script, so the hop's audit event costs no round trip of its own. The stream key is not
+        under the phone's hash tag: on Redis Cluster, leave `event` out and XADD separately.
         """
         if stored.resume_from is not None:
             # Still asking "continue where you left off?": the old draft stays as it is.
@@ -297,20 +300,21 @@ class SessionStore:
             # Ended, or back at the start (nothing to resume, or the citizen chose to start again).
             draft_action, ttl = "del", self.session_ttl_s
         keys = self._keys(lease.phone, lease.session_id)[:4]
-        args = [lease.token, self.dumps(stored), ttl, draft_action, lease.session_id, language or ""]
-        if also is None:
-            return bool(self._commit(keys=keys, args=args))
-        # EVALSHA by hand: a Script handed to a pipeline costs an extra SCRIPT EXISTS round trip.
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
-        also(pipe)
-        saved, *_ = pipe.execute(raise_on_error=False)
-        if isinstance(saved, redis.exceptions.NoScriptError):
-            # Redis restarted and forgot the script: the Script object loads it and runs it again.
-            saved = self._commit(keys=keys, args=args)
-        elif isinstance(saved, Exception):
-            raise saved
-        return bool(saved)
+        args: list[object] = [
+            lease.token,
+            self.dumps(stored),
+            ttl,
+            draft_action,
+            lease.session_id,
+            language or "",
+        ]
+        if event is not None:
+            stream, cap, fields = event
+            keys.append(stream)
+            args.append(cap)
+            for name, value in fields.items():
+                args += (name, value)
+        return bool(self._commit(keys=keys, args=args))
 
     def release(self, lease: Lease) -> None:
         self._release(keys=self._keys(lease.phone, lease.session_id)[:1], args=[lease.token])
