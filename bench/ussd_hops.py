@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import redis
@@ -48,12 +49,22 @@ def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subp
 
 
 def stop(process: subprocess.Popen) -> None:
+    """Stop a server and wait until every process of its group is gone, so that the next run does
+    not share the CPU with a previous server's workers still shutting down."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
 
 
 def _ms(value: str) -> float:
@@ -218,8 +229,12 @@ def main() -> int:
     peaks: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     try:
         # Interleaved rounds: a slow moment of the machine hits every variant, not just one.
-        for _ in range(args.rounds):
-            for name, (command, env) in variants.items():
+        names = list(variants)
+        for round_number in range(args.rounds):
+            # Rotate the order too, so that no variant always runs in the same position.
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
+                command, env = variants[name]
                 port = free_port()
                 peaks[name].append(serve_and_load(name, command(port), env, port, args))
         peak = {name: {k: median([r[k] for r in runs]) for k in runs[0]} for name, runs in peaks.items()}
