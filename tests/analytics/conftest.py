@@ -1,11 +1,6 @@
 """Fixtures for the analytics tests: real Redis, a migrated SQLite file, an app (see audit_support)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "audit"))
-
-from audit_support import (  # noqa: E402, F401 - fixtures
+from tests.audit.audit_support import (  # noqa: F401 - fixtures
     app,
     database,
     database_url,

