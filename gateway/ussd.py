@@ -169,7 +169,7 @@ class HopService:
         stored.reply = result.screen.body
         stored.reply_final = result.screen.final
         stored.hops += 1
-        resumable = stored.state.node != tree.start
+        resumable = _resumable(tree, stored.state)
         reply = HopReply(
             result.screen.body,
             result.screen.final,
@@ -250,3 +250,19 @@ class HopService:
             result = engine.step(state, key)
             effects.extend(result.effects)
         return StepResult(result.screen, tuple(effects), result.outcome, result.node)
+
+
+def _resumable(tree: MenuTree, state: SessionState) -> bool:
+    """Is this session mid-journey, so that a dropped call should be offered "continue"?
+
+    Yes while the citizen is answering (an input or a list to choose from), or on a menu reached
+    after answering something. Not on the main menu, help and status screens, or menus browsed
+    without typing anything: starting again costs nothing there.
+    """
+    node = tree.nodes.get(state.node)
+    if node is None or node.id == tree.start:
+        return False
+    if node.kind in ("input", "list"):
+        return True
+    answered = any(tree.nodes[n].kind == "input" for n in state.stack if n in tree.nodes)
+    return node.kind == "menu" and bool(node.options) and answered

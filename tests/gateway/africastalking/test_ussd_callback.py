@@ -114,18 +114,17 @@ def test_language_choice_is_remembered_on_the_next_dial(client):
 
 def test_dropped_session_offers_to_continue_then_continues(client):
     post(client, GOOD)
-    post(client, {**GOOD, "text": "7"})
-    post(client, {**GOOD, "text": "7*4"})  # help → track topic; the call drops here
+    post(client, {**GOOD, "text": "3"})  # Track: asked for a reference; the call drops here
     again = {**GOOD, "sessionId": "ATUid_redial"}
     assert post(client, again)[2] == "CON Continue where you left off?\n1. Continue\n2. Start again"
     resumed = post(client, {**again, "text": "1"})[2]
-    assert resumed.startswith("CON Choose 3 Track application")
-    assert post(client, {**again, "text": "1*0"})[2].startswith("CON Help")
+    assert resumed.startswith("CON Enter reference number, e.g. ECZ-7K3Q9P")
+    assert post(client, {**again, "text": "1*0"})[2].startswith("CON Welcome to eCitizen")
 
 
 def test_dropped_session_can_start_again_and_the_draft_is_gone(client):
     post(client, GOOD)
-    post(client, {**GOOD, "text": "7"})
+    post(client, {**GOOD, "text": "3"})
     again = {**GOOD, "sessionId": "ATUid_redial"}
     post(client, again)
     assert post(client, {**again, "text": "2"})[2].startswith("CON Welcome to eCitizen")
@@ -135,7 +134,7 @@ def test_dropped_session_can_start_again_and_the_draft_is_gone(client):
 
 def test_resume_prompt_repeats_on_a_wrong_key(client):
     post(client, GOOD)
-    post(client, {**GOOD, "text": "7"})
+    post(client, {**GOOD, "text": "3"})
     again = {**GOOD, "sessionId": "ATUid_redial"}
     post(client, again)
     assert post(client, {**again, "text": "5"})[2].startswith("CON Invalid entry, try again.\nContinue where")
@@ -143,9 +142,16 @@ def test_resume_prompt_repeats_on_a_wrong_key(client):
 
 def test_a_session_that_ended_is_not_offered_again(app, client):
     post(client, GOOD)
-    post(client, {**GOOD, "text": "7"})
-    post(client, {**GOOD, "text": "7*00"})  # back home: nothing to resume
+    post(client, {**GOOD, "text": "3"})
+    post(client, {**GOOD, "text": "3*00"})  # back home: nothing to resume
     assert post(client, {**GOOD, "sessionId": "ATUid_x"})[2].startswith("CON Welcome")
+
+
+def test_browsing_help_is_not_offered_again(client):
+    post(client, GOOD)
+    post(client, {**GOOD, "text": "7"})
+    post(client, {**GOOD, "text": "7*4"})  # a help topic: nothing typed, nothing to resume
+    assert post(client, {**GOOD, "sessionId": "ATUid_y"})[2].startswith("CON Welcome")
 
 
 def test_callback_secret(app, client):
