@@ -112,7 +112,7 @@ def test_latency_does_not_serialise_senders(sandbox):
         codes = list(pool.map(lambda _: post_sms(sandbox.url).status_code, range(10)))
     elapsed = time.monotonic() - started
     assert codes == [201] * 10
-    assert 0.3 <= elapsed < 1.5
+    assert 0.3 <= elapsed < 2.5  # 10 x 300 ms would be 3 s served one at a time
 
 
 def test_timeout_fault_outlasts_the_client_and_clearing_wakes_it(sandbox):

@@ -169,7 +169,7 @@ def test_a_slow_server_fails_within_the_budget():
         with pytest.raises(BackendUnavailable) as error:
             client.list_services(budget=Budget(0.3))
         elapsed = time.monotonic() - started
-    assert elapsed < 0.5
+    assert elapsed < 0.8  # the server would take 1 s; the budget is 0.3 s (slack for a busy machine)
     assert error.value.code in {"timeout", "budget_exhausted"}
 
 
