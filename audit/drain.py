@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from audit import metrics
 from audit.chain import GENESIS, record_hash
+from audit.hops import unpack
 from audit.trail import DRAIN_LOCK, GROUP, HEAD, STREAM
 from common.db import Database
 from common.logs import get_logger
@@ -194,7 +195,7 @@ class Drainer:
 
 def event_values(seq: int, entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
     """The columns of one record from a flat stream event."""
-    rest = dict(fields)
+    rest = unpack(dict(fields))
     values: dict[str, Any] = {"seq": seq, "stream_id": entry_id}
     at_ms = rest.pop("at", "") or entry_id.split("-")[0]
     try:
