@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         default_language=settings.default_language,
         hop_budget_ms=settings.hop_budget_ms,
         max_tries=settings.max_invalid_tries,
+        log_hops=settings.log_level == "DEBUG",
     )
     app.extensions.update(settings=settings, redis=redis_client, database=database, trees=trees, hops=hops)
     _wire_audit(app, settings, redis_client, trees, hops)

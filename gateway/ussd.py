@@ -49,6 +49,7 @@ class HopService:
         default_language: str = "en",
         hop_budget_ms: int = 2500,
         max_tries: int = 3,
+        log_hops: bool = False,
     ) -> None:
         self.store = store
         self.trees = trees
@@ -56,6 +57,7 @@ class HopService:
         self.default_language = default_language
         self.hop_budget_s = hop_budget_ms / 1000
         self.max_tries = max_tries
+        self.log_hops = log_hops
         # Called after every answered hop (audit trail, analytics); must be quick and never raise.
         self.listeners: list[HopListener] = []
         # The audit trail's hop recorder. Its event rides in the session's commit round trip; hops
@@ -69,15 +71,16 @@ class HopService:
         metrics.HOPS.labels(reply.outcome).inc()
         metrics.HOP_LATENCY.observe(elapsed)
         # One line per hop only at DEBUG: at INFO the hop path stays quiet (metrics and the audit
-        # trail count hops); warnings and errors are always logged.
-        log.debug(
-            "hop",
-            session=hop.session_id,
-            phone=mask_phone(hop.phone),
-            node=reply.node,
-            outcome=reply.outcome,
-            latency_ms=round(elapsed * 1000, 2),
-        )
+        # trail count hops) and does not even build the line's fields; warnings and errors always log.
+        if self.log_hops:
+            log.debug(
+                "hop",
+                session=hop.session_id,
+                phone=mask_phone(hop.phone),
+                node=reply.node,
+                outcome=reply.outcome,
+                latency_ms=round(elapsed * 1000, 2),
+            )
         if self.auditor is not None and not reply.audited:
             self.auditor(hop, reply, elapsed)
         for listener in self.listeners:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from menus.engine import Engine, SessionState
+from menus.engine import _PLACEHOLDER, Engine, SessionState
 from menus.loader import TreeError, TreeProblem, build_tree
 from menus.model import LANGUAGES, MenuTree, Node
 from menus.render import PREFIX_LEN
@@ -168,8 +168,6 @@ def _screen_problems(tree: MenuTree, screen_limit: int) -> list[TreeProblem]:
 
 
 def _placeholders(tree: MenuTree) -> set[str]:
-    from menus.engine import _PLACEHOLDER
-
     found: set[str] = set()
     for node in tree.nodes.values():
         for text in node.text.values():

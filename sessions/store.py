@@ -191,9 +191,7 @@ class SessionStore:
         self.session_ttl_s = session_ttl_s
         self.draft_ttl_s = max(draft_ttl_s, session_ttl_s)
         self.language_ttl_s = language_ttl_s
-        self.lock_ttl_ms = lock_ttl_ms
         self.lock_wait_ms = lock_wait_ms
-        self.rate_limit = rate_limit_per_minute
         self._begin = client.register_script(
             _BEGIN.format(lock_ttl_ms=int(lock_ttl_ms), rate_limit=int(rate_limit_per_minute))
         )
@@ -318,9 +316,6 @@ class SessionStore:
 
     def release(self, lease: Lease) -> None:
         self._release(keys=self._keys(lease.phone, lease.session_id)[:1], args=[lease.token])
-
-    def forget_draft(self, phone: str) -> None:
-        self.redis.delete(f"{self._prefix(phone)}d")
 
     def language(self, phone: str) -> str | None:
         return _text(self.redis.get(f"{self._prefix(phone)}l"))

@@ -1,8 +1,7 @@
 """What the SMS channel asks the core service: an application's status (for `STATUS <ref>`) and a
 service's name (for webhook events that carry only its code).
 
-`CoreLookup` is the interface; `BackendLookup` answers through `backend_client`'s `CoreClient`, and
-`NoBackend` stands in where no core service is configured.
+`CoreLookup` is the interface; `BackendLookup` answers through `backend_client`'s `CoreClient`.
 Tests use their own double. Every lookup raises only `LookupUnavailable` for "cannot tell now".
 """
 
@@ -40,17 +39,6 @@ class CoreLookup(Protocol):
 
     def service_name(self, code: str) -> Mapping[str, str] | None:
         """The service's name as `{"en", "sw"}`, None when unknown or the core cannot say now."""
-
-
-class NoBackend:
-    """This build has no core-service client: STATUS cannot be answered (the inbound endpoint then
-    answers 503 and Africa's Talking retries), names fall back to the service code."""
-
-    def status_of(self, reference: str) -> ApplicationStatus | None:
-        raise LookupUnavailable("no core-service client in this build (backend_client.client)")
-
-    def service_name(self, code: str) -> Mapping[str, str] | None:
-        return None
 
 
 def _local_text(value: Any) -> Mapping[str, str] | str | None:
