@@ -29,8 +29,8 @@ from pathlib import Path
 
 import requests
 
-from bench.ussd_hops import free_port, start, stop
-from deploy.run_all import BIN, gateway_command, redis_server_binary
+from bench.ussd_hops import start, stop
+from deploy.run_all import BIN, free_port, gateway_command, redis_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "*384*123#"
@@ -132,16 +132,7 @@ def main() -> int:
     (work / "prometheus").mkdir()
     processes = []
     try:
-        redis_command = [
-            redis_server_binary(),
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ]
-        processes.append(start(redis_command, env, redis_port, work / "redis.log"))
+        processes.append(start(redis_command(redis_port, work), env, redis_port, work / "redis.log"))
         processes.append(start([sys.executable, "-m", "core_service"], env, core_port, work / "core.log"))
         subprocess.run([str(BIN / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True)
         processes.append(start(gateway_command(port), env, port, work / "gateway.log"))

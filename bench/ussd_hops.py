@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,16 +26,10 @@ from pathlib import Path
 import redis
 import requests
 
-from deploy.run_all import gateway_command, redis_server_binary, wait_for_port
+from deploy.run_all import free_port, gateway_command, redis_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).with_name("sessions.lua")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
@@ -178,17 +171,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     redis_port = free_port()
     redis_process = start(
-        [
-            redis_server_binary(),
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            str(workdir),
-        ],
+        redis_command(redis_port, workdir),
         dict(os.environ),
         redis_port,
         workdir / "redis.log",

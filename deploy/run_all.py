@@ -39,6 +39,35 @@ def redis_server_binary() -> str:
     return found
 
 
+def redis_command(port: int, data_dir: Path, persist: bool = False) -> list[str]:
+    """A real redis-server on 127.0.0.1:`port` with `noeviction`; `persist` keeps data (RDB + AOF)
+    under `data_dir`, as `make run` does; tests and benchmarks keep nothing."""
+    durability = (
+        ["--save", "60 100", "--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
+    )
+    return [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        *durability,
+        "--maxmemory-policy",
+        "noeviction",
+        "--loglevel",
+        "warning",
+    ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen | None = None) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,23 +127,7 @@ def plan(env: dict[str, str]) -> list[Service]:
         services.append(
             Service(
                 "redis (embedded)",
-                [
-                    redis_server_binary(),
-                    "--port",
-                    str(redis_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    str(VAR / "redis"),
-                    "--save",
-                    "60 100",
-                    "--appendonly",
-                    "yes",
-                    "--maxmemory-policy",
-                    "noeviction",
-                    "--loglevel",
-                    "warning",
-                ],
+                redis_command(redis_port, VAR / "redis", persist=True),
                 redis_port,
                 f"redis://127.0.0.1:{redis_port}/0",
             )
