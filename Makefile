@@ -6,14 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench bench-sms validate journeys clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m deploy.run_all
+	$(BIN)/python -m tools.run_all
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,15 +34,15 @@ validate: $(STAMP)
 	$(BIN)/flask --app app menus test
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
-	$(BIN)/python -m bench.ussd_hops --compare-servers
+	$(BIN)/python -m pip install --quiet -r tools/bench/requirements.txt
+	$(BIN)/python -m tools.bench.ussd_hops --compare-servers
 
 bench-sms: $(STAMP)
-	$(BIN)/python -m bench.sms_throughput
+	$(BIN)/python -m tools.bench.sms_throughput
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
 
 .PHONY: bench-audit
 bench-audit: $(STAMP)
-	$(BIN)/python -m bench.ussd_hops
+	$(BIN)/python -m tools.bench.ussd_hops

@@ -67,8 +67,8 @@ def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.R
     from rq import Queue
 
     from backend_client import CoreClient
-    from backend_client.actions import configure
-    from backend_client.queued import QUEUE_NAME
+    from citizen.queued import QUEUE_NAME
+    from citizen.registry import configure
 
     core = CoreClient(settings.core_url, per_call_timeout_s=settings.hop_budget_ms / 1000)
     configure(core, secret_key=app.config["SECRET_KEY"], queue=Queue(QUEUE_NAME, connection=redis_client))
@@ -77,7 +77,7 @@ def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.R
 
 def _add_sms_channel(app: Flask, settings: Settings, redis_client, database, store) -> None:
     """The SMS outbox, delivery reports, inbound SMS and the core service's webhook (docs/sms.md)."""
-    from gateway.africastalking.sms import bp as at_sms_bp
+    from gateway.africastalking.sms_callbacks import bp as at_sms_bp
     from gateway.events import bp as events_bp
     from sms.channel import build_channel
 
@@ -90,10 +90,10 @@ def _add_sms_channel(app: Flask, settings: Settings, redis_client, database, sto
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
     from console import init_console
-    from console.publishing import LiveTreeRegistry
     from gateway.africastalking.ussd import bp as at_ussd_bp
     from gateway.health import bp as health_bp
     from gateway.ussd import HopService
+    from menus.live import LiveTreeRegistry
     from sessions.store import SessionStore
 
     settings = settings or Settings.from_env()

@@ -31,7 +31,7 @@ def _tree_paths(paths: tuple[str, ...]) -> list[Path]:
 @click.argument("paths", nargs=-1)
 def menus_validate(paths: tuple[str, ...]) -> None:
     """Validate trees (default: every tree under menus/trees/). Exit 1 on any problem."""
-    from backend_client.actions import known_actions
+    from citizen.registry import known_actions
 
     limit = current_app.extensions["settings"].screen_limit
     failed = False

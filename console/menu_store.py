@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from common.db import Database
 from common.logs import get_logger
-from console import publishing
 from console.operators import SYSTEM, Actor, record
+from menus import live as publishing
 from menus.journeys import JourneyReport, journeys_path, run_journeys
 from menus.loader import TreeError, TreeProblem, parse_yaml, tree_files
 from menus.model import MenuTree

@@ -9,9 +9,9 @@ from flask import Flask
 from console.api import bp as api_bp
 from console.cli import operators_cli
 from console.menu_store import MenuStore, UnknownTree
-from console.publishing import LiveTreeRegistry
 from console.throttle import LoginThrottle
 from console.views import bp as console_bp
+from menus.live import LiveTreeRegistry
 
 
 def init_console(app: Flask) -> MenuStore:
@@ -19,12 +19,12 @@ def init_console(app: Flask) -> MenuStore:
 
     Needs `app.extensions` settings, redis, database and trees (a `LiveTreeRegistry`).
     """
-    from backend_client.actions import known_actions
+    from citizen.registry import known_actions
 
     settings = app.extensions["settings"]
     trees = app.extensions["trees"]
     if not isinstance(trees, LiveTreeRegistry):
-        raise TypeError("the console needs the app's trees to be a console.publishing.LiveTreeRegistry")
+        raise TypeError("the console needs the app's trees to be a menus.live.LiveTreeRegistry")
     trees.attach(app.extensions["redis"])
     store = MenuStore(
         app.extensions["database"],

@@ -13,17 +13,17 @@ from typing import Protocol
 
 import redis
 
-from backend_client.actions import HopContext, runner_for
+from citizen.registry import HopContext, runner_for
 from common.logs import get_logger
 from common.phones import mask_phone
 from gateway import metrics
+from gateway.africastalking.transcript import Consumed
 from gateway.hop import Hop, HopReply
 from gateway.replies import polite
 from menus.engine import Engine, Screen, SessionState, StepResult
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
 from sessions.store import Lease, RateLimited, SessionBusy, SessionStore, StoredSession
-from sessions.transcript import Consumed
 
 log = get_logger("gateway.ussd")
 

@@ -22,8 +22,8 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet, InvalidToken
 
+from gateway.africastalking.transcript import Consumed
 from menus.engine import SessionState
-from sessions.transcript import Consumed
 
 # Scripts take their settings baked in (see SessionStore.__init__): fewer arguments, less packing
 # per hop. KEYS: lock, session, draft pointer, language, rate counter. ARGV: lock token, session id.

@@ -31,6 +31,7 @@ import audit
 from common.db import Database
 from common.logs import get_logger
 from config import Settings
+from gateway.africastalking.sender import SendOutcome
 from records.sms import (
     FAILED,
     OPTED_OUT,
@@ -45,7 +46,6 @@ from records.sms import (
 )
 from sms.delivery import apply_pending
 from sms.outbox import Outbox, render_message
-from sms.provider import SendOutcome
 from sms.templates import LANGUAGES, TemplateError, is_essential
 
 log = get_logger("sms.worker")
@@ -56,7 +56,7 @@ RECORD_EVERY_S = 0.1
 
 
 class Sender:
-    """What the worker needs from `sms.provider.AfricasTalkingSender`."""
+    """What the worker needs from `gateway.africastalking.sender.AfricasTalkingSender`."""
 
     def send(self, phone: str, body: str) -> SendOutcome:  # pragma: no cover - protocol
         raise NotImplementedError
@@ -106,7 +106,7 @@ def context() -> WorkerContext:
 
 def context_from_app(app) -> WorkerContext:
     """A worker context from a built gateway app (its settings, database, outbox and session store)."""
-    from sms.provider import AfricasTalkingSender, ProviderConfig
+    from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 
     channel = app.extensions["sms"]
     return WorkerContext(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from deploy.run_all import free_port, redis_command, wait_for_port
+from tools.run_all import free_port, redis_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -62,7 +62,7 @@ class GatewayServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> GatewayServer:
-        from deploy.run_all import gateway_command
+        from tools.run_all import gateway_command
 
         self.env["GATEWAY_WORKERS"] = str(self.workers)
         command = gateway_command(self.port)

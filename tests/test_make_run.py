@@ -25,7 +25,7 @@ def test_run_all_starts_everything_and_ctrl_c_stops_it(tmp_path):
     env.update({k: str(v) for k, v in ports.items()})
     env.update(VAR_DIR=str(tmp_path), GATEWAY_WORKERS="1", LOG_LEVEL="WARNING")
     process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.run_all"],
+        [sys.executable, "-m", "tools.run_all"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -45,9 +45,9 @@ def test_run_all_starts_everything_and_ctrl_c_stops_it(tmp_path):
         reply = requests.post(f"{gateway}/ussd/africastalking", data=form, timeout=5)
         assert reply.text.startswith("CON Welcome to eCitizen")
         assert (tmp_path / "gateway.db").exists()  # SQLite under VAR_DIR, migrated
-        if (ROOT / "core_service").is_dir():
+        if (ROOT / "stand_ins" / "core_service").is_dir():
             assert _ok(f"http://127.0.0.1:{ports['CORE_PORT']}/health")
-        if (ROOT / "at_sandbox").is_dir():
+        if (ROOT / "stand_ins" / "at_sandbox").is_dir():
             assert _ok(f"http://127.0.0.1:{ports['AT_SANDBOX_PORT']}/sandbox/messages")
     finally:
         process.send_signal(signal.SIGINT)

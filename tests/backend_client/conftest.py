@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 
 from backend_client import CoreClient
-from core_service.testing import CoreServer
-from tests.core_service.conftest import core_config
+from stand_ins.core_service.testing import CoreServer
+from tests.stand_ins.core_service.conftest import core_config
 
 
 @pytest.fixture

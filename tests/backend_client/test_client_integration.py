@@ -23,7 +23,7 @@ from backend_client import (
     NotFound,
     WrongPin,
 )
-from core_service.testing import WsgiThread, free_port
+from stand_ins.core_service.testing import WsgiThread, free_port
 
 PHONE = "+254722000111"
 PIN = "5931"

@@ -116,7 +116,7 @@ def test_session_in_flight_finishes_on_its_version(as_role, console_app):
 
 def test_other_process_follows_redis_and_loads_pinned_versions(as_role, console_app):
     """A second gateway process (its own registry) picks up a publish and old pinned versions."""
-    from console.publishing import LiveTreeRegistry
+    from menus.live import LiveTreeRegistry
 
     other = LiveTreeRegistry.from_directory(console_app.extensions["settings"].trees_dir)
     other.attach(console_app.extensions["redis"])

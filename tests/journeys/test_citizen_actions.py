@@ -8,14 +8,14 @@ from datetime import datetime
 
 import pytest
 
-from backend_client import actions
-from backend_client.actions import HopContext, known_actions, runner_for
-from backend_client.citizen_actions import check_field, field_prompt, idempotency_key
+from citizen import registry as actions
 from backend_client.errors import AccountLocked, BackendUnavailable, Conflict, WrongPin
 from backend_client.models import Service
-from core_service.catalogue import SERVICES
+from citizen.actions import check_field, field_prompt, idempotency_key
+from citizen.registry import HopContext, known_actions, runner_for
 from menus.render import PREFIX_LEN
 from menus.strings import BUILTIN_STRINGS
+from stand_ins.core_service.catalogue import SERVICES
 
 CATALOGUE = [Service.model_validate(s.to_json()) for s in SERVICES]
 CONTEXT = HopContext("+254712345678", "ATUid_unit", deadline=time.monotonic() + 5)

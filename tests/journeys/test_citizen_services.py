@@ -14,12 +14,12 @@ import requests
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from backend_client.queued import QUEUE_NAME, submit_queued_application
-from core_service.models import Application, IdempotencyRecord
-from core_service.testing import CoreServer, WsgiThread
+from citizen.queued import QUEUE_NAME, submit_queued_application
 from records.sms import SmsMessage
+from stand_ins.core_service.models import Application, IdempotencyRecord
+from stand_ins.core_service.testing import CoreServer, WsgiThread
 from tests.conftest import Dialler
-from tests.core_service.conftest import ADMIN, core_config
+from tests.stand_ins.core_service.conftest import ADMIN, core_config
 
 PIN = "4826"
 REFERENCE = re.compile(r"ECZ-[0-9A-Z]{6}")

@@ -17,7 +17,7 @@ def test_the_sample_tree_is_clean():
 
 
 def test_every_shipped_tree_is_clean_in_both_languages():
-    from backend_client.actions import known_actions
+    from citizen.registry import known_actions
     from config import Settings
 
     for path in tree_files(Settings().trees_dir):

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
+from gateway.africastalking.transcript import Consumed
 from menus.engine import SessionState
 from sessions.store import SessionBusy, SessionStore, StoredSession
-from sessions.transcript import Consumed
 
 PHONE = "+254712345678"
 

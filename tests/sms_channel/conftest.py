@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from at_sandbox.testing import running_sandbox
 from config import Settings
+from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 from gateway.events import signature_of
 from records.sms import FINAL_STATUSES, QUEUED, SENT, SmsMessage, utcnow
 from sms.lookups import ApplicationStatus, LookupUnavailable
-from sms.provider import AfricasTalkingSender, ProviderConfig
 from sms.worker import WorkerContext, send_batch
+from stand_ins.at_sandbox.testing import running_sandbox
 
 WEBHOOK_SECRET = "test-webhook-secret"
 

@@ -63,7 +63,7 @@ def test_failure_statuses_fail_the_message_with_the_reason(client, channel, sent
 def test_a_report_the_worker_missed_is_applied_by_the_sweeper(client, channel, worker, monkeypatch):
     """The report commits while the worker records the send (a race): the sweeper applies it."""
     import sms.worker
-    from sms.provider import OutcomeKind, SendOutcome
+    from gateway.africastalking.sender import OutcomeKind, SendOutcome
 
     monkeypatch.setattr(
         worker.sender,
@@ -81,7 +81,7 @@ def test_a_report_the_worker_missed_is_applied_by_the_sweeper(client, channel, w
 
 
 def test_an_early_report_is_applied_when_the_worker_records_the_send(client, channel, worker, monkeypatch):
-    from sms.provider import OutcomeKind, SendOutcome
+    from gateway.africastalking.sender import OutcomeKind, SendOutcome
 
     monkeypatch.setattr(
         worker.sender,

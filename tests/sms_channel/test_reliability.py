@@ -11,8 +11,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from at_sandbox.testing import running_sandbox, set_faults
 from records.sms import SENDING, SENT, SmsMessage
+from stand_ins.at_sandbox.testing import running_sandbox, set_faults
 from tests.sms_channel.processes import start_workers, worker_env
 from tests.support import wait_until
 

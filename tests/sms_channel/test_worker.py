@@ -8,9 +8,9 @@ import datetime as dt
 import requests
 from sqlalchemy import select, update
 
-from at_sandbox.testing import set_faults
 from records.sms import SENDING, SmsMessage, SmsOptOut, SmsStatusChange, utcnow
 from sms.worker import send_batch, sweep
+from stand_ins.at_sandbox.testing import set_faults
 from tests.sms_channel.conftest import drain, rows
 
 PARAMS = {"reference": "ECZ-7K3Q9P", "service": {"en": "Birth certificate", "sw": "Cheti cha Kuzaliwa"}}

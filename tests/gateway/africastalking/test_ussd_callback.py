@@ -23,7 +23,7 @@ def post(client, data=None, **kwargs):
 
 
 def test_recorded_session_walks_an_info_screen_back_and_home(client, monkeypatch):
-    from backend_client.actions import ACTIONS
+    from citizen.registry import ACTIONS
     from menus.engine import ActionResult
 
     # a registered caller and a catalogue with nothing in it: Apply ends on an info screen

@@ -1,0 +1,456 @@
+"""The citizen-service actions the eCitizen tree names: register, apply, pay, track, feedback.
+
+Each action calls the shared CoreClient (`citizen.registry.configure`) inside the hop's budget
+and never raises. Error codes an action returns, for the tree's `errors:` routing:
+
+  unavailable          the core service is down, slow (over the hop budget) or answered nonsense
+  not_registered       no citizen with this phone (check_registered, my applications)
+  already_registered   register: this phone is already registered
+  id_registered        register: this national ID is registered on another phone
+  invalid              the core service refused a field (data: field)
+  wrong_pin            data: attempts_left
+  locked               3 wrong PINs: the account is locked for a while
+  not_found            no such application or service
+  already_paid, no_fee_due   start_payment
+  queued               submit_application: the core service was unreachable, the application
+                       waits in the queue and the citizen gets an SMS
+  complete             next_field: every field of the service is answered (go to the summary)
+  invalid_field        save_field: the answer does not fit the field (data: field_error)
+  internal             a bug; logged with its type, never shown as a stack trace
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from functools import wraps
+from typing import Any
+
+import audit
+from backend_client.budget import Budget
+from backend_client.client import CoreClient
+from backend_client.errors import (
+    AccountLocked,
+    BackendError,
+    BackendUnavailable,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    WrongPin,
+)
+from backend_client.models import Service, ServiceField
+from citizen.registry import _ON_CONFIGURE, SERVICES, Action, HopContext, action
+from citizen.texts import (
+    FIELD_ERRORS,
+    PAYMENT_WORDS,
+    STATUS_WORDS,
+    money,
+    word,
+)
+from common.logs import get_logger
+from menus.engine import ActionResult
+
+log = get_logger("citizen.actions")
+
+# The catalogue changes a few times a year; fetching it once per hop would double apply's calls.
+CATALOGUE_TTL_S = 300.0
+# Kenya keeps East Africa Time all year: dates on screens are local dates.
+EAT = timezone(timedelta(hours=3))
+MAX_LIST = 50
+SUMMARY_LEN = 60
+
+
+# ---- plumbing --------------------------------------------------------------------------------
+
+
+def _client() -> CoreClient:
+    if SERVICES.client is None:
+        raise BackendUnavailable("no core-service client configured", code="not_configured")
+    return SERVICES.client
+
+
+def _budget(context: HopContext) -> Budget:
+    return Budget.until(context.deadline)
+
+
+def idempotency_key(context: HopContext, *parts: str) -> str:
+    """The key of one write in one USSD session: a retried hop (same session, same request) sends
+    the same key, so the core service answers with the first result instead of a second write."""
+    digest = hashlib.sha256("|".join([context.phone, context.session_id, *parts]).encode()).hexdigest()
+    return f"ussd-{digest[:40]}"
+
+
+def _failure(error: str, **data: Any) -> ActionResult:
+    return ActionResult(ok=False, data=data, error=error)
+
+
+def guarded(name: str, forget: tuple[str, ...] = ()) -> Callable[[Action], Action]:
+    """Register `func` as action `name`, mapping backend errors to error codes; never raises.
+
+    `forget` names sensitive answers (PIN, ID number) to blank in the session whatever the outcome:
+    once sent, they have no reason to stay, even encrypted.
+    """
+
+    def wrap(func: Action) -> Action:
+        @wraps(func)
+        def run(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+            result = _mapped(func, context, params, lang)
+            if forget:
+                blanks = dict.fromkeys(forget, "")
+                result = ActionResult(ok=result.ok, data={**result.data, **blanks}, error=result.error)
+            return result
+
+        def _mapped(func: Action, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+            try:
+                return func(context, params, lang)
+            except BackendUnavailable as exc:
+                log.warning("core service unavailable", action=name, code=exc.code)
+                return _failure("unavailable")
+            except WrongPin as exc:
+                return _failure("wrong_pin", attempts_left=exc.attempts_left)
+            except AccountLocked:
+                return _failure("locked")
+            except NotFound as exc:
+                return _failure("not_registered" if exc.code == "citizen_not_found" else "not_found")
+            except Conflict as exc:
+                return _failure(exc.code)
+            except InvalidRequest as exc:
+                log.warning("core service refused a field", action=name, code=exc.code, field=exc.field)
+                return _failure("invalid", field=exc.field or "")
+            except BackendError as exc:
+                log.warning("core service error", action=name, code=exc.code)
+                return _failure("unavailable")
+            except Exception as exc:  # a bug must become a polite screen, not a stack trace
+                log.exception("action failed", action=name, error=type(exc).__name__)
+                return _failure("internal")
+
+        return action(name)(run)
+
+    return wrap
+
+
+class _Catalogue:
+    """The core service's services, fetched at most once per CATALOGUE_TTL_S per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._services: list[Service] = []
+        self._fetched_at = float("-inf")
+
+    def reset(self) -> None:
+        with self._lock:
+            self._services, self._fetched_at = [], float("-inf")
+
+    def services(self, budget: Budget) -> list[Service]:
+        if time.monotonic() - self._fetched_at < CATALOGUE_TTL_S:
+            return self._services
+        services = _client().list_services(budget=budget)
+        with self._lock:
+            self._services, self._fetched_at = services, time.monotonic()
+        return services
+
+    def service(self, code: str, budget: Budget) -> Service:
+        for service in self.services(budget):
+            if service.code == code:
+                return service
+        raise NotFound(f"service {code} not in the catalogue", code="service_not_found", status=404)
+
+
+CATALOGUE = _Catalogue()
+_ON_CONFIGURE.append(CATALOGUE.reset)
+
+
+def _form(params: Mapping[str, Any]) -> dict[str, str]:
+    """The service's answers collected so far, kept in the session as one JSON answer `form`."""
+    try:
+        form = json.loads(params.get("form") or "{}")
+    except ValueError:
+        return {}
+    return form if isinstance(form, dict) else {}
+
+
+# ---- citizens ----------------------------------------------------------------------------------
+
+
+@guarded("check_registered")
+def check_registered(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """ok when this phone has a citizen; `not_registered` otherwise. Asks once per session."""
+    if params.get("registered") == "yes":
+        return ActionResult(ok=True)
+    if _client().find_citizen(context.phone, budget=_budget(context)) is None:
+        return _failure("not_registered")
+    return ActionResult(ok=True, data={"registered": "yes"})
+
+
+@guarded("register", forget=("pin", "pin_confirm", "national_id"))
+def register(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+    """Register the caller with national_id, first_name, last_name, date_of_birth (DD/MM/YYYY), pin.
+    On success an SMS `registration_welcome` is asked for. The PIN and ID leave the session after."""
+    from citizen.notifications import notify
+
+    born = datetime.strptime(str(params["date_of_birth"]), "%d/%m/%Y").date()
+    try:
+        _client().register_citizen(
+            national_id=str(params["national_id"]),
+            first_name=str(params["first_name"]),
+            last_name=str(params["last_name"]),
+            date_of_birth=born,
+            phone=context.phone,
+            pin=str(params["pin"]),
+            idempotency_key=idempotency_key(context, "register"),
+            budget=_budget(context),
+        )
+    except Conflict as exc:
+        taken = exc.code == "already_registered" and exc.details.get("field") == "national_id"
+        return _failure("id_registered" if taken else exc.code)
+    welcome = {"name": str(params.get("first_name", ""))}
+    notify("registration_welcome", context.phone, welcome, lang, f"registration_welcome:{context.phone}")
+    return ActionResult(ok=True, data={"registered": "yes"})
+
+
+# ---- catalogue and the service's own fields ----------------------------------------------------
+
+
+@guarded("list_departments")
+def list_departments(context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """Departments that offer at least one service, in catalogue order."""
+    seen: dict[str, Any] = {}
+    for service in CATALOGUE.services(_budget(context)):
+        seen.setdefault(service.department.code, service.department.name)
+    items = [{"id": code, "label": name.model_dump()} for code, name in seen.items()]
+    return ActionResult(ok=True, data={"items": items})
+
+
+@guarded("list_services")
+def list_services(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """Services of `department` (every service when it is not set)."""
+    department = params.get("department")
+    services = CATALOGUE.services(_budget(context))
+    items = [
+        {"id": s.code, "label": s.name.model_dump()}
+        for s in services
+        if not department or s.department.code == department
+    ]
+    return ActionResult(ok=True, data={"items": items})
+
+
+@guarded("start_form")
+def start_form(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+    """Begin the application form of `service`: forget answers of any service chosen before."""
+    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
+    data = {"service_name": service.name.get(lang), "form": "{}", "fee": money(service.fee_kes)}
+    return ActionResult(ok=True, data=data)
+
+
+def field_prompt(spec: ServiceField, lang: str, position: int, total: int) -> str:
+    """The screen text asking for one field; a choice's options are numbered inside the prompt."""
+    lines = [f"{spec.prompt.get(lang)} ({position}/{total})"]
+    lines += [f"{i}. {choice.label.get(lang)}" for i, choice in enumerate(spec.choices, 1)]
+    return "\n".join(lines)
+
+
+def check_field(spec: ServiceField, raw: str, lang: str, today: datetime | None = None) -> tuple[str, str]:
+    """(value to send, "") or ("", reason in `lang`). Mirrors the core service's own checks so the
+    citizen hears of a mistake on the field, not after the PIN."""
+    value = raw.strip()
+    if spec.type == "choice":
+        if value.isdigit() and 1 <= int(value) <= len(spec.choices):
+            return spec.choices[int(value) - 1].value, ""
+        return "", word(FIELD_ERRORS, "choice", lang)
+    if spec.type == "date":
+        try:
+            parsed = datetime.strptime(value, "%d/%m/%Y").date()
+        except ValueError:
+            parsed = None
+        now = (today or datetime.now(EAT)).date()
+        if parsed is None or parsed > now or parsed.year < 1900:
+            return "", word(FIELD_ERRORS, "date", lang)
+        return parsed.strftime("%d/%m/%Y"), ""
+    if spec.type == "digits" and not (value.isascii() and value.isdigit()):
+        return "", word(FIELD_ERRORS, "digits", lang)
+    low, high = spec.min_length or 1, spec.max_length or 60
+    if not low <= len(value) <= high:
+        return "", word(FIELD_ERRORS, "length", lang).format(min=low, max=high)
+    return value, ""
+
+
+@guarded("next_field")
+def next_field(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+    """The first unanswered field of `service` as `field_prompt`/`field_name`; `complete` when none."""
+    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
+    form = _form(params)
+    total = len(service.fields)
+    for position, spec in enumerate(service.fields, 1):
+        if spec.name not in form:
+            prompt = field_prompt(spec, lang, position, total)
+            return ActionResult(ok=True, data={"field_prompt": prompt, "field_name": spec.name})
+    return _failure("complete")
+
+
+@guarded("save_field")
+def save_field(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+    """Check `field_answer` against field `field_name` and add it to `form`, or `invalid_field`."""
+    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
+    name = params.get("field_name")
+    spec = next((f for f in service.fields if f.name == name), None)
+    if spec is None:
+        return _failure("not_found")
+    value, problem = check_field(spec, str(params.get("field_answer", "")), lang)
+    if problem:
+        return _failure("invalid_field", field_error=problem)
+    form = _form(params) | {spec.name: value}
+    return ActionResult(ok=True, data={"form": json.dumps(form, ensure_ascii=False)})
+
+
+def _shown(spec: ServiceField, value: str, lang: str) -> str:
+    for choice in spec.choices:
+        if choice.value == value:
+            return choice.label.get(lang)
+    return value
+
+
+@guarded("quote")
+def quote(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+    """The fee for the answers given (a choice may set it) and a one-line summary of them."""
+    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
+    form = _form(params)
+    summary = ", ".join(_shown(f, form[f.name], lang) for f in service.fields if f.name in form)
+    if len(summary) > SUMMARY_LEN:
+        summary = summary[: SUMMARY_LEN - 1] + "…"
+    data = {
+        "service_name": service.name.get(lang),
+        "summary": summary,
+        "fee": money(service.fee_for(form)),
+    }
+    return ActionResult(ok=True, data=data)
+
+
+# ---- applications ------------------------------------------------------------------------------
+
+
+@guarded("submit_application", forget=("apply_pin",))
+def submit_application(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+    """Submit `service` with `form`, confirmed by `apply_pin`. If the core service cannot be reached
+    in time, the application is queued with the same idempotency key (`queued`)."""
+    from citizen.notifications import notify
+    from citizen.queued import enqueue_application
+
+    service_code = str(params.get("service", ""))
+    form = _form(params)
+    pin = str(params.get("apply_pin", ""))
+    # the answers are part of the key: a second, different application in one session is its own
+    key = idempotency_key(context, "apply", service_code, json.dumps(form, sort_keys=True))
+    try:
+        application = _client().create_application(
+            phone=context.phone,
+            pin=pin,
+            service_code=service_code,
+            answers=form,
+            idempotency_key=key,
+            budget=_budget(context),
+        )
+    except BackendUnavailable as exc:
+        queued = enqueue_application(
+            phone=context.phone,
+            service_code=service_code,
+            answers=form,
+            pin=pin,
+            idempotency_key=key,
+            lang=lang,
+        )
+        log.warning("application not submitted in time", code=exc.code, queued=queued)
+        if not queued:
+            return _failure("unavailable")
+        name = params.get("service_name") or service_code
+        notify("application_queued", context.phone, {"service": name}, lang, f"application_queued:{key}")
+        return _failure("queued")
+    data = {"reference": application.reference, "fee": money(application.fee_kes)}
+    return ActionResult(ok=True, data=data)
+
+
+def _local_date(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(EAT).strftime("%d/%m/%Y")
+
+
+@guarded("list_my_applications")
+def list_my_applications(context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """The caller's applications, newest first, labelled with reference and service."""
+    page = _client().list_applications(context.phone, limit=MAX_LIST, budget=_budget(context))
+    items = []
+    for summary in page.applications:
+        names = summary.service_name
+        label = {
+            lang: f"{summary.reference} {names.get(lang) if names else summary.service_code}"
+            for lang in ("en", "sw")
+        }
+        items.append({"id": summary.reference, "label": label})
+    return ActionResult(ok=True, data={"items": items})
+
+
+@guarded("list_unpaid")
+def list_unpaid(context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """The caller's applications with a fee still to pay, newest first, with the amount."""
+    page = _client().list_applications(context.phone, limit=MAX_LIST, budget=_budget(context))
+    items = [
+        {"id": s.reference, "label": f"{s.reference} KES {money(s.fee_kes)}"}
+        for s in page.applications
+        if s.payment_status == "unpaid"
+    ]
+    return ActionResult(ok=True, data={"items": items})
+
+
+@guarded("get_application")
+def get_application(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+    """Status of application `reference` in glossary words, with the date it got that status."""
+    application = _client().get_application(str(params.get("reference", "")), budget=_budget(context))
+    since = application.history[-1].changed_at if application.history else application.updated_at
+    names = application.service_name
+    data = {
+        "reference": application.reference,
+        "service_name": names.get(lang) if names else application.service_code,
+        "status_text": word(STATUS_WORDS, application.status, lang),
+        "status_date": _local_date(since),
+        "payment_text": word(PAYMENT_WORDS, application.payment_status, lang),
+        "fee": money(application.fee_kes),
+    }
+    return ActionResult(ok=True, data=data)
+
+
+# ---- payments and feedback ---------------------------------------------------------------------
+
+
+@guarded("start_payment")
+def start_payment(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """Start the M-Pesa prompt for application `reference`'s fee, to the caller's phone."""
+    reference = str(params.get("reference", ""))
+    payment = _client().start_payment(
+        reference,
+        phone=context.phone,
+        idempotency_key=idempotency_key(context, "pay", reference.upper()),
+        budget=_budget(context),
+    )
+    return ActionResult(ok=True, data={"amount": money(payment.amount_kes), "reference": payment.reference})
+
+
+@guarded("submit_feedback")
+def submit_feedback(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+    """A 1-5 `rating` of service `feedback_service`, with an optional `feedback_comment`."""
+    service_code = str(params.get("feedback_service", ""))
+    comment = str(params.get("feedback_comment") or "").strip()[:140] or None
+    _client().submit_feedback(
+        phone=context.phone,
+        rating=int(params.get("rating", 0)),
+        comment=comment,
+        service_code=service_code,
+        idempotency_key=idempotency_key(context, "feedback", service_code),
+        budget=_budget(context),
+    )
+    # Ratings per service for the analytics pages (the comment stays with the core service).
+    audit.record("feedback", service_code=service_code, rating=int(params.get("rating", 0)))
+    return ActionResult(ok=True, data={"feedback_comment": ""})

@@ -1,0 +1,246 @@
+"""Sending SMS through the official `africastalking` SDK, with every result judged into a `SendOutcome`.
+
+A caller may rely on: `send` and `send_many` never raise for anything the provider or the network
+does; each message ends as `accepted` (with the provider's messageId and cost), `transient` (worth
+retrying later) or `permanent` (retrying cannot help; `reason` names why). Recipients are judged by
+`statusCode`, never by the status word, which reads "Success" for queued messages too.
+
+The SDK keeps its services in module globals set by `africastalking.initialize`; `connect` is the
+only place that calls it and re-points the SMS service at `AT_API_URL`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import africastalking
+import requests
+from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
+from africastalking.SMS import SMSService
+
+from common.phones import mask_phone
+from gateway.africastalking.status_codes import (
+    ACCEPTED_CODES,
+    AUTH_INVALID,
+    PERMANENT_CODES,
+    STATUS_NAMES,
+    TRANSIENT_CODES,
+)
+
+log = logging.getLogger(__name__)
+
+Timeout = float | tuple[float, float]
+
+
+class OutcomeKind(StrEnum):
+    ACCEPTED = "accepted"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What became of one message. `message_id` and `cost` (e.g. "KES 0.8000") are set when accepted."""
+
+    kind: OutcomeKind
+    message_id: str | None = None
+    cost: str | None = None
+    status_code: int | None = None
+    reason: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.kind is OutcomeKind.ACCEPTED
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is OutcomeKind.TRANSIENT
+
+
+def _transient(reason: str, status_code: int | None = None) -> SendOutcome:
+    return SendOutcome(OutcomeKind.TRANSIENT, status_code=status_code, reason=reason)
+
+
+def _permanent(reason: str, status_code: int | None = None) -> SendOutcome:
+    return SendOutcome(OutcomeKind.PERMANENT, status_code=status_code, reason=reason)
+
+
+def parse_timeout(raw: str | None) -> Timeout:
+    """`"5"` -> 5.0, `"3.05,9.05"` -> (3.05, 9.05) (connect, read); empty -> the SDK's default."""
+    if not raw or not raw.strip():
+        return DEFAULT_TIMEOUT_S
+    parts = [float(p) for p in raw.split(",")]
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        return (parts[0], parts[1])
+    raise ValueError(f"AT_TIMEOUT_S must be one number or connect,read; got {raw!r}")
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Credentials and endpoint of the SMS provider; `from_env()` reads the `AT_*` variables."""
+
+    username: str = "sandbox"
+    api_key: str = "sandbox-key"
+    sender_id: str | None = None
+    # Base URL such as http://127.0.0.1:8025; None keeps the SDK's own (sandbox or live by username).
+    api_url: str | None = None
+    timeout: Timeout = DEFAULT_TIMEOUT_S
+    # Ask the provider to queue and answer before the operator acknowledges: the advice for volume.
+    enqueue: bool = True
+
+    @classmethod
+    def from_env(cls) -> ProviderConfig:
+        env = os.environ
+        return cls(
+            username=env.get("AT_USERNAME") or cls.username,
+            api_key=env.get("AT_API_KEY") or cls.api_key,
+            sender_id=env.get("AT_SENDER_ID") or None,
+            api_url=env.get("AT_API_URL") or None,
+            timeout=parse_timeout(env.get("AT_TIMEOUT_S")),
+            enqueue=env.get("AT_ENQUEUE", "1").strip().lower() not in {"0", "false", "no", "off"},
+        )
+
+
+_SDK_LOCK = threading.Lock()
+
+
+def connect(config: ProviderConfig) -> SMSService:
+    """Initialise the SDK with `config` and return its SMS service, pointed at `config.api_url` if set.
+
+    `africastalking.initialize` replaces every service in the SDK's module globals, so the URL
+    override is applied here, right after it, every time.
+    """
+    with _SDK_LOCK, warnings.catch_warnings():
+        # initialize() also builds a WhatsApp service, which warns about the sandbox; we do not use it.
+        warnings.filterwarnings("ignore", "Sandbox is currently not available for the Whatsapp", UserWarning)
+        africastalking.initialize(config.username, config.api_key)
+        service = africastalking.SMS
+        if config.api_url:
+            # The SDK has no public switch for its base URL; it appends /version1 itself, so do we.
+            base = config.api_url.rstrip("/")
+            if not base.endswith("/version1"):
+                base += "/version1"
+            service._baseUrl = base
+            service._contentUrl = base
+        return service
+
+
+def _sanitise(text: str, limit: int = 120) -> str:
+    # Provider error text goes into logs and the outbox: keep it short and mask anything phone-like.
+    text = re.sub(r"\+?\d{8,}", lambda m: mask_phone(m.group(0)), " ".join(text.split()))
+    return text[:limit]
+
+
+def judge_response(response: Any, phone: str) -> SendOutcome:
+    """The outcome for `phone` from what `SMSService.send` returned (a dict, or a str when the
+    Content-Type was not exactly `application/json`)."""
+    if isinstance(response, str):
+        try:
+            response = json.loads(response)
+        except ValueError:
+            return _transient(
+                f"provider answered non-JSON (Content-Type not application/json): {_sanitise(response, 60)}"
+            )
+    data = response.get("SMSMessageData") if isinstance(response, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("Recipients"), list):
+        return _transient("provider answer has no SMSMessageData.Recipients")
+    recipients = [r for r in data["Recipients"] if isinstance(r, dict)]
+    if not recipients:
+        # e.g. {"Message": "InvalidSenderId", "Recipients": []}: nothing was sent to anyone.
+        return _permanent(_sanitise(str(data.get("Message") or "NoRecipients")))
+    recipient = next((r for r in recipients if r.get("number") == phone), recipients[0])
+    try:
+        code = int(recipient.get("statusCode"))
+    except (TypeError, ValueError):
+        return _transient("recipient has no statusCode")
+    name = STATUS_NAMES.get(code) or _sanitise(str(recipient.get("status") or f"statusCode {code}"))
+    if code in ACCEPTED_CODES:
+        message_id = recipient.get("messageId")
+        return SendOutcome(
+            OutcomeKind.ACCEPTED,
+            message_id=str(message_id) if message_id not in (None, "", "None") else None,
+            cost=str(recipient.get("cost")) if recipient.get("cost") is not None else None,
+            status_code=code,
+            reason=name,
+        )
+    if code in PERMANENT_CODES:
+        return _permanent(name, code)
+    if code in TRANSIENT_CODES or code >= 500:
+        return _transient(name, code)
+    return _permanent(f"unknown statusCode {code} ({name})", code)
+
+
+def judge_error(error: Exception) -> SendOutcome:
+    """The outcome of an exception raised by `SMSService.send`."""
+    if isinstance(error, AfricasTalkingException):
+        # Non-2xx: the SDK keeps only the body. A JSON body may still judge the recipient.
+        text = str(error)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "SMSMessageData" in body:
+            return judge_response(body, "")
+        if text.strip() == AUTH_INVALID:
+            # Retryable: once AT_USERNAME/AT_API_KEY are fixed the message can still go out.
+            return _transient("AuthenticationInvalid: check AT_USERNAME and AT_API_KEY")
+        return _transient(f"provider error: {_sanitise(text) or 'empty answer'}")
+    if isinstance(error, requests.Timeout):
+        # A read timeout may come after the provider accepted the message: a retry can duplicate it.
+        return _transient(f"timeout ({type(error).__name__})")
+    if isinstance(error, requests.RequestException):
+        return _transient(f"network error ({type(error).__name__})")
+    if isinstance(error, ValueError) and "Invalid phone number" in str(error):
+        return _permanent("InvalidPhoneNumber", 403)
+    return _transient(f"unexpected {type(error).__name__}")
+
+
+class AfricasTalkingSender:
+    """Sends one SMS per call through the SDK; safe to use from many threads at once."""
+
+    def __init__(self, config: ProviderConfig | None = None) -> None:
+        self.config = config or ProviderConfig.from_env()
+        self._service = connect(self.config)
+
+    def send(self, phone: str, body: str) -> SendOutcome:
+        """Send `body` to `phone` (E.164, e.g. +254712345678); never raises."""
+        if not body:
+            return _permanent("EmptyMessage")
+        try:
+            response = self._service.send(
+                body,
+                [phone],
+                sender_id=self.config.sender_id,
+                enqueue=self.config.enqueue,
+                timeout=self.config.timeout,
+            )
+            outcome = judge_response(response, phone)
+        except Exception as error:  # nothing from the SDK or the network may escape
+            outcome = judge_error(error)
+        level = logging.DEBUG if outcome.accepted else logging.WARNING
+        log.log(level, "sms to %s %s: %s", mask_phone(phone), outcome.kind, outcome.reason)
+        return outcome
+
+    def send_many(self, items: Iterable[tuple[str, str]], max_workers: int = 32) -> list[SendOutcome]:
+        """Send each `(phone, body)` concurrently; outcomes come back in the order of `items`.
+
+        The SDK blocks for a whole HTTP round trip, so `max_workers` sends are in flight at once:
+        with a provider answering in 300 ms, 32 workers give about 100 messages a second.
+        """
+        batch = list(items)
+        if not batch:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(batch)))) as pool:
+            return list(pool.map(lambda item: self.send(*item), batch))

@@ -1,0 +1,143 @@
+"""Published menu versions travel through Redis, so every gateway process serves them without SQL.
+
+Keys (no TTL; Redis runs with `noeviction`):
+- `menus:current` — hash, tree id -> content hash of the version new dials get;
+- `menus:doc:<tree id>:<version>` — the tree document as JSON, for every version ever published.
+
+`LiveTreeRegistry` is the gateway's `TreeRegistry` plus a look at `menus:current` at most once a
+second, and it loads a version a session is pinned to from `menus:doc:…` when this process has
+never seen it (sessions in flight finish on the version they started on).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import redis
+
+from common.logs import get_logger
+from menus.loader import TreeError, build_tree
+from menus.model import MenuTree
+from menus.registry import TreeRegistry
+
+log = get_logger("menus.live")
+
+CURRENT_KEY = "menus:current"
+
+
+def doc_key(tree_id: str, version: str) -> str:
+    return f"menus:doc:{tree_id}:{version}"
+
+
+def _encode(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def announce(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> None:
+    """Make `version` the current one for `tree_id` in every process (within a second)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.set(doc_key(tree_id, version), _encode(document))
+    pipe.hset(CURRENT_KEY, tree_id, version)
+    pipe.execute()
+
+
+def announce_if_absent(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> bool:
+    """At start-up: fill Redis from SQL unless a current version is already there. True if written."""
+    client.set(doc_key(tree_id, version), _encode(document))
+    return bool(client.hsetnx(CURRENT_KEY, tree_id, version))
+
+
+def store_document(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> None:
+    """Keep a version's document reachable (e.g. every version in SQL, at start-up)."""
+    client.set(doc_key(tree_id, version), _encode(document))
+
+
+class LiveTreeRegistry(TreeRegistry):
+    """A `TreeRegistry` that follows the versions published through Redis.
+
+    Without `attach()` it behaves exactly like `TreeRegistry` (the YAML trees). Redis failures are
+    logged and the trees already loaded keep serving.
+    """
+
+    def __init__(self, trees: list[MenuTree] | None = None) -> None:
+        super().__init__(trees)
+        self._redis: redis.Redis | None = None
+        self._interval = 1.0
+        self._next_check = 0.0
+        self._refresh_lock = threading.Lock()
+
+    def attach(self, client: redis.Redis, interval_s: float = 1.0) -> None:
+        self._redis = client
+        self._interval = interval_s
+        self._next_check = 0.0
+
+    # -- what HopService calls --------------------------------------------------------------
+    def for_service_code(self, code: str) -> MenuTree | None:
+        self.refresh()
+        return super().for_service_code(code)
+
+    def current(self, tree_id: str) -> MenuTree | None:
+        self.refresh()
+        return super().current(tree_id)
+
+    def version(self, tree_id: str, version: str) -> MenuTree | None:
+        found = super().version(tree_id, version)
+        if found is None and self._redis is not None:
+            found = self._load(tree_id, version)
+            if found is not None:
+                self.remember(found)
+        return found
+
+    def trees(self) -> list[MenuTree]:
+        self.refresh()
+        return super().trees()
+
+    # -- following Redis --------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        """Pick up newly published versions; a no-op unless a second has passed (or `force`)."""
+        if self._redis is None:
+            return
+        now = time.monotonic()
+        if not force and now < self._next_check:
+            return
+        # One thread looks; the others go on with what is loaded rather than queue behind Redis.
+        if not self._refresh_lock.acquire(blocking=force):
+            return
+        try:
+            self._next_check = now + self._interval
+            current = self._redis.hgetall(CURRENT_KEY)
+            for raw_id, raw_version in current.items():
+                tree_id, version = raw_id.decode(), raw_version.decode()
+                loaded = super().current(tree_id)
+                if loaded is not None and loaded.version == version:
+                    continue
+                tree = super().version(tree_id, version) or self._load(tree_id, version)
+                if tree is not None:
+                    self.publish(tree)
+                    log.info("menu version live", tree=tree_id, version=version)
+        except redis.RedisError as exc:
+            log.warning("menu refresh skipped: redis unavailable", error=type(exc).__name__)
+        except ValueError as exc:  # e.g. a service code claimed by two trees: keep serving the old one
+            log.error("menu refresh refused", error=str(exc))
+        finally:
+            self._refresh_lock.release()
+
+    def _load(self, tree_id: str, version: str) -> MenuTree | None:
+        try:
+            raw = self._redis.get(doc_key(tree_id, version)) if self._redis else None
+        except redis.RedisError:
+            return None
+        if raw is None:
+            return None
+        try:
+            tree = build_tree(json.loads(raw))
+        except (TreeError, ValueError) as exc:
+            log.error("stored menu version does not load", tree=tree_id, version=version, error=str(exc))
+            return None
+        if tree.version != version:
+            log.error("stored menu version has another hash", tree=tree_id, version=version)
+            return None
+        return tree

@@ -1,0 +1,17 @@
+import pytest
+
+from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
+from stand_ins.at_sandbox.testing import running_sandbox
+
+
+@pytest.fixture
+def sandbox():
+    """The Africa's Talking sandbox over real HTTP on a free 127.0.0.1 port, without delivery reports."""
+    with running_sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sender(sandbox):
+    """A sender pointed at `sandbox` with short timeouts, so timeout faults end quickly."""
+    return AfricasTalkingSender(ProviderConfig(api_url=sandbox.url, sender_id="ECITIZEN", timeout=(1.0, 0.5)))

@@ -1,0 +1,230 @@
+"""SMS throughput end to end: signed core-service events in through the gateway's webhook, out at the
+Africa's Talking sandbox answering every send in 300 ms.
+
+    make bench-sms                                   # 2000 events, SMS_WORKERS=2
+    python -m tools.bench.sms_throughput --events 3000 --workers 3 --latency-ms 300 --no-reports
+
+Starts its own Redis, SQLite database, sandbox, gateway (granian, 2 processes) and SMS workers on
+free 127.0.0.1 ports, posts the events from a pool of clients, and waits for the sandbox to hold one
+message per event. Prints notifications per second (first event posted → last SMS received at the
+sandbox), the queue wait (row created → claimed by a worker: p50/p95/max), the end-to-end latency,
+and whether any notification was lost or sent twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from common.db import Database  # noqa: E402
+from gateway.events import signature_of  # noqa: E402
+from tests.sms_channel.processes import start_workers  # noqa: E402
+from tests.support import GatewayServer, RedisServer, free_port, wait_until  # noqa: E402
+
+SECRET = "bench-webhook-secret"  # noqa: S105 - a throwaway secret for a local run
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def event(n: int) -> dict:
+    return {
+        "event_id": f"bench-{n}",
+        "type": "application.status_changed",
+        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+        "reference": "ECZ-7K3Q9P",
+        "phone": f"+2547{n:08d}",
+        "service_code": "good-conduct",
+        "service_name": {"en": "Certificate of Good Conduct", "sw": "Cheti cha Maadili Mema"},
+        "old_status": "under_review",
+        "new_status": "approved",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("SMS_WORKERS", "2")))
+    parser.add_argument("--latency-ms", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=16, help="concurrent webhook posters")
+    parser.add_argument("--no-reports", action="store_true", help="sandbox posts no delivery reports")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sms-"))
+    database_url = f"sqlite:///{tmp / 'gateway.db'}"
+    Database(database_url).upgrade()
+    redis_server = RedisServer().start()
+    sandbox_port = free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-secret-key",
+        "WEBHOOK_SECRET": SECRET,
+        "AT_API_URL": sandbox_url,
+        "LOG_LEVEL": "WARNING",
+        "AT_SANDBOX_PORT": str(sandbox_port),
+        "AT_SANDBOX_DLR_DELAY_MS": "500",
+    }
+    gateway = GatewayServer(env, workers=2)
+    env["AT_SANDBOX_DLR_URL"] = "" if args.no_reports else f"{gateway.url}/sms/africastalking/delivery"
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "stand_ins.at_sandbox"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers = []
+    try:
+        gateway.start()
+        if not wait_until(lambda: _up(sandbox_url), timeout=30):
+            raise SystemExit("sandbox did not start")
+        workers = start_workers(env, args.workers, redis_server.client())
+        requests.post(f"{sandbox_url}/sandbox/faults", json={"latency_ms": args.latency_ms}, timeout=5)
+
+        bodies = [json.dumps(event(n)).encode() for n in range(args.events)]
+        http = requests.Session()
+        http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=args.clients))
+
+        def post(body: bytes) -> int:
+            headers = {"Content-Type": "application/json", "X-Signature": signature_of(body, SECRET)}
+            return http.post(
+                f"{gateway.url}/events/application-status", data=body, headers=headers, timeout=30
+            ).status_code
+
+        print(
+            f"{args.events} events, {args.workers} SMS workers, sandbox latency {args.latency_ms} ms, "
+            f"delivery reports {'off' if args.no_reports else 'on'}",
+            flush=True,
+        )
+        started = time.time()
+        with ThreadPoolExecutor(args.clients) as pool:
+            statuses = Counter(pool.map(post, bodies))
+        ingested = time.time()
+        received: dict[str, float] = {}
+        copies: Counter = Counter()
+        last_seq = 0
+        deadline = time.monotonic() + 300
+        while len(received) < args.events and time.monotonic() < deadline:
+            page = requests.get(
+                f"{sandbox_url}/sandbox/messages", params={"since": last_seq}, timeout=30
+            ).json()
+            for message in page:
+                last_seq = max(last_seq, message["seq"])
+                copies[message["to"]] += 1
+                at = dt.datetime.fromisoformat(message["received_at"].replace("Z", "+00:00")).timestamp()
+                received.setdefault(message["to"], at)
+            time.sleep(0.2)
+        finished = max(received.values(), default=time.time())
+
+        waits, ends = _queue_waits(database_url)
+        lost = args.events - len(received)
+        twice = sum(1 for n in copies.values() if n > 1)
+        elapsed = finished - started
+        rate = len(received) / elapsed if elapsed > 0 else 0.0
+        print(f"webhook answers: {dict(statuses)} · ingest {args.events / (ingested - started):.0f} events/s")
+        print(f"throughput: {rate:.0f} notifications/s end to end ({len(received)} in {elapsed:.2f} s)")
+        print(
+            f"queue wait (created → claimed): p50 {percentile(waits, 50) * 1000:.0f} ms · "
+            f"p95 {percentile(waits, 95) * 1000:.0f} ms · max {max(waits, default=0) * 1000:.0f} ms"
+        )
+        print(
+            f"created → sent recorded: p50 {percentile(ends, 50) * 1000:.0f} ms · "
+            f"p95 {percentile(ends, 95) * 1000:.0f} ms"
+        )
+        if ends:
+            mean_ms = statistics.mean(ends) * 1000
+            print(f"mean created → sent recorded ({args.latency_ms} ms provider latency): {mean_ms:.0f} ms")
+        print(f"lost: {lost} · sent twice: {twice} · statuses: {_statuses(database_url)}")
+        cpu = {
+            "gateway": cpu_seconds(gateway.process.pid),
+            "sandbox": cpu_seconds(sandbox.pid),
+            "sms workers": sum(cpu_seconds(w.process.pid) for w in workers),
+            "redis": cpu_seconds(redis_server.process.pid),
+            "this client": cpu_seconds(os.getpid()),
+        }
+        print("CPU seconds: " + " · ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items()))
+        return 0 if lost == 0 and twice == 0 else 1
+    finally:
+        for worker in workers:
+            worker.stop()
+        gateway.stop()
+        sandbox.terminate()
+        sandbox.wait(10)
+        redis_server.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and all its descendants (Linux /proc), alive ones only."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, frontier = 0.0, [pid]
+    while frontier:
+        current = frontier.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        frontier += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
+
+
+def _up(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/sandbox/health", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def _queue_waits(database_url: str) -> tuple[list[float], list[float]]:
+    from sqlalchemy import select
+
+    from records.sms import SmsMessage
+
+    database = Database(database_url)
+    with database.session() as session:
+        rows = session.execute(select(SmsMessage.created_at, SmsMessage.sending_at, SmsMessage.sent_at)).all()
+    waits = [(s - c).total_seconds() for c, s, _ in rows if s]
+    ends = [(t - c).total_seconds() for c, _, t in rows if t]
+    return waits, ends
+
+
+def _statuses(database_url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from records.sms import SmsMessage
+
+    with Database(database_url).session() as session:
+        return dict(
+            session.execute(select(SmsMessage.status, func.count()).group_by(SmsMessage.status)).all()
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
