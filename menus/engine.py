@@ -1,7 +1,9 @@
-"""The pure engine: (tree, session state, one key) -> the next screen, plus named effects.
+"""The pure engine: (tree, session state, one key) -> the next screen, plus effects.
 
 No I/O happens here. Actions (anything that reaches the core service) are run by a callable the
 caller injects; the engine only decides which action, with which parameters, and where to go next.
+What an action wants done afterwards (an SMS, an audit event) comes back as effects
+(`menus.effects`), carried through the step in order for the caller to carry out.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from common.outcomes import HopOutcome
+from menus.effects import Effect, SetLanguage
 from menus.inputs import check_input
 from menus.model import MenuTree, Node
 from menus.render import paginate
@@ -51,20 +55,14 @@ class Screen:
 
 
 @dataclass(frozen=True)
-class Effect:
-    """A side effect the caller must carry out after the step, e.g. remember the language."""
-
-    name: str
-    params: dict[str, str]
-
-
-@dataclass(frozen=True)
 class ActionResult:
-    """What an action returned. `data` scalars join the answers; a list node reads `data["items"]`."""
+    """What an action returned. `data` scalars join the answers; a list node reads `data["items"]`;
+    `effects` join the step's, for the caller to carry out after it."""
 
     ok: bool
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    effects: tuple[Effect, ...] = ()
 
 
 # (action name, parameters, language) -> result. Must not raise; failures are ActionResult(ok=False).
@@ -75,8 +73,8 @@ ActionRunner = Callable[[str, Mapping[str, Any], str], ActionResult]
 class StepResult:
     screen: Screen
     effects: tuple[Effect, ...]
-    # What the key did: start, option, input, invalid, back, home, more, resume. For metrics and audit.
-    outcome: str
+    # What the key did (start, option, input, invalid, back, home, more), for metrics and audit.
+    outcome: HopOutcome
     node: str
 
 
@@ -116,7 +114,7 @@ class Engine:
     def start(self, state: SessionState) -> StepResult:
         """The first screen of a session."""
         effects: list[Effect] = []
-        return self._result(self._enter(state, self.tree.start, effects), effects, "start", state)
+        return self._result(self._enter(state, self.tree.start, effects), effects, HopOutcome.START, state)
 
     def current(self, state: SessionState, notice: str | None = None) -> Screen:
         """Render the node the session is on again, e.g. after resuming a dropped session."""
@@ -128,17 +126,17 @@ class Engine:
         node = self.tree.node(state.node)
         if key == KEY_HOME:
             state.stack.clear()
-            return self._result(self._enter(state, self.tree.start, effects), effects, "home", state)
+            return self._result(self._enter(state, self.tree.start, effects), effects, HopOutcome.HOME, state)
         if key == KEY_BACK:
             if state.page > 0:
                 state.page -= 1
-                return self._result(self._render(state), effects, "back", state)
+                return self._result(self._render(state), effects, HopOutcome.BACK, state)
             target = state.stack.pop() if state.stack else self.tree.start
-            return self._result(self._enter(state, target, effects), effects, "back", state)
+            return self._result(self._enter(state, target, effects), effects, HopOutcome.BACK, state)
         pages = self._pages(state)
         if key == KEY_MORE and state.page < len(pages) - 1:
             state.page += 1
-            return self._result(self._render(state), effects, "more", state)
+            return self._result(self._render(state), effects, HopOutcome.MORE, state)
 
         if node.kind == "menu":
             index = _choice(key, len(node.options))
@@ -149,9 +147,9 @@ class Engine:
                 state.answers[node.store] = option.value or str(index + 1)
             if option.set_language:
                 state.lang = option.set_language
-                effects.append(Effect("set_language", {"lang": option.set_language}))
+                effects.append(SetLanguage(option.set_language))
             self._push(state, node.id)
-            return self._result(self._enter(state, option.next, effects), effects, "option", state)
+            return self._result(self._enter(state, option.next, effects), effects, HopOutcome.OPTION, state)
 
         if node.kind == "list":
             index = _choice(key, len(state.items))
@@ -161,7 +159,7 @@ class Engine:
             state.answers[node.store] = str(item["id"])
             state.answers[f"{node.store}_label"] = _label(item, state.lang)
             self._push(state, node.id)
-            return self._result(self._enter(state, node.next, effects), effects, "option", state)
+            return self._result(self._enter(state, node.next, effects), effects, HopOutcome.OPTION, state)
 
         if node.kind == "input" and node.input and node.store and node.next:
             checked = check_input(node.input, key, state.answers, self.today())
@@ -174,13 +172,15 @@ class Engine:
             if node.sensitive and node.store not in state.secrets:
                 state.secrets.append(node.store)
             self._push(state, node.id)
-            return self._result(self._enter(state, node.next, effects), effects, "input", state)
+            return self._result(self._enter(state, node.next, effects), effects, HopOutcome.INPUT, state)
 
         # A paged END screen accepts only navigation keys.
         return self._invalid(state, "invalid", effects)
 
     # -- internals --------------------------------------------------------------------------
-    def _result(self, screen: Screen, effects: list[Effect], outcome: str, state: SessionState) -> StepResult:
+    def _result(
+        self, screen: Screen, effects: list[Effect], outcome: HopOutcome, state: SessionState
+    ) -> StepResult:
         state.done = screen.final
         return StepResult(screen=screen, effects=tuple(effects), outcome=outcome, node=state.node)
 
@@ -197,9 +197,9 @@ class Engine:
             state.stack.clear()
             notice = self.tree.string("too_many_tries", state.lang)
             self._enter(state, self.tree.start, effects)
-            return self._result(self._render(state, notice), effects, "invalid", state)
+            return self._result(self._render(state, notice), effects, HopOutcome.INVALID, state)
         notice = message or self.tree.string(error_key or "invalid", state.lang)
-        return self._result(self._render(state, notice), effects, "invalid", state)
+        return self._result(self._render(state, notice), effects, HopOutcome.INVALID, state)
 
     def _run(self, node: Node, state: SessionState) -> ActionResult:
         params: dict[str, Any] = {**state.answers, **node.params}
@@ -241,12 +241,11 @@ class Engine:
     @staticmethod
     def _absorb(state: SessionState, result: ActionResult, effects: list[Effect]) -> None:
         """Scalars of an action's data join the answers (placeholders can show them); its
-        requested effects join the step's; a failure leaves its reason under `error`."""
+        effects join the step's; a failure leaves its reason under `error`."""
         for key, value in result.data.items():
             if isinstance(value, str | int | float) and not isinstance(value, bool):
                 state.answers[key] = str(value)
-        for effect in result.data.get("effects", ()):
-            effects.append(Effect(effect["name"], dict(effect.get("params", {}))))
+        effects.extend(result.effects)
         if not result.ok:
             state.answers["error"] = result.error or ""
 

@@ -22,13 +22,13 @@ def post(client, data=None, **kwargs):
     return response.status_code, response.mimetype, body
 
 
-def test_recorded_session_walks_an_info_screen_back_and_home(client, monkeypatch):
-    from citizen.registry import ACTIONS
+def test_recorded_session_walks_an_info_screen_back_and_home(app, client, monkeypatch):
     from menus.engine import ActionResult
 
     # a registered caller and a catalogue with nothing in it: Apply ends on an info screen
-    monkeypatch.setitem(ACTIONS, "check_registered", lambda *_: ActionResult(ok=True))
-    monkeypatch.setitem(ACTIONS, "list_departments", lambda *_: ActionResult(ok=True, data={"items": []}))
+    actions = app.extensions["actions"]
+    monkeypatch.setattr(actions, "check_registered", lambda *_: ActionResult(ok=True))
+    monkeypatch.setattr(actions, "list_departments", lambda *_: ActionResult(ok=True, data={"items": []}))
     bodies = [post(client, hop)[2] for hop in HOPS]
     assert bodies[0].startswith("CON Welcome to eCitizen\n1. Register")
     assert bodies[1].startswith("CON No services available right now.\n0 Back 00 Home")
@@ -154,8 +154,13 @@ def test_browsing_help_is_not_offered_again(client):
     assert post(client, {**GOOD, "sessionId": "ATUid_y"})[2].startswith("CON Welcome")
 
 
-def test_callback_secret(app, client):
-    app.extensions["settings"].__dict__["at_callback_secret"] = "s3cret"
+def test_callback_secret(settings):
+    from dataclasses import replace
+
+    from app import create_app
+
+    app = create_app(replace(settings, at_callback_secret="s3cret"))
+    client = app.test_client()
     response = client.post("/ussd/africastalking", data=GOOD)
     assert response.status_code == 403
     assert response.get_data(as_text=True).startswith("END ")
