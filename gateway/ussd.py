@@ -21,7 +21,7 @@ from gateway.hop import Hop, HopReply
 from gateway.replies import polite
 from gateway.sink import EventSink
 from menus.effects import Effect, SetLanguage
-from menus.engine import Engine, Screen, SessionState, StepResult
+from menus.engine import Engine, Screen, SessionState, StaticPages, StepResult
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
 from sessions.store import Lease, RateLimited, SessionBusy, SessionStore, StoredSession
@@ -63,6 +63,8 @@ class HopService:
         self.hop_budget_s = hop_budget_ms / 1000
         self.max_tries = max_tries
         self.log_hops = log_hops
+        # Static screens rendered once per tree version, shared by the engines of every hop.
+        self._pages: dict[tuple[str, str], StaticPages] = {}
 
     def handle(self, hop: Hop) -> HopReply:
         """The reply to `hop`. Never raises: a failure is a polite final screen with its outcome."""
@@ -119,8 +121,15 @@ class HopService:
 
     def _engine(self, tree: MenuTree, hop: Hop) -> Engine:
         context = HopContext(hop.phone, hop.session_id, deadline=time.monotonic() + self.hop_budget_s)
+        pages = self._pages.get((tree.id, tree.version))
+        if pages is None:
+            if len(self._pages) > 64:  # versions published over months: keep the live ones only
+                self._pages.clear()
+            pages = self._pages.setdefault((tree.id, tree.version), {})
         runner = self.actions.runner(context)
-        return Engine(tree, runner, screen_limit=self.screen_limit, max_tries=self.max_tries)
+        return Engine(
+            tree, runner, screen_limit=self.screen_limit, max_tries=self.max_tries, static_pages=pages
+        )
 
     def _pinned_tree(self, state: SessionState, fallback: MenuTree) -> MenuTree:
         """The version the session started on; the current one if that version is gone."""

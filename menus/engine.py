@@ -25,7 +25,8 @@ MAX_ACTION_CHAIN = 12
 MAX_LIST_ITEMS = 97  # 98 is reserved for "more"
 
 KEY_BACK, KEY_HOME, KEY_MORE = "0", "00", "98"
-_PAGE_CACHES: dict[tuple[str, str, int], dict[tuple[str, str], list[str]]] = {}
+# Rendered pages of screens without placeholders, by (node id, language): the same for every session.
+StaticPages = dict[tuple[str, str], list[str]]
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -93,19 +94,16 @@ class Engine:
         screen_limit: int = 160,
         max_tries: int = 3,
         today: Callable[[], date] = date.today,
+        static_pages: StaticPages | None = None,
     ) -> None:
+        """`static_pages`: a dict kept by a caller that makes an engine per hop, one per tree version
+        and screen limit, so static screens are rendered once (the engine fills it)."""
         self.tree = tree
         self.run_action = run_action
         self.screen_limit = screen_limit
         self.max_tries = max_tries
         self.today = today
-        # Pages of screens without placeholders are the same for every session: render them once.
-        cache_key = (tree.id, tree.version, screen_limit)
-        if cache_key not in _PAGE_CACHES:
-            if len(_PAGE_CACHES) > 64:
-                _PAGE_CACHES.clear()
-            _PAGE_CACHES[cache_key] = {}
-        self._static_pages = _PAGE_CACHES[cache_key]
+        self._static_pages: StaticPages = {} if static_pages is None else static_pages
 
     # -- public API -------------------------------------------------------------------------
     def new_state(self, lang: str) -> SessionState:
