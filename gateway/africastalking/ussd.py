@@ -3,7 +3,7 @@
 Every USSD callback gets HTTP 200 `text/plain` starting with `CON ` or `END ` — except a wrong
 callback secret, which gets 403 — because anything else makes the aggregator drop the citizen.
 The callback turns the form into a neutral `Hop` (transcript.py), asks the hop service, and renders
-the `HopReply` (replies.py).
+the `HopReply` as `CON …` (waits for input) or `END …` (closes).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
 from gateway.africastalking.forms import BadCallback, read_form, require, secret_ok
-from gateway.africastalking.replies import render_at
 from gateway.africastalking.transcript import AGGREGATOR, transcript_hop
 from gateway.replies import polite
 from gateway.ussd import HopService
@@ -30,6 +29,13 @@ log = get_logger("gateway.africastalking")
 
 USSD_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "text": 400}
 EVENT_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "status": 16}
+
+
+def render_at(body: str, final: bool) -> str:
+    """The reply body for a screen. Never an empty CON: that would leave the citizen stuck."""
+    if not body.strip():
+        return "END " + polite("error")
+    return ("END " if final else "CON ") + body
 
 
 def _plain(text: str, status: int = 200) -> Response:

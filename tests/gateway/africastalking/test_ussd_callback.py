@@ -211,3 +211,22 @@ def test_session_end_event_with_missing_fields_is_a_4xx_with_a_reason(client):
     response = client.post("/ussd/africastalking/events", data={"sessionId": "x"})
     assert response.status_code == 400
     assert response.json["error"] == "bad_request" and "missing" in response.json["message"]
+
+
+@pytest.mark.parametrize(("body", "final"), [("", False), ("   \n", False), ("", True)])
+def test_an_empty_screen_is_never_sent_as_an_empty_con(body, final):
+    from gateway.africastalking.ussd import render_at
+
+    reply = render_at(body, final)
+    assert reply.startswith("END Sorry, something went wrong.") and reply.strip() != "CON"
+
+
+def test_a_hop_service_reply_becomes_con_or_end(app, client, monkeypatch):
+    from common.outcomes import HopOutcome
+    from gateway.hop import HopReply
+
+    hops = app.extensions["hops"]
+    monkeypatch.setattr(hops, "handle", lambda hop: HopReply("Pick one\n1. A", False, HopOutcome.START))
+    assert post(client, GOOD)[2] == "CON Pick one\n1. A"
+    monkeypatch.setattr(hops, "handle", lambda hop: HopReply("Bye", True, HopOutcome.OPTION))
+    assert post(client, GOOD)[2] == "END Bye"
