@@ -89,3 +89,12 @@ def test_a_core_outage_leaves_a_queued_application_to_rqs_retries(redis_client):
     work = QueuedWork(Down(), box, NoSms())
     SimpleContextWorker([queue], connection=redis_client, context=work).work(burst=True)
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED
+
+
+def test_the_forking_worker_of_flask_worker_hands_its_context_to_the_work_horse(redis_client):
+    from common.jobs import ContextWorker
+
+    work, _core, queue = work_and_queue(redis_client)
+    job = queue.enqueue(JOB, kwargs={**KWARGS, "sealed_pin": work.box.seal("4826")})
+    ContextWorker([queue], connection=redis_client, context=work).work(burst=True)
+    assert job.get_status(refresh=True) == JobStatus.FINISHED and job.return_value() == "ECZ-7K3Q9P"
