@@ -93,21 +93,3 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return predicate()
-
-
-def at_hop(session_id: str, phone: str, service_code: str, network: str, text: str):
-    """The neutral `Hop` the Africa's Talking adapter makes of one callback with transcript `text`,
-    for tests that drive the hop service directly."""
-    from gateway.africastalking.transcript import transcript_hop
-
-    return transcript_hop(
-        session_id=session_id,
-        phone=phone,
-        service_code=service_code,
-        network=network,
-        text=text,
-        key=TEST_TRANSCRIPT_KEY,
-    )
-
-
-TEST_TRANSCRIPT_KEY = b"test-transcript-key"

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from app import create_app
 from audit.drain import Drainer, drain_client
-from tests.support import at_hop
+from tests.hops import at_hop
 
 TREES = Path(__file__).parent / "trees"
 

@@ -19,7 +19,7 @@ from audit.drain import Drainer, drain_client
 from audit.trail import STREAM
 from audit.verify import verify_chain
 from records.audit import AuditRecord
-from tests.support import at_hop
+from tests.hops import at_hop
 
 
 def count_records(database) -> int:

@@ -13,7 +13,7 @@ from audit.trail import STREAM
 from audit.verify import verify_chain
 from gateway.hop import Hop
 from records.audit import AuditRecord
-from tests.support import at_hop
+from tests.hops import at_hop
 
 PHONE = "+254712345678"
 

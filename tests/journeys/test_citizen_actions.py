@@ -22,7 +22,7 @@ from menus.render import PREFIX_LEN
 from menus.strings import BUILTIN_STRINGS
 from sessions.store import SecretBox, SessionStore
 from stand_ins.core_service.catalogue import SERVICES
-from tests.support import at_hop
+from tests.hops import at_hop
 
 CATALOGUE = [Service.model_validate(s.to_json()) for s in SERVICES]
 CONTEXT = HopContext("+254712345678", "ATUid_unit", deadline=time.monotonic() + 5)
