@@ -1,22 +1,52 @@
-"""The gateway's Flask application factory and command-line entry point (`flask --app app …`)."""
+"""The gateway's Flask application factory and command-line entry point (`flask --app app …`).
+
+`create_app` is where every service is built, once, and handed to whatever uses it: read it to
+find every collaborator of the hop service (docs/architecture.md draws the whole picture).
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import redis
 from flask import Flask, jsonify
 from flask.sessions import SecureCookieSessionInterface
+from rq import Queue
 
+from analytics import register_analytics
+from audit.backend import BackendObserver
+from audit.hops import HopAuditor
+from audit.live import live_collectors
+from audit.pseudonym import Pseudonymiser, pseudonym_key
+from audit.trail import AuditTrail
+from backend_client import CoreClient
+from citizen.actions import Actions
+from citizen.queued import QUEUE_NAME, QueuedWork, RqApplicationQueue
+from cli import register_commands
 from common.db import Database
 from common.logs import configure_logging
 from config import VAR_DIR, Settings
+from console import init_console
+from console.operators import forward_operator_events
+from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
+from gateway.africastalking.sms_callbacks import sms_blueprint
+from gateway.africastalking.transcript import transcript_key
+from gateway.africastalking.ussd import ussd_blueprint
+from gateway.events import events_blueprint
+from gateway.health import health_blueprint
+from gateway.metrics import live_registry
+from gateway.sink import HopEvents
+from gateway.ussd import HopService
+from menus.live import LiveTreeRegistry
+from sessions.store import SecretBox, SessionStore
+from sms.channel import SmsChannel
+from sms.lookups import BackendLookup
+from sms.outbox import Outbox
 
 
 def _secret_key() -> str:
     """SECRET_KEY from the environment; on a laptop, one generated once and kept under var/."""
-    import os
-
     configured = os.environ.get("SECRET_KEY", "")
     if configured:
         return configured
@@ -49,67 +79,29 @@ class LazySessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _wire_audit(app: Flask, settings: Settings, redis_client: redis.Redis, trees, hops) -> None:
-    """Audit trail (hop listener, `audit.record`), its live metrics, and the analytics pages."""
-    from analytics import register_analytics
-    from audit.metrics import install_live_collectors
-    from audit.setup import init_audit
-    from gateway.metrics import LIVE
-
-    hops.auditor = init_audit(app, settings, redis_client, trees)
-    install_live_collectors(LIVE, redis_client)
-    register_analytics(app)
-
-
-def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.Redis) -> None:
-    """One CoreClient per process for the journeys' actions; writes that miss the hop's budget go
-    to RQ queue 'default'; SMS requests go through notifications.notify to the SMS outbox."""
-    from rq import Queue
-
-    from backend_client import CoreClient
-    from citizen.queued import QUEUE_NAME
-    from citizen.registry import configure
-
-    core = CoreClient(settings.core_url, per_call_timeout_s=settings.hop_budget_ms / 1000)
-    configure(core, secret_key=app.config["SECRET_KEY"], queue=Queue(QUEUE_NAME, connection=redis_client))
-    app.extensions["core_client"] = core
-
-
-def _add_sms_channel(app: Flask, settings: Settings, redis_client, database, store) -> None:
-    """The SMS outbox, delivery reports, inbound SMS and the core service's webhook (docs/sms.md)."""
-    from gateway.africastalking.sms_callbacks import bp as at_sms_bp
-    from gateway.events import bp as events_bp
-    from sms.channel import build_channel
-
-    core_client = app.extensions.get("core_client")
-    app.extensions["sms"] = build_channel(settings, redis_client, database, store, core_client)
-    app.register_blueprint(at_sms_bp)
-    app.register_blueprint(events_bp)
+def _sms_sender() -> AfricasTalkingSender:
+    """The SMS provider's sender, for the SMS worker commands (one per worker process)."""
+    return AfricasTalkingSender(ProviderConfig.from_env())
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the gateway. Tests pass `settings`; everything else reads the environment."""
-    from console import init_console
-    from gateway.africastalking.ussd import bp as at_ussd_bp
-    from gateway.health import bp as health_bp
-    from gateway.ussd import HopService
-    from menus.live import LiveTreeRegistry
-    from sessions.store import SessionStore
-
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=_secret_key(), MAX_CONTENT_LENGTH=64 * 1024)
     app.json.sort_keys = False  # keep JSON fields in the order the code writes them
     app.session_interface = LazySessionInterface()
+    secret_key = app.config["SECRET_KEY"]
 
+    # Stores.
     redis_client = make_redis(settings.redis_url)
     database = Database(settings.database_url)
     # Starts with the YAML trees; follows versions published from the console through Redis.
     trees = LiveTreeRegistry.from_directory(settings.trees_dir)
     store = SessionStore(
         redis_client,
-        secret_key=app.config["SECRET_KEY"],
+        secret_key=secret_key,
         session_ttl_s=settings.session_ttl_s,
         draft_ttl_s=settings.draft_ttl_s,
         language_ttl_s=settings.language_ttl_s,
@@ -117,23 +109,76 @@ def create_app(settings: Settings | None = None) -> Flask:
         lock_wait_ms=settings.lock_wait_ms,
         rate_limit_per_minute=settings.rate_limit_per_minute,
     )
+
+    # The audit trail, and everything that records into it.
+    pseudonyms = Pseudonymiser(pseudonym_key(settings.audit_pseudonym_key, secret_key))
+    trail = AuditTrail(redis_client, pseudonyms, settings.audit_stream_maxlen)
+    forward_operator_events(database, trail)
+    core = CoreClient(
+        settings.core_url,
+        per_call_timeout_s=settings.hop_budget_ms / 1000,
+        observe=BackendObserver(trail),
+    )
+    outbox = Outbox(database, redis_client, settings.sms_queue, settings.phone_regions, trail=trail)
+
+    # The hop service and its collaborators. Writes that miss the hop's budget wait in RQ queue
+    # 'default' with the PIN sealed by SECRET_KEY; SMS and audit events come back as effects.
+    box = SecretBox(secret_key)
+    actions = Actions(core, RqApplicationQueue(Queue(QUEUE_NAME, connection=redis_client), box))
+    auditor = HopAuditor(trail, trees) if settings.audit_enabled else None
     hops = HopService(
-        store,
         trees,
+        store,
+        actions,
+        HopEvents(outbox, trail, auditor),
         screen_limit=settings.screen_limit,
         default_language=settings.default_language,
         hop_budget_ms=settings.hop_budget_ms,
         max_tries=settings.max_invalid_tries,
         log_hops=settings.log_level == "DEBUG",
     )
-    app.extensions.update(settings=settings, redis=redis_client, database=database, trees=trees, hops=hops)
-    _wire_audit(app, settings, redis_client, trees, hops)
-    _wire_citizen_services(app, settings, redis_client)
 
-    app.register_blueprint(at_ussd_bp)
-    app.register_blueprint(health_bp)
+    # The SMS channel: outbox, delivery reports, inbound commands, the core service's webhook.
+    channel = SmsChannel(
+        settings, database, outbox, store, BackendLookup(core, settings.sms_lookup_budget_s), trail
+    )
+
+    app.extensions.update(
+        settings=settings,
+        redis=redis_client,
+        database=database,
+        trees=trees,
+        hops=hops,
+        actions=actions,
+        core_client=core,
+        audit=trail,
+        sms=channel,
+        # For the worker commands (cli.py, sms/cli.py): what their jobs work with.
+        queued_work=QueuedWork(core, box, outbox),
+        sms_sender_factory=_sms_sender,
+    )
+
+    app.register_blueprint(
+        ussd_blueprint(
+            hops,
+            callback_secret=settings.at_callback_secret,
+            phone_regions=settings.phone_regions,
+            transcript_key=transcript_key(secret_key),
+            database=database,
+            pseudonym=pseudonyms.of,
+        )
+    )
+    app.register_blueprint(
+        sms_blueprint(
+            channel, callback_secret=settings.at_callback_secret, phone_regions=settings.phone_regions
+        )
+    )
+    app.register_blueprint(events_blueprint(channel, webhook_secret=settings.webhook_secret))
+    app.register_blueprint(
+        health_blueprint(redis_client, database, live_registry(live_collectors(redis_client)))
+    )
     init_console(app)  # /console, /api/v1, `operators` commands; menu versions from SQL via Redis
-    _add_sms_channel(app, settings, redis_client, database, store)
+    register_analytics(app)
 
     @app.errorhandler(404)
     def not_found(_error):
@@ -142,8 +187,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(405)
     def wrong_method(_error):
         return jsonify(error="method_not_allowed", message="use POST for callbacks"), 405
-
-    from cli import register_commands
 
     register_commands(app)
     return app

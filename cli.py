@@ -1,5 +1,5 @@
 """Command-line tools, registered on the app: `flask --app app menus validate`, `… menus test`,
-`… ussd dial`, `… db upgrade`, `… worker`."""
+`… ussd dial`, `… db upgrade`, `… worker` (and the `sms`, `audit`, `operators` groups)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import requests
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from audit.cli import audit_cli
+from citizen.actions import ACTION_NAMES
 from menus.journeys import journeys_path, load_journeys, run_journeys, split_dial
 from menus.loader import TreeError, load_tree_file, tree_files
 from menus.validator import validate_tree
+from sms.cli import sms_cli
 
 menus_cli = AppGroup("menus", help="Check and test the menu trees.")
 ussd_cli = AppGroup("ussd", help="Try the USSD service from a terminal.")
@@ -31,8 +34,6 @@ def _tree_paths(paths: tuple[str, ...]) -> list[Path]:
 @click.argument("paths", nargs=-1)
 def menus_validate(paths: tuple[str, ...]) -> None:
     """Validate trees (default: every tree under menus/trees/). Exit 1 on any problem."""
-    from citizen.registry import known_actions
-
     limit = current_app.extensions["settings"].screen_limit
     failed = False
     for path in _tree_paths(paths):
@@ -41,7 +42,7 @@ def menus_validate(paths: tuple[str, ...]) -> None:
         except TreeError as exc:
             problems = exc.problems
         else:
-            problems = validate_tree(tree, limit, known_actions())
+            problems = validate_tree(tree, limit, set(ACTION_NAMES))
         if problems:
             failed = True
             click.echo(f"✗ {path}: {len(problems)} problem(s)")
@@ -156,29 +157,29 @@ def db_upgrade() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--no-audit-drain", is_flag=True, help="Don't drain the audit stream in this process.")
 def worker(burst: bool, no_audit_drain: bool) -> None:
-    """Run an RQ worker on this deployment's Redis and queues (and the audit drainer in a thread)."""
+    """Run an RQ worker on this deployment's Redis and queues (and the audit drainer in a thread).
+    Its jobs (queued applications) get the app's `QueuedWork`: core client, sealing key, outbox."""
     import redis
-    from rq import Queue, Worker
+    from rq import Queue
 
     from audit.drain import start_drainer_thread
+    from citizen.queued import QUEUE_NAME
+    from common.jobs import ContextWorker
 
     settings = current_app.extensions["settings"]
     if not no_audit_drain:
         start_drainer_thread(settings.redis_url, current_app.extensions["database"])
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
     connection = redis.Redis.from_url(settings.redis_url)
-    queues = [Queue(name, connection=connection) for name in ("default",)]
-    Worker(queues, connection=connection).work(burst=burst, with_scheduler=True)
+    queues = [Queue(QUEUE_NAME, connection=connection)]
+    context = current_app.extensions["queued_work"]
+    ContextWorker(queues, connection=connection, context=context).work(burst=burst, with_scheduler=True)
 
 
 def register_commands(app: Flask) -> None:
-    from sms.cli import sms_cli
-
     app.cli.add_command(sms_cli)
     app.cli.add_command(menus_cli)
     app.cli.add_command(ussd_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(worker)
-    from audit.cli import audit_cli
-
     app.cli.add_command(audit_cli)

@@ -29,6 +29,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from analytics.graph import journey_steps, success_ends
+from common.outcomes import GATEWAY_FAULTS, NOT_A_STEP, HopOutcome
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
 from records.audit import AuditRecord
@@ -36,9 +37,9 @@ from records.ussd import UssdSessionEnd
 
 SESSION_LIMIT_S = 180
 JOURNEYS = ("register", "apply", "pay", "track")
-GATEWAY_FAULTS = frozenset({"error", "busy", "redis_down"})
-NOT_A_STEP = ("replay", "rate_limited", "unknown_service")
 DROP_REASONS = ("timeout", "invalid", "exit", "error")
+# As stored in the trail, for SQL: outcomes of hops that are no step of a journey.
+_NOT_A_STEP_VALUES = sorted(outcome.value for outcome in NOT_A_STEP)
 
 
 def utcnow() -> datetime:
@@ -109,7 +110,7 @@ def sessions(db: Session, trees: TreeRegistry, filters: Filters) -> list[Session
             func.count(hop.seq).label("hops"),
             func.min(hop.at).label("started"),
             func.max(hop.at).label("last_at"),
-        ).where(hop.kind == "hop", hop.outcome.not_in(NOT_A_STEP)),
+        ).where(hop.kind == "hop", hop.outcome.not_in(_NOT_A_STEP_VALUES)),
         hop.at,
         filters,
     ).group_by(hop.session_id)
@@ -174,7 +175,7 @@ def judge(facts: SessionFacts, success: set[str], now: datetime) -> None:
         facts.reason = "error"
     elif facts.last_final:
         facts.reason = "exit"
-    elif facts.last_outcome == "invalid":
+    elif facts.last_outcome == HopOutcome.INVALID:
         facts.reason = "invalid"
     elif facts.end_status == "Incomplete":
         facts.reason = "timeout"
@@ -233,7 +234,7 @@ def _visits(db: Session, filters: Filters) -> dict[tuple, int]:
     hop = AuditRecord
     query = _window(
         select(hop.tree_id, hop.tree_version, hop.node, func.count(func.distinct(hop.session_id)))
-        .where(hop.kind == "hop", hop.node.is_not(None), hop.outcome.not_in(NOT_A_STEP))
+        .where(hop.kind == "hop", hop.node.is_not(None), hop.outcome.not_in(_NOT_A_STEP_VALUES))
         .group_by(hop.tree_id, hop.tree_version, hop.node),
         hop.at,
         filters,
@@ -279,7 +280,7 @@ def funnels(db: Session, trees: TreeRegistry, filters: Filters) -> list[dict[str
     hop = AuditRecord
     query = _window(
         select(hop.session_id, hop.journey, hop.node)
-        .where(hop.kind == "hop", hop.journey.is_not(None), hop.outcome.not_in(NOT_A_STEP))
+        .where(hop.kind == "hop", hop.journey.is_not(None), hop.outcome.not_in(_NOT_A_STEP_VALUES))
         .order_by(hop.seq),
         hop.at,
         filters,

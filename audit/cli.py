@@ -59,7 +59,9 @@ def purge_command(days: int | None) -> None:
 
     settings, client, database = _parts()
     try:
-        result = purge(database, client, days or settings.audit_retention_days)
+        result = purge(
+            database, client, days or settings.audit_retention_days, current_app.extensions["audit"]
+        )
     except PurgeRefused as exc:
         click.echo(f"✗ {exc}")
         sys.exit(1)

@@ -7,6 +7,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -15,7 +16,6 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from audit.metrics import observe_backend
 from backend_client.breaker import CircuitBreaker
 from backend_client.budget import Budget
 from backend_client.errors import (
@@ -42,6 +42,14 @@ MIN_CALL_S = 0.005
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 
 
+# (operation, seconds, ok, error code, is a write) after every call; a refusal counts as ok.
+CallObserver = Callable[[str, float, bool, str | None, bool], None]
+
+
+def _no_observer(_operation: str, _seconds: float, _ok: bool, _error: str | None, _write: bool) -> None:
+    return None
+
+
 def new_idempotency_key() -> str:
     """A fresh key for one write. Keep it with a queued write so its retries reuse it."""
     return uuid.uuid4().hex
@@ -60,6 +68,9 @@ class CoreClient:
     - One circuit breaker per client: `breaker_threshold` consecutive failures open it for
       `breaker_reset_s`; then one probe decides.
     - Raises only BackendError subclasses (see backend_client.errors).
+    - `observe(operation, seconds, ok, error, write)` is called after every call (e.g. "GET
+      /applications/:id"; a refusal such as a wrong PIN counts as ok with its code as `error`). It
+      must be quick and never raise; `create_app` passes one that feeds metrics and the audit trail.
 
     Thread-safe: share one instance per process (it pools connections).
     """
@@ -77,6 +88,7 @@ class CoreClient:
         breaker_reset_s: float = 10.0,
         pool_size: int = 20,
         session: requests.Session | None = None,
+        observe: CallObserver | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("CORE_URL") or DEFAULT_URL).rstrip("/")
         self.per_call_timeout_s = per_call_timeout_s
@@ -84,6 +96,7 @@ class CoreClient:
         self.max_attempts = max(1, max_attempts)
         self.retry_backoff_s = retry_backoff_s
         self.breaker = breaker or CircuitBreaker(breaker_threshold, breaker_reset_s)
+        self.observe = observe or _no_observer
         self.session = session or requests.Session()
         # no urllib3 retries: retrying is decided here, where idempotency is known
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
@@ -272,7 +285,7 @@ class CoreClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """`_call`, timed and counted: latency and errors to /metrics, every write to the audit trail."""
+        """`_call`, timed and reported to `observe`."""
         route = _ROUTE_ID.sub(r"/\1/:id", path)
         operation = f"{method} {route}"
         started = time.perf_counter()
@@ -283,9 +296,9 @@ class CoreClient:
         except BackendError as exc:
             # A refusal (wrong PIN, not found) is an answer, not a fault of the core service.
             ok = isinstance(exc, BackendRejected)
-            observe_backend(operation, time.perf_counter() - started, ok, exc.code, write=method != "GET")
+            self.observe(operation, time.perf_counter() - started, ok, exc.code, method != "GET")
             raise
-        observe_backend(operation, time.perf_counter() - started, True, write=method != "GET")
+        self.observe(operation, time.perf_counter() - started, True, None, method != "GET")
         return body
 
     def _call(

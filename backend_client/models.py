@@ -130,26 +130,3 @@ class Feedback(Model):
     application_reference: str | None = None
     service_code: str
     created_at: datetime
-
-
-class WebhookPayment(Model):
-    id: str
-    status: PaymentStatus
-    amount_kes: int
-    mpesa_receipt: str | None = None
-    failure_reason: str | None = None
-
-
-class WebhookEvent(Model):
-    """The body of a webhook from the core service (see backend_client.webhooks)."""
-
-    event_id: str
-    type: Literal["application.submitted", "application.status_changed", "payment.settled"]
-    occurred_at: datetime
-    reference: str
-    phone: str
-    service_code: str
-    old_status: ApplicationStatus | None = None
-    new_status: ApplicationStatus | None = None
-    note: str | None = None
-    payment: WebhookPayment | None = None

@@ -1,7 +1,13 @@
 """The citizen-service actions the eCitizen tree names: register, apply, pay, track, feedback.
 
-Each action calls the shared CoreClient (`citizen.registry.configure`) inside the hop's budget
-and never raises. Error codes an action returns, for the tree's `errors:` routing:
+`Actions` binds them to one `CoreClient` (and, for applications confirmed while the core service
+is down, an `ApplicationQueue`); `create_app` builds one per process and the hop service asks it
+for a runner per hop. Each action calls the core service inside the hop's budget, never raises,
+and returns what should happen afterwards as effects (`menus.effects`: an SMS to queue, an event
+to record) instead of doing it. Action names are the methods marked `@action`; `ACTION_NAMES`
+lists them without building anything, for the validator.
+
+Error codes an action returns, for the tree's `errors:` routing:
 
   unavailable          the core service is down, slow (over the hop budget) or answered nonsense
   not_registered       no citizen with this phone (check_registered, my applications)
@@ -17,20 +23,27 @@ and never raises. Error codes an action returns, for the tree's `errors:` routin
   complete             next_field: every field of the service is answered (go to the summary)
   invalid_field        save_field: the answer does not fit the field (data: field_error)
   internal             a bug; logged with its type, never shown as a stack trace
+
+SMS the actions ask for (template ids in sms/templates.yaml):
+  registration_welcome       {"name": first name}     after a citizen registers on USSD
+  application_queued         {"service": name}        an application waits for the core service
+The "application submitted, reference ECZ-…" SMS comes from the core service's
+`application.submitted` webhook (gateway/events.py), deduplicated with `sms.outbox.submitted_key`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import wraps
-from typing import Any
+from typing import Any, Protocol
 
-import audit
 from backend_client.budget import Budget
 from backend_client.client import CoreClient
 from backend_client.errors import (
@@ -43,7 +56,6 @@ from backend_client.errors import (
     WrongPin,
 )
 from backend_client.models import Service, ServiceField
-from citizen.registry import _ON_CONFIGURE, SERVICES, Action, HopContext, action
 from citizen.texts import (
     FIELD_ERRORS,
     PAYMENT_WORDS,
@@ -52,7 +64,8 @@ from citizen.texts import (
     word,
 )
 from common.logs import get_logger
-from menus.engine import ActionResult
+from menus.effects import RecordEvent, SendSms
+from menus.engine import ActionResult, ActionRunner
 
 log = get_logger("citizen.actions")
 
@@ -64,13 +77,34 @@ MAX_LIST = 50
 SUMMARY_LEN = 60
 
 
-# ---- plumbing --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HopContext:
+    """Who is asking, and how long the hop may still spend on the backend."""
+
+    phone: str
+    session_id: str
+    deadline: float  # time.monotonic() value after which no backend call may start
 
 
-def _client() -> CoreClient:
-    if SERVICES.client is None:
-        raise BackendUnavailable("no core-service client configured", code="not_configured")
-    return SERVICES.client
+class ApplicationQueue(Protocol):
+    """Where an application confirmed while the core service is down waits (citizen.queued)."""
+
+    def put(
+        self,
+        *,
+        phone: str,
+        service_code: str,
+        answers: dict[str, str],
+        pin: str,
+        idempotency_key: str,
+        lang: str,
+    ) -> bool:
+        """True once the application is safely queued; False (nothing promised) otherwise."""
+        ...
+
+
+# An action as written: (self, context, the session's answers, language) -> result.
+ActionMethod = Callable[["Actions", HopContext, Mapping[str, Any], str], ActionResult]
 
 
 def _budget(context: HopContext) -> Budget:
@@ -88,25 +122,26 @@ def _failure(error: str, **data: Any) -> ActionResult:
     return ActionResult(ok=False, data=data, error=error)
 
 
-def guarded(name: str, forget: tuple[str, ...] = ()) -> Callable[[Action], Action]:
-    """Register `func` as action `name`, mapping backend errors to error codes; never raises.
+def action(forget: tuple[str, ...] = ()) -> Callable[[ActionMethod], ActionMethod]:
+    """Mark a method as the action of its name, mapping backend errors to error codes; never raises.
 
     `forget` names sensitive answers (PIN, ID number) to blank in the session whatever the outcome:
     once sent, they have no reason to stay, even encrypted.
     """
 
-    def wrap(func: Action) -> Action:
-        @wraps(func)
-        def run(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-            result = _mapped(func, context, params, lang)
+    def wrap(method: ActionMethod) -> ActionMethod:
+        name = method.__name__
+
+        @wraps(method)
+        def run(self: Actions, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+            result = _mapped(self, context, params, lang)
             if forget:
-                blanks = dict.fromkeys(forget, "")
-                result = ActionResult(ok=result.ok, data={**result.data, **blanks}, error=result.error)
+                result = dataclasses.replace(result, data={**result.data, **dict.fromkeys(forget, "")})
             return result
 
-        def _mapped(func: Action, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        def _mapped(self: Actions, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
             try:
-                return func(context, params, lang)
+                return method(self, context, params, lang)
             except BackendUnavailable as exc:
                 log.warning("core service unavailable", action=name, code=exc.code)
                 return _failure("unavailable")
@@ -128,27 +163,25 @@ def guarded(name: str, forget: tuple[str, ...] = ()) -> Callable[[Action], Actio
                 log.exception("action failed", action=name, error=type(exc).__name__)
                 return _failure("internal")
 
-        return action(name)(run)
+        run.is_action = True  # type: ignore[attr-defined]
+        return run
 
     return wrap
 
 
 class _Catalogue:
-    """The core service's services, fetched at most once per CATALOGUE_TTL_S per process."""
+    """The core service's services, fetched at most once per CATALOGUE_TTL_S."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: CoreClient) -> None:
+        self._client = client
         self._lock = threading.Lock()
         self._services: list[Service] = []
         self._fetched_at = float("-inf")
 
-    def reset(self) -> None:
-        with self._lock:
-            self._services, self._fetched_at = [], float("-inf")
-
     def services(self, budget: Budget) -> list[Service]:
         if time.monotonic() - self._fetched_at < CATALOGUE_TTL_S:
             return self._services
-        services = _client().list_services(budget=budget)
+        services = self._client.list_services(budget=budget)
         with self._lock:
             self._services, self._fetched_at = services, time.monotonic()
         return services
@@ -160,10 +193,6 @@ class _Catalogue:
         raise NotFound(f"service {code} not in the catalogue", code="service_not_found", status=404)
 
 
-CATALOGUE = _Catalogue()
-_ON_CONFIGURE.append(CATALOGUE.reset)
-
-
 def _form(params: Mapping[str, Any]) -> dict[str, str]:
     """The service's answers collected so far, kept in the session as one JSON answer `form`."""
     try:
@@ -173,77 +202,261 @@ def _form(params: Mapping[str, Any]) -> dict[str, str]:
     return form if isinstance(form, dict) else {}
 
 
-# ---- citizens ----------------------------------------------------------------------------------
+class Actions:
+    """The citizen actions of one process, bound to their collaborators. Thread-safe.
 
+    `queue` takes applications confirmed while the core service cannot answer in time; without
+    one, such a confirmation apologises (`unavailable`) instead of promising an SMS.
+    """
 
-@guarded("check_registered")
-def check_registered(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
-    """ok when this phone has a citizen; `not_registered` otherwise. Asks once per session."""
-    if params.get("registered") == "yes":
-        return ActionResult(ok=True)
-    if _client().find_citizen(context.phone, budget=_budget(context)) is None:
-        return _failure("not_registered")
-    return ActionResult(ok=True, data={"registered": "yes"})
+    def __init__(self, client: CoreClient, queue: ApplicationQueue | None = None) -> None:
+        self.client = client
+        self.queue = queue
+        self.catalogue = _Catalogue(client)
 
+    def runner(self, context: HopContext) -> ActionRunner:
+        """The engine's action runner for one hop of `context`."""
 
-@guarded("register", forget=("pin", "pin_confirm", "national_id"))
-def register(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-    """Register the caller with national_id, first_name, last_name, date_of_birth (DD/MM/YYYY), pin.
-    On success an SMS `registration_welcome` is asked for. The PIN and ID leave the session after."""
-    from citizen.notifications import notify
+        def run(name: str, params: Mapping[str, Any], lang: str) -> ActionResult:
+            if name not in ACTION_NAMES:
+                return ActionResult(ok=False, error=f"unknown action {name}")
+            return getattr(self, name)(context, params, lang)
 
-    born = datetime.strptime(str(params["date_of_birth"]), "%d/%m/%Y").date()
-    try:
-        _client().register_citizen(
-            national_id=str(params["national_id"]),
-            first_name=str(params["first_name"]),
-            last_name=str(params["last_name"]),
-            date_of_birth=born,
+        return run
+
+    # ---- citizens ------------------------------------------------------------------------------
+
+    @action()
+    def check_registered(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+        """ok when this phone has a citizen; `not_registered` otherwise. Asks once per session."""
+        if params.get("registered") == "yes":
+            return ActionResult(ok=True)
+        if self.client.find_citizen(context.phone, budget=_budget(context)) is None:
+            return _failure("not_registered")
+        return ActionResult(ok=True, data={"registered": "yes"})
+
+    @action(forget=("pin", "pin_confirm", "national_id"))
+    def register(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """Register the caller with national_id, first_name, last_name, date_of_birth (DD/MM/YYYY),
+        pin. On success, asks for the SMS `registration_welcome`. The PIN and ID leave the session."""
+        born = datetime.strptime(str(params["date_of_birth"]), "%d/%m/%Y").date()
+        try:
+            self.client.register_citizen(
+                national_id=str(params["national_id"]),
+                first_name=str(params["first_name"]),
+                last_name=str(params["last_name"]),
+                date_of_birth=born,
+                phone=context.phone,
+                pin=str(params["pin"]),
+                idempotency_key=idempotency_key(context, "register"),
+                budget=_budget(context),
+            )
+        except Conflict as exc:
+            taken = exc.code == "already_registered" and exc.details.get("field") == "national_id"
+            return _failure("id_registered" if taken else exc.code)
+        welcome = SendSms(
+            "registration_welcome",
+            context.phone,
+            {"name": str(params.get("first_name", ""))},
+            lang,
+            f"registration_welcome:{context.phone}",
+        )
+        return ActionResult(ok=True, data={"registered": "yes"}, effects=(welcome,))
+
+    # ---- catalogue and the service's own fields ------------------------------------------------
+
+    @action()
+    def list_departments(self, context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
+        """Departments that offer at least one service, in catalogue order."""
+        seen: dict[str, Any] = {}
+        for service in self.catalogue.services(_budget(context)):
+            seen.setdefault(service.department.code, service.department.name)
+        items = [{"id": code, "label": name.model_dump()} for code, name in seen.items()]
+        return ActionResult(ok=True, data={"items": items})
+
+    @action()
+    def list_services(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+        """Services of `department` (every service when it is not set)."""
+        department = params.get("department")
+        services = self.catalogue.services(_budget(context))
+        items = [
+            {"id": s.code, "label": s.name.model_dump()}
+            for s in services
+            if not department or s.department.code == department
+        ]
+        return ActionResult(ok=True, data={"items": items})
+
+    @action()
+    def start_form(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """Begin the application form of `service`: forget answers of any service chosen before."""
+        service = self.catalogue.service(str(params.get("service", "")), _budget(context))
+        data = {"service_name": service.name.get(lang), "form": "{}", "fee": money(service.fee_kes)}
+        return ActionResult(ok=True, data=data)
+
+    @action()
+    def next_field(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """The first unanswered field of `service` as `field_prompt`/`field_name`; `complete` when none."""
+        service = self.catalogue.service(str(params.get("service", "")), _budget(context))
+        form = _form(params)
+        total = len(service.fields)
+        for position, spec in enumerate(service.fields, 1):
+            if spec.name not in form:
+                prompt = field_prompt(spec, lang, position, total)
+                return ActionResult(ok=True, data={"field_prompt": prompt, "field_name": spec.name})
+        return _failure("complete")
+
+    @action()
+    def save_field(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """Check `field_answer` against field `field_name` and add it to `form`, or `invalid_field`."""
+        service = self.catalogue.service(str(params.get("service", "")), _budget(context))
+        name = params.get("field_name")
+        spec = next((f for f in service.fields if f.name == name), None)
+        if spec is None:
+            return _failure("not_found")
+        value, problem = check_field(spec, str(params.get("field_answer", "")), lang)
+        if problem:
+            return _failure("invalid_field", field_error=problem)
+        form = _form(params) | {spec.name: value}
+        return ActionResult(ok=True, data={"form": json.dumps(form, ensure_ascii=False)})
+
+    @action()
+    def quote(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """The fee for the answers given (a choice may set it) and a one-line summary of them."""
+        service = self.catalogue.service(str(params.get("service", "")), _budget(context))
+        form = _form(params)
+        summary = ", ".join(_shown(f, form[f.name], lang) for f in service.fields if f.name in form)
+        if len(summary) > SUMMARY_LEN:
+            summary = summary[: SUMMARY_LEN - 1] + "…"
+        data = {
+            "service_name": service.name.get(lang),
+            "summary": summary,
+            "fee": money(service.fee_for(form)),
+        }
+        return ActionResult(ok=True, data=data)
+
+    # ---- applications --------------------------------------------------------------------------
+
+    @action(forget=("apply_pin",))
+    def submit_application(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """Submit `service` with `form`, confirmed by `apply_pin`. If the core service cannot be
+        reached in time, the application is queued with the same idempotency key (`queued`) and the
+        SMS `application_queued` is asked for; without a queue, `unavailable`."""
+        service_code = str(params.get("service", ""))
+        form = _form(params)
+        pin = str(params.get("apply_pin", ""))
+        # the answers are part of the key: a second, different application in one session is its own
+        key = idempotency_key(context, "apply", service_code, json.dumps(form, sort_keys=True))
+        try:
+            application = self.client.create_application(
+                phone=context.phone,
+                pin=pin,
+                service_code=service_code,
+                answers=form,
+                idempotency_key=key,
+                budget=_budget(context),
+            )
+        except BackendUnavailable as exc:
+            # Put in the queue here, not as an effect: the screen says "queued" only once it is.
+            queued = self.queue is not None and self.queue.put(
+                phone=context.phone,
+                service_code=service_code,
+                answers=form,
+                pin=pin,
+                idempotency_key=key,
+                lang=lang,
+            )
+            log.warning("application not submitted in time", code=exc.code, queued=queued)
+            if not queued:
+                return _failure("unavailable")
+            name = params.get("service_name") or service_code
+            sms = SendSms(
+                "application_queued", context.phone, {"service": name}, lang, f"application_queued:{key}"
+            )
+            return ActionResult(ok=False, error="queued", effects=(sms,))
+        data = {"reference": application.reference, "fee": money(application.fee_kes)}
+        return ActionResult(ok=True, data=data)
+
+    @action()
+    def list_my_applications(
+        self, context: HopContext, _params: Mapping[str, Any], _lang: str
+    ) -> ActionResult:
+        """The caller's applications, newest first, labelled with reference and service."""
+        page = self.client.list_applications(context.phone, limit=MAX_LIST, budget=_budget(context))
+        items = []
+        for summary in page.applications:
+            names = summary.service_name
+            label = {
+                lang: f"{summary.reference} {names.get(lang) if names else summary.service_code}"
+                for lang in ("en", "sw")
+            }
+            items.append({"id": summary.reference, "label": label})
+        return ActionResult(ok=True, data={"items": items})
+
+    @action()
+    def list_unpaid(self, context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
+        """The caller's applications with a fee still to pay, newest first, with the amount."""
+        page = self.client.list_applications(context.phone, limit=MAX_LIST, budget=_budget(context))
+        items = [
+            {"id": s.reference, "label": f"{s.reference} KES {money(s.fee_kes)}"}
+            for s in page.applications
+            if s.payment_status == "unpaid"
+        ]
+        return ActionResult(ok=True, data={"items": items})
+
+    @action()
+    def get_application(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """Status of application `reference` in glossary words, with the date it got that status."""
+        reference = str(params.get("reference", ""))
+        application = self.client.get_application(reference, budget=_budget(context))
+        since = application.history[-1].changed_at if application.history else application.updated_at
+        names = application.service_name
+        data = {
+            "reference": application.reference,
+            "service_name": names.get(lang) if names else application.service_code,
+            "status_text": word(STATUS_WORDS, application.status, lang),
+            "status_date": _local_date(since),
+            "payment_text": word(PAYMENT_WORDS, application.payment_status, lang),
+            "fee": money(application.fee_kes),
+        }
+        return ActionResult(ok=True, data=data)
+
+    # ---- payments and feedback -----------------------------------------------------------------
+
+    @action()
+    def start_payment(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+        """Start the M-Pesa prompt for application `reference`'s fee, to the caller's phone."""
+        reference = str(params.get("reference", ""))
+        payment = self.client.start_payment(
+            reference,
             phone=context.phone,
-            pin=str(params["pin"]),
-            idempotency_key=idempotency_key(context, "register"),
+            idempotency_key=idempotency_key(context, "pay", reference.upper()),
             budget=_budget(context),
         )
-    except Conflict as exc:
-        taken = exc.code == "already_registered" and exc.details.get("field") == "national_id"
-        return _failure("id_registered" if taken else exc.code)
-    welcome = {"name": str(params.get("first_name", ""))}
-    notify("registration_welcome", context.phone, welcome, lang, f"registration_welcome:{context.phone}")
-    return ActionResult(ok=True, data={"registered": "yes"})
+        data = {"amount": money(payment.amount_kes), "reference": payment.reference}
+        return ActionResult(ok=True, data=data)
+
+    @action()
+    def submit_feedback(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
+        """A 1-5 `rating` of service `feedback_service`, with an optional `feedback_comment`; the
+        rating (not the comment, which stays with the core service) goes to the audit trail."""
+        service_code = str(params.get("feedback_service", ""))
+        comment = str(params.get("feedback_comment") or "").strip()[:140] or None
+        rating = int(params.get("rating", 0))
+        self.client.submit_feedback(
+            phone=context.phone,
+            rating=rating,
+            comment=comment,
+            service_code=service_code,
+            idempotency_key=idempotency_key(context, "feedback", service_code),
+            budget=_budget(context),
+        )
+        event = RecordEvent("feedback", {"service_code": service_code, "rating": rating})
+        return ActionResult(ok=True, data={"feedback_comment": ""}, effects=(event,))
 
 
-# ---- catalogue and the service's own fields ----------------------------------------------------
-
-
-@guarded("list_departments")
-def list_departments(context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
-    """Departments that offer at least one service, in catalogue order."""
-    seen: dict[str, Any] = {}
-    for service in CATALOGUE.services(_budget(context)):
-        seen.setdefault(service.department.code, service.department.name)
-    items = [{"id": code, "label": name.model_dump()} for code, name in seen.items()]
-    return ActionResult(ok=True, data={"items": items})
-
-
-@guarded("list_services")
-def list_services(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
-    """Services of `department` (every service when it is not set)."""
-    department = params.get("department")
-    services = CATALOGUE.services(_budget(context))
-    items = [
-        {"id": s.code, "label": s.name.model_dump()}
-        for s in services
-        if not department or s.department.code == department
-    ]
-    return ActionResult(ok=True, data={"items": items})
-
-
-@guarded("start_form")
-def start_form(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-    """Begin the application form of `service`: forget answers of any service chosen before."""
-    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
-    data = {"service_name": service.name.get(lang), "form": "{}", "fee": money(service.fee_kes)}
-    return ActionResult(ok=True, data=data)
+ACTION_NAMES: frozenset[str] = frozenset(
+    name for name, member in vars(Actions).items() if getattr(member, "is_action", False)
+)
 
 
 def field_prompt(spec: ServiceField, lang: str, position: int, total: int) -> str:
@@ -278,34 +491,6 @@ def check_field(spec: ServiceField, raw: str, lang: str, today: datetime | None 
     return value, ""
 
 
-@guarded("next_field")
-def next_field(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-    """The first unanswered field of `service` as `field_prompt`/`field_name`; `complete` when none."""
-    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
-    form = _form(params)
-    total = len(service.fields)
-    for position, spec in enumerate(service.fields, 1):
-        if spec.name not in form:
-            prompt = field_prompt(spec, lang, position, total)
-            return ActionResult(ok=True, data={"field_prompt": prompt, "field_name": spec.name})
-    return _failure("complete")
-
-
-@guarded("save_field")
-def save_field(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-    """Check `field_answer` against field `field_name` and add it to `form`, or `invalid_field`."""
-    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
-    name = params.get("field_name")
-    spec = next((f for f in service.fields if f.name == name), None)
-    if spec is None:
-        return _failure("not_found")
-    value, problem = check_field(spec, str(params.get("field_answer", "")), lang)
-    if problem:
-        return _failure("invalid_field", field_error=problem)
-    form = _form(params) | {spec.name: value}
-    return ActionResult(ok=True, data={"form": json.dumps(form, ensure_ascii=False)})
-
-
 def _shown(spec: ServiceField, value: str, lang: str) -> str:
     for choice in spec.choices:
         if choice.value == value:
@@ -313,144 +498,7 @@ def _shown(spec: ServiceField, value: str, lang: str) -> str:
     return value
 
 
-@guarded("quote")
-def quote(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-    """The fee for the answers given (a choice may set it) and a one-line summary of them."""
-    service = CATALOGUE.service(str(params.get("service", "")), _budget(context))
-    form = _form(params)
-    summary = ", ".join(_shown(f, form[f.name], lang) for f in service.fields if f.name in form)
-    if len(summary) > SUMMARY_LEN:
-        summary = summary[: SUMMARY_LEN - 1] + "…"
-    data = {
-        "service_name": service.name.get(lang),
-        "summary": summary,
-        "fee": money(service.fee_for(form)),
-    }
-    return ActionResult(ok=True, data=data)
-
-
-# ---- applications ------------------------------------------------------------------------------
-
-
-@guarded("submit_application", forget=("apply_pin",))
-def submit_application(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-    """Submit `service` with `form`, confirmed by `apply_pin`. If the core service cannot be reached
-    in time, the application is queued with the same idempotency key (`queued`)."""
-    from citizen.notifications import notify
-    from citizen.queued import enqueue_application
-
-    service_code = str(params.get("service", ""))
-    form = _form(params)
-    pin = str(params.get("apply_pin", ""))
-    # the answers are part of the key: a second, different application in one session is its own
-    key = idempotency_key(context, "apply", service_code, json.dumps(form, sort_keys=True))
-    try:
-        application = _client().create_application(
-            phone=context.phone,
-            pin=pin,
-            service_code=service_code,
-            answers=form,
-            idempotency_key=key,
-            budget=_budget(context),
-        )
-    except BackendUnavailable as exc:
-        queued = enqueue_application(
-            phone=context.phone,
-            service_code=service_code,
-            answers=form,
-            pin=pin,
-            idempotency_key=key,
-            lang=lang,
-        )
-        log.warning("application not submitted in time", code=exc.code, queued=queued)
-        if not queued:
-            return _failure("unavailable")
-        name = params.get("service_name") or service_code
-        notify("application_queued", context.phone, {"service": name}, lang, f"application_queued:{key}")
-        return _failure("queued")
-    data = {"reference": application.reference, "fee": money(application.fee_kes)}
-    return ActionResult(ok=True, data=data)
-
-
 def _local_date(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(EAT).strftime("%d/%m/%Y")
-
-
-@guarded("list_my_applications")
-def list_my_applications(context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
-    """The caller's applications, newest first, labelled with reference and service."""
-    page = _client().list_applications(context.phone, limit=MAX_LIST, budget=_budget(context))
-    items = []
-    for summary in page.applications:
-        names = summary.service_name
-        label = {
-            lang: f"{summary.reference} {names.get(lang) if names else summary.service_code}"
-            for lang in ("en", "sw")
-        }
-        items.append({"id": summary.reference, "label": label})
-    return ActionResult(ok=True, data={"items": items})
-
-
-@guarded("list_unpaid")
-def list_unpaid(context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
-    """The caller's applications with a fee still to pay, newest first, with the amount."""
-    page = _client().list_applications(context.phone, limit=MAX_LIST, budget=_budget(context))
-    items = [
-        {"id": s.reference, "label": f"{s.reference} KES {money(s.fee_kes)}"}
-        for s in page.applications
-        if s.payment_status == "unpaid"
-    ]
-    return ActionResult(ok=True, data={"items": items})
-
-
-@guarded("get_application")
-def get_application(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-    """Status of application `reference` in glossary words, with the date it got that status."""
-    application = _client().get_application(str(params.get("reference", "")), budget=_budget(context))
-    since = application.history[-1].changed_at if application.history else application.updated_at
-    names = application.service_name
-    data = {
-        "reference": application.reference,
-        "service_name": names.get(lang) if names else application.service_code,
-        "status_text": word(STATUS_WORDS, application.status, lang),
-        "status_date": _local_date(since),
-        "payment_text": word(PAYMENT_WORDS, application.payment_status, lang),
-        "fee": money(application.fee_kes),
-    }
-    return ActionResult(ok=True, data=data)
-
-
-# ---- payments and feedback ---------------------------------------------------------------------
-
-
-@guarded("start_payment")
-def start_payment(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
-    """Start the M-Pesa prompt for application `reference`'s fee, to the caller's phone."""
-    reference = str(params.get("reference", ""))
-    payment = _client().start_payment(
-        reference,
-        phone=context.phone,
-        idempotency_key=idempotency_key(context, "pay", reference.upper()),
-        budget=_budget(context),
-    )
-    return ActionResult(ok=True, data={"amount": money(payment.amount_kes), "reference": payment.reference})
-
-
-@guarded("submit_feedback")
-def submit_feedback(context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
-    """A 1-5 `rating` of service `feedback_service`, with an optional `feedback_comment`."""
-    service_code = str(params.get("feedback_service", ""))
-    comment = str(params.get("feedback_comment") or "").strip()[:140] or None
-    _client().submit_feedback(
-        phone=context.phone,
-        rating=int(params.get("rating", 0)),
-        comment=comment,
-        service_code=service_code,
-        idempotency_key=idempotency_key(context, "feedback", service_code),
-        budget=_budget(context),
-    )
-    # Ratings per service for the analytics pages (the comment stays with the core service).
-    audit.record("feedback", service_code=service_code, rating=int(params.get("rating", 0)))
-    return ActionResult(ok=True, data={"feedback_comment": ""})

@@ -42,11 +42,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Public so a package can listen to this database's sessions (e.g. "after_commit").
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        session = self._sessions()
+        session = self.session_factory()
         try:
             yield session
             session.commit()

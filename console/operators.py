@@ -17,6 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from audit.trail import AuditTrail
+from common.db import Database
 from records.operators import ApiToken, Operator, OperatorAction
 
 ROLES = ("viewer", "editor", "publisher", "admin")
@@ -150,8 +152,8 @@ def record(
 ) -> None:
     """Append one line to the audit trail, in the caller's transaction (so it lands with the change).
 
-    The same action also goes to the tamper-evident trail (`audit.record`) once the transaction
-    commits, so a rolled-back change leaves no line there either.
+    The same action also goes to the tamper-evident trail once the transaction commits
+    (`forward_operator_events`), so a rolled-back change leaves no line there either.
     """
     session.info.setdefault("operator_events", []).append(
         {
@@ -172,14 +174,16 @@ def record(
     )
 
 
-@event.listens_for(Session, "after_commit")
-def _to_audit_trail(session: Session) -> None:
-    import audit
+def forward_operator_events(database: Database, trail: AuditTrail) -> None:
+    """Send the operator actions `record` collects to `trail` once their transaction commits (a
+    rolled-back change leaves no line there either). `create_app` calls this once per app."""
 
-    for fields in session.info.pop("operator_events", []):
-        audit.record("operator", **fields)
+    def to_trail(session: Session) -> None:
+        for fields in session.info.pop("operator_events", []):
+            trail.record("operator", **fields)
 
+    def drop_uncommitted(session: Session) -> None:
+        session.info.pop("operator_events", None)
 
-@event.listens_for(Session, "after_rollback")
-def _drop_uncommitted(session: Session) -> None:
-    session.info.pop("operator_events", None)
+    event.listen(database.session_factory, "after_commit", to_trail)
+    event.listen(database.session_factory, "after_rollback", drop_uncommitted)

@@ -19,7 +19,7 @@ def init_console(app: Flask) -> MenuStore:
 
     Needs `app.extensions` settings, redis, database and trees (a `LiveTreeRegistry`).
     """
-    from citizen.registry import known_actions
+    from citizen.actions import ACTION_NAMES
 
     settings = app.extensions["settings"]
     trees = app.extensions["trees"]
@@ -31,7 +31,7 @@ def init_console(app: Flask) -> MenuStore:
         app.extensions["redis"],
         trees,
         screen_limit=settings.screen_limit,
-        known_actions=known_actions,
+        known_actions=lambda: set(ACTION_NAMES),
         trees_dir=settings.trees_dir,
     )
     app.extensions["menu_store"] = store

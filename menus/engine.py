@@ -1,7 +1,9 @@
-"""The pure engine: (tree, session state, one key) -> the next screen, plus named effects.
+"""The pure engine: (tree, session state, one key) -> the next screen, plus effects.
 
 No I/O happens here. Actions (anything that reaches the core service) are run by a callable the
 caller injects; the engine only decides which action, with which parameters, and where to go next.
+What an action wants done afterwards (an SMS, an audit event) comes back as effects
+(`menus.effects`), carried through the step in order for the caller to carry out.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from common.outcomes import HopOutcome
+from menus.effects import Effect, SetLanguage
 from menus.inputs import check_input
 from menus.model import MenuTree, Node
 from menus.render import paginate
@@ -21,7 +25,8 @@ MAX_ACTION_CHAIN = 12
 MAX_LIST_ITEMS = 97  # 98 is reserved for "more"
 
 KEY_BACK, KEY_HOME, KEY_MORE = "0", "00", "98"
-_PAGE_CACHES: dict[tuple[str, str, int], dict[tuple[str, str], list[str]]] = {}
+# Rendered pages of screens without placeholders, by (node id, language): the same for every session.
+StaticPages = dict[tuple[str, str], list[str]]
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -51,20 +56,14 @@ class Screen:
 
 
 @dataclass(frozen=True)
-class Effect:
-    """A side effect the caller must carry out after the step, e.g. remember the language."""
-
-    name: str
-    params: dict[str, str]
-
-
-@dataclass(frozen=True)
 class ActionResult:
-    """What an action returned. `data` scalars join the answers; a list node reads `data["items"]`."""
+    """What an action returned. `data` scalars join the answers; a list node reads `data["items"]`;
+    `effects` join the step's, for the caller to carry out after it."""
 
     ok: bool
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    effects: tuple[Effect, ...] = ()
 
 
 # (action name, parameters, language) -> result. Must not raise; failures are ActionResult(ok=False).
@@ -75,8 +74,8 @@ ActionRunner = Callable[[str, Mapping[str, Any], str], ActionResult]
 class StepResult:
     screen: Screen
     effects: tuple[Effect, ...]
-    # What the key did: start, option, input, invalid, back, home, more, resume. For metrics and audit.
-    outcome: str
+    # What the key did (start, option, input, invalid, back, home, more), for metrics and audit.
+    outcome: HopOutcome
     node: str
 
 
@@ -95,19 +94,16 @@ class Engine:
         screen_limit: int = 160,
         max_tries: int = 3,
         today: Callable[[], date] = date.today,
+        static_pages: StaticPages | None = None,
     ) -> None:
+        """`static_pages`: a dict kept by a caller that makes an engine per hop, one per tree version
+        and screen limit, so static screens are rendered once (the engine fills it)."""
         self.tree = tree
         self.run_action = run_action
         self.screen_limit = screen_limit
         self.max_tries = max_tries
         self.today = today
-        # Pages of screens without placeholders are the same for every session: render them once.
-        cache_key = (tree.id, tree.version, screen_limit)
-        if cache_key not in _PAGE_CACHES:
-            if len(_PAGE_CACHES) > 64:
-                _PAGE_CACHES.clear()
-            _PAGE_CACHES[cache_key] = {}
-        self._static_pages = _PAGE_CACHES[cache_key]
+        self._static_pages: StaticPages = {} if static_pages is None else static_pages
 
     # -- public API -------------------------------------------------------------------------
     def new_state(self, lang: str) -> SessionState:
@@ -116,7 +112,7 @@ class Engine:
     def start(self, state: SessionState) -> StepResult:
         """The first screen of a session."""
         effects: list[Effect] = []
-        return self._result(self._enter(state, self.tree.start, effects), effects, "start", state)
+        return self._result(self._enter(state, self.tree.start, effects), effects, HopOutcome.START, state)
 
     def current(self, state: SessionState, notice: str | None = None) -> Screen:
         """Render the node the session is on again, e.g. after resuming a dropped session."""
@@ -128,17 +124,17 @@ class Engine:
         node = self.tree.node(state.node)
         if key == KEY_HOME:
             state.stack.clear()
-            return self._result(self._enter(state, self.tree.start, effects), effects, "home", state)
+            return self._result(self._enter(state, self.tree.start, effects), effects, HopOutcome.HOME, state)
         if key == KEY_BACK:
             if state.page > 0:
                 state.page -= 1
-                return self._result(self._render(state), effects, "back", state)
+                return self._result(self._render(state), effects, HopOutcome.BACK, state)
             target = state.stack.pop() if state.stack else self.tree.start
-            return self._result(self._enter(state, target, effects), effects, "back", state)
+            return self._result(self._enter(state, target, effects), effects, HopOutcome.BACK, state)
         pages = self._pages(state)
         if key == KEY_MORE and state.page < len(pages) - 1:
             state.page += 1
-            return self._result(self._render(state), effects, "more", state)
+            return self._result(self._render(state), effects, HopOutcome.MORE, state)
 
         if node.kind == "menu":
             index = _choice(key, len(node.options))
@@ -149,9 +145,9 @@ class Engine:
                 state.answers[node.store] = option.value or str(index + 1)
             if option.set_language:
                 state.lang = option.set_language
-                effects.append(Effect("set_language", {"lang": option.set_language}))
+                effects.append(SetLanguage(option.set_language))
             self._push(state, node.id)
-            return self._result(self._enter(state, option.next, effects), effects, "option", state)
+            return self._result(self._enter(state, option.next, effects), effects, HopOutcome.OPTION, state)
 
         if node.kind == "list":
             index = _choice(key, len(state.items))
@@ -161,7 +157,7 @@ class Engine:
             state.answers[node.store] = str(item["id"])
             state.answers[f"{node.store}_label"] = _label(item, state.lang)
             self._push(state, node.id)
-            return self._result(self._enter(state, node.next, effects), effects, "option", state)
+            return self._result(self._enter(state, node.next, effects), effects, HopOutcome.OPTION, state)
 
         if node.kind == "input" and node.input and node.store and node.next:
             checked = check_input(node.input, key, state.answers, self.today())
@@ -174,13 +170,15 @@ class Engine:
             if node.sensitive and node.store not in state.secrets:
                 state.secrets.append(node.store)
             self._push(state, node.id)
-            return self._result(self._enter(state, node.next, effects), effects, "input", state)
+            return self._result(self._enter(state, node.next, effects), effects, HopOutcome.INPUT, state)
 
         # A paged END screen accepts only navigation keys.
         return self._invalid(state, "invalid", effects)
 
     # -- internals --------------------------------------------------------------------------
-    def _result(self, screen: Screen, effects: list[Effect], outcome: str, state: SessionState) -> StepResult:
+    def _result(
+        self, screen: Screen, effects: list[Effect], outcome: HopOutcome, state: SessionState
+    ) -> StepResult:
         state.done = screen.final
         return StepResult(screen=screen, effects=tuple(effects), outcome=outcome, node=state.node)
 
@@ -197,9 +195,9 @@ class Engine:
             state.stack.clear()
             notice = self.tree.string("too_many_tries", state.lang)
             self._enter(state, self.tree.start, effects)
-            return self._result(self._render(state, notice), effects, "invalid", state)
+            return self._result(self._render(state, notice), effects, HopOutcome.INVALID, state)
         notice = message or self.tree.string(error_key or "invalid", state.lang)
-        return self._result(self._render(state, notice), effects, "invalid", state)
+        return self._result(self._render(state, notice), effects, HopOutcome.INVALID, state)
 
     def _run(self, node: Node, state: SessionState) -> ActionResult:
         params: dict[str, Any] = {**state.answers, **node.params}
@@ -241,12 +239,11 @@ class Engine:
     @staticmethod
     def _absorb(state: SessionState, result: ActionResult, effects: list[Effect]) -> None:
         """Scalars of an action's data join the answers (placeholders can show them); its
-        requested effects join the step's; a failure leaves its reason under `error`."""
+        effects join the step's; a failure leaves its reason under `error`."""
         for key, value in result.data.items():
             if isinstance(value, str | int | float) and not isinstance(value, bool):
                 state.answers[key] = str(value)
-        for effect in result.data.get("effects", ()):
-            effects.append(Effect(effect["name"], dict(effect.get("params", {}))))
+        effects.extend(result.effects)
         if not result.ok:
             state.answers["error"] = result.error or ""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from menus.effects import SetLanguage
 from menus.engine import ActionResult, ActionRunner, Engine, SessionState
 from menus.model import MenuTree
 
@@ -127,8 +128,8 @@ def run_journey(
         else:
             return JourneyFailure(name, number, "each step needs 'dial' or 'send'", "")
         for effect in result.effects:
-            if effect.name == "set_language":
-                remembered_lang = effect.params["lang"]
+            if isinstance(effect, SetLanguage):
+                remembered_lang = effect.lang
         body, final = result.screen.body, result.screen.final
         if len(body) + 4 > screen_limit:
             return JourneyFailure(

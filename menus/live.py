@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from common.logs import get_logger
 from menus.loader import TreeError, build_tree
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
+
+if TYPE_CHECKING:  # menus/ does not import redis at run time: the client is handed in
+    import redis
 
 log = get_logger("menus.live")
 
@@ -108,7 +109,11 @@ class LiveTreeRegistry(TreeRegistry):
             return
         try:
             self._next_check = now + self._interval
-            current = self._redis.hgetall(CURRENT_KEY)
+            try:
+                current = self._redis.hgetall(CURRENT_KEY)
+            except Exception as exc:  # the client's errors (redis.RedisError): keep what is loaded
+                log.warning("menu refresh skipped: redis unavailable", error=type(exc).__name__)
+                return
             for raw_id, raw_version in current.items():
                 tree_id, version = raw_id.decode(), raw_version.decode()
                 loaded = super().current(tree_id)
@@ -118,8 +123,6 @@ class LiveTreeRegistry(TreeRegistry):
                 if tree is not None:
                     self.publish(tree)
                     log.info("menu version live", tree=tree_id, version=version)
-        except redis.RedisError as exc:
-            log.warning("menu refresh skipped: redis unavailable", error=type(exc).__name__)
         except ValueError as exc:  # e.g. a service code claimed by two trees: keep serving the old one
             log.error("menu refresh refused", error=str(exc))
         finally:
@@ -128,7 +131,8 @@ class LiveTreeRegistry(TreeRegistry):
     def _load(self, tree_id: str, version: str) -> MenuTree | None:
         try:
             raw = self._redis.get(doc_key(tree_id, version)) if self._redis else None
-        except redis.RedisError:
+        except Exception as exc:  # the client's errors (redis.RedisError): the version stays unknown
+            log.warning("menu version not loaded: redis unavailable", error=type(exc).__name__)
             return None
         if raw is None:
             return None

@@ -22,7 +22,6 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet, InvalidToken
 
-from gateway.africastalking.transcript import Consumed
 from menus.engine import SessionState
 
 # Scripts take their settings baked in (see SessionStore.__init__): fewer arguments, less packing
@@ -85,16 +84,19 @@ class RateLimited(Exception):
 
 @dataclass
 class StoredSession:
-    """A session as kept in Redis: the engine's state plus what the gateway needs for replay."""
+    """A session as kept in Redis: the engine's state plus what the gateway needs for replay.
+
+    `replay_key` is the opaque key the adapter gave the last hop it answered (`Hop.replay_key`):
+    a hop with the same key is a retry and gets `reply` again. It never holds what was typed.
+    """
 
     state: SessionState
     service_code: str
-    consumed: Consumed = field(default_factory=Consumed)
+    replay_key: str = ""
     reply: str = ""
     reply_final: bool = False
     # Set while the first screen asks "continue where you left off?": the dropped session's id.
     resume_from: str | None = None
-    resume_state: SessionState | None = None
     started_at: float = field(default_factory=time.time)
     hops: int = 0
 
@@ -208,6 +210,11 @@ class SessionStore:
     def session_key(self, phone: str, session_id: str) -> str:
         return f"{self._prefix(phone)}s:{session_id}"
 
+    def load(self, phone: str, session_id: str) -> StoredSession | None:
+        """The session as last saved (e.g. a dropped one to resume), or None; no lock taken."""
+        raw = self.redis.get(self.session_key(phone, session_id))
+        return self.loads(raw) if raw else None
+
     def _keys(self, phone: str, session_id: str) -> list[str]:
         p = self._prefix(phone)
         return [f"{p}k:{session_id}", f"{p}s:{session_id}", f"{p}d", f"{p}l", f"{p}r"]
@@ -217,8 +224,7 @@ class SessionStore:
         doc = _state_doc(stored.state, self.box)
         doc.update(
             sc=stored.service_code,
-            cl=stored.consumed.length,
-            ch=stored.consumed.digest,
+            rk=stored.replay_key,
             r=stored.reply,
             st=round(stored.started_at, 1),
             h=stored.hops,
@@ -234,7 +240,7 @@ class SessionStore:
         return StoredSession(
             state=_state_from(doc, self.box),
             service_code=doc.get("sc", ""),
-            consumed=Consumed(doc.get("cl", 0), doc.get("ch", "")),
+            replay_key=doc.get("rk", ""),
             reply=doc.get("r", ""),
             reply_final=bool(doc.get("rf")),
             resume_from=doc.get("ro"),

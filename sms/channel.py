@@ -1,6 +1,6 @@
 """The SMS channel as the gateway uses it: the outbox, the citizen's language, inbound commands and
-core-service events. Built once per process by `build_channel` (app.py) and kept in
-`app.extensions["sms"]`; the HTTP edge lives in gateway/, this module knows no Flask.
+core-service events. Built once per process by `create_app` and handed to the HTTP edge in
+gateway/ (which also keeps it in `app.extensions["sms"]`); this module knows no Flask.
 """
 
 from __future__ import annotations
@@ -9,20 +9,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from audit.trail import AuditTrail
 from common.db import Database
 from common.logs import get_logger
 from common.phones import mask_phone
 from config import Settings
 from records.sms import SmsInbound, SmsOptOut, utcnow
 from sessions.store import SessionStore
-from sms import outbox as outbox_module
 from sms.commands import parse_command
+from sms.delivery import DeliveryReport, record_report
 from sms.events import notification_for
-from sms.lookups import CoreLookup, default_lookup
+from sms.lookups import CoreLookup
 from sms.outbox import Outbox, Queued
 
 log = get_logger("sms.channel")
@@ -56,15 +56,25 @@ class EventResult:
 
 @dataclass
 class SmsChannel:
+    """One per process. `trail` (None: not recorded) gets every status a delivery report moves."""
+
     settings: Settings
     database: Database
     outbox: Outbox
     store: SessionStore
     lookup: CoreLookup
+    trail: AuditTrail | None = None
 
     def language_of(self, phone: str) -> str | None:
         """The language the citizen chose on USSD or by `LANG` (one Redis key for both)."""
         return self.store.language(phone)
+
+    # -- delivery reports ---------------------------------------------------------------------
+    def handle_report(self, report: DeliveryReport) -> str:
+        """Keep a delivery report and move its message forward (see `sms.delivery.record_report`)."""
+        # A Core connection, not an ORM session: reports come once per message sent.
+        with self.database.engine.begin() as connection:
+            return record_report(connection, report, self.trail)
 
     # -- inbound SMS ----------------------------------------------------------------------------
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
@@ -149,18 +159,3 @@ class SmsChannel:
             notification.template, notification.phone, notification.params, None, notification.dedupe_key
         )
         return EventResult(queued, reason)
-
-
-def build_channel(
-    settings: Settings,
-    connection: redis.Redis,
-    database: Database,
-    store: SessionStore,
-    core_client: Any = None,
-) -> SmsChannel:
-    """The process's channel; also makes its outbox the one `sms.outbox.enqueue` uses.
-    `core_client` (the app's `CoreClient`) answers `STATUS <ref>`."""
-    outbox = Outbox(database, connection, settings.sms_queue, settings.phone_regions)
-    outbox_module.set_default(outbox)
-    lookup = default_lookup(settings.sms_lookup_budget_s, core_client)
-    return SmsChannel(settings, database, outbox, store, lookup)

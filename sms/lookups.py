@@ -101,12 +101,3 @@ class BackendLookup:
         with self._lock:
             self._names[code] = name
         return name
-
-
-def default_lookup(budget_s: float = 1.5, client: Any = None) -> CoreLookup:
-    """`BackendLookup` over `client` (the app's `CoreClient`), or over a new one on CORE_URL."""
-    if client is None:
-        from backend_client.client import CoreClient
-
-        client = CoreClient()
-    return BackendLookup(client, budget_s=budget_s)

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-import audit
 from app import create_app
 from audit.drain import Drainer, drain_client
-from gateway.hop import Hop
+from tests.hops import at_hop
 
 TREES = Path(__file__).parent / "trees"
 
@@ -39,21 +38,22 @@ def shop(settings, redis_client):
     hops = app.extensions["hops"]
     for n, (session_id, transcripts) in enumerate(SCRIPT.items()):
         for transcript in transcripts:
-            hops.handle(Hop(session_id, f"+25471200{n:04d}", "*555#", "63902", transcript))
+            hops.handle(at_hop(session_id, f"+25471200{n:04d}", "*555#", "63902", transcript))
     client = app.test_client()
     form = {"sessionId": "T1", "serviceCode": "*555#", "phoneNumber": "+254712000021", "networkCode": "63902"}
     assert (
         client.post("/ussd/africastalking/events", data={**form, "status": "Incomplete"}).status_code == 200
     )
-    audit.record("sms", message_id="m1", status="sent", cost="KES 0.8000", at=1_767_268_800_000)  # 2026-01-01
-    audit.record("sms", message_id="m1", status="delivered", at=1_767_268_900_000)
-    audit.record("sms", message_id="m2", status="sent", cost="KES 0.8000", at=1_767_268_800_000)
-    audit.record("sms", message_id="m2", status="failed", reason="DeliveryFailure", at=1_767_268_900_000)
-    audit.record("sms", message_id="m3", status="queued", at=1_767_355_200_000)  # 2026-01-02
+    trail = app.extensions["audit"]
+    trail.record("sms", message_id="m1", status="sent", cost="KES 0.8000", at=1_767_268_800_000)  # 2026-01-01
+    trail.record("sms", message_id="m1", status="delivered", at=1_767_268_900_000)
+    trail.record("sms", message_id="m2", status="sent", cost="KES 0.8000", at=1_767_268_800_000)
+    trail.record("sms", message_id="m2", status="failed", reason="DeliveryFailure", at=1_767_268_900_000)
+    trail.record("sms", message_id="m3", status="queued", at=1_767_355_200_000)  # 2026-01-02
     for ok in (True, True, False):
-        audit.record("backend", operation="submit_application", ok=ok, error=None if ok else "timeout")
+        trail.record("backend", operation="submit_application", ok=ok, error=None if ok else "timeout")
     for service, rating in (("good_conduct", 5), ("good_conduct", 4), ("passport", 2)):
-        audit.record("feedback", service=service, service_code="*555#", rating=rating)
+        trail.record("feedback", service=service, service_code="*555#", rating=rating)
     Drainer(drain_client(settings.redis_url), app.extensions["database"]).drain_all()
     with app.extensions["database"].session() as session:
         session.execute(

@@ -1,5 +1,6 @@
-"""The citizen actions without HTTP: field prompts fit a screen, answers are checked like the core
-service checks them, keys are stable, errors map to codes, and nothing raises."""
+"""The citizen actions without HTTP, Redis or SQL: field prompts fit a screen, answers are checked
+like the core service checks them, keys are stable, errors map to codes, nothing raises, and what
+should happen afterwards comes back as effects that the hop service hands on."""
 
 from __future__ import annotations
 
@@ -8,24 +9,87 @@ from datetime import datetime
 
 import pytest
 
-from citizen import registry as actions
 from backend_client.errors import AccountLocked, BackendUnavailable, Conflict, WrongPin
 from backend_client.models import Service
-from citizen.actions import check_field, field_prompt, idempotency_key
-from citizen.registry import HopContext, known_actions, runner_for
+from citizen.actions import ACTION_NAMES, Actions, HopContext, check_field, field_prompt, idempotency_key
+from citizen.queued import QueuedWork, submit
+from common.outcomes import HopOutcome
+from gateway.sink import HopEvents, NoEvents
+from gateway.ussd import HopService
+from menus.effects import RecordEvent, SendSms, SetLanguage
+from menus.registry import TreeRegistry
 from menus.render import PREFIX_LEN
 from menus.strings import BUILTIN_STRINGS
+from sessions.store import SecretBox, SessionStore
 from stand_ins.core_service.catalogue import SERVICES
+from tests.hops import at_hop
 
 CATALOGUE = [Service.model_validate(s.to_json()) for s in SERVICES]
 CONTEXT = HopContext("+254712345678", "ATUid_unit", deadline=time.monotonic() + 5)
+PHONE = "+254712345678"
+REGISTER = {
+    "national_id": "23456789",
+    "first_name": "Wanjiku",
+    "last_name": "Kamau",
+    "date_of_birth": "01/05/1990",
+    "pin": "4826",
+    "pin_confirm": "4826",
+}
 
 
-def test_every_action_the_tree_names_is_registered_without_an_app():
+class FailingClient:
+    """A CoreClient stand-in whose every call raises `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, _name):
+        def call(*_args, **_kwargs):
+            raise self.error
+
+        return call
+
+
+class RecordingClient:
+    """A CoreClient stand-in that answers every write and remembers the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def register_citizen(self, **kwargs):
+        self.calls.append(("register_citizen", kwargs))
+
+    def submit_feedback(self, **kwargs):
+        self.calls.append(("submit_feedback", kwargs))
+
+
+class ListQueue:
+    """An `ApplicationQueue` in a list; `refuse` makes it act like Redis is down."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.items: list[dict] = []
+
+    def put(self, **application) -> bool:
+        if self.refuse:
+            return False
+        self.items.append(application)
+        return True
+
+
+def test_the_action_names_are_static_and_match_the_methods():
     names = """check_registered register list_departments list_services start_form next_field save_field
     quote submit_application list_my_applications list_unpaid get_application start_payment
     submit_feedback"""
-    assert set(names.split()) <= known_actions()
+    assert frozenset(names.split()) == ACTION_NAMES
+    assert isinstance(ACTION_NAMES, frozenset)
+    assert "runner" not in ACTION_NAMES and "__init__" not in ACTION_NAMES
+
+
+def test_an_unknown_name_is_a_failure_not_an_attribute_lookup():
+    run = Actions(FailingClient(RuntimeError("unused"))).runner(CONTEXT)
+    assert run("runner", {}, "en").error == "unknown action runner"
+    assert run("__class__", {}, "en").ok is False
 
 
 @pytest.mark.parametrize("lang", ["en", "sw"])
@@ -62,19 +126,6 @@ def test_idempotency_key_is_stable_per_session_and_request():
     assert first.startswith("ussd-") and len(first) <= 100
 
 
-class FailingClient:
-    """A CoreClient stand-in whose every call raises `error`."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def __getattr__(self, _name):
-        def call(*_args, **_kwargs):
-            raise self.error
-
-        return call
-
-
 @pytest.mark.parametrize(
     ("error", "code", "extra"),
     [
@@ -87,19 +138,168 @@ class FailingClient:
         (RuntimeError("bug"), "internal", {}),
     ],
 )  # fmt: skip
-def test_register_maps_errors_to_codes_and_forgets_the_secrets(monkeypatch, error, code, extra):
-    monkeypatch.setattr(actions.SERVICES, "client", FailingClient(error))
-    answers = {"national_id": "23456789", "first_name": "A", "last_name": "B", "date_of_birth": "01/05/1990",
-               "pin": "4826", "pin_confirm": "4826"}  # fmt: skip
-    result = runner_for(CONTEXT)("register", answers, "en")
+def test_register_maps_errors_to_codes_and_forgets_the_secrets(error, code, extra):
+    result = Actions(FailingClient(error)).runner(CONTEXT)("register", REGISTER, "en")
     assert (result.ok, result.error) == (False, code)
     assert result.data["pin"] == result.data["pin_confirm"] == result.data["national_id"] == ""
+    assert result.effects == ()  # no welcome SMS for a registration that did not happen
     for key, value in extra.items():
         assert result.data[key] == value
 
 
-def test_a_write_that_cannot_be_queued_apologises(monkeypatch):
-    monkeypatch.setattr(actions.SERVICES, "client", FailingClient(BackendUnavailable("down")))
-    monkeypatch.setattr(actions.SERVICES, "queue", None)
-    result = runner_for(CONTEXT)("submit_application", {"service": "good_conduct", "apply_pin": "4826"}, "en")
+def test_register_returns_its_welcome_sms_instead_of_sending_it():
+    client = RecordingClient()
+    result = Actions(client).runner(CONTEXT)("register", REGISTER, "sw")
+    assert result.ok and result.data["pin"] == ""
+    assert result.effects == (
+        SendSms("registration_welcome", PHONE, {"name": "Wanjiku"}, "sw", f"registration_welcome:{PHONE}"),
+    )
+    [(name, sent)] = client.calls
+    assert name == "register_citizen" and sent["pin"] == "4826"
+
+
+def test_feedback_returns_its_audit_event():
+    result = Actions(RecordingClient()).runner(CONTEXT)(
+        "submit_feedback", {"feedback_service": "passport", "rating": "4", "feedback_comment": "ok"}, "en"
+    )
+    assert result.ok and result.effects == (
+        RecordEvent("feedback", {"service_code": "passport", "rating": 4}),
+    )
+
+
+def test_an_application_the_core_cannot_take_is_queued_with_its_sms():
+    queue = ListQueue()
+    params = {"service": "good_conduct", "service_name": "Good conduct", "form": "{}", "apply_pin": "4826"}
+    result = Actions(FailingClient(BackendUnavailable("down")), queue).runner(CONTEXT)(
+        "submit_application", params, "en"
+    )
+    assert (result.ok, result.error, result.data["apply_pin"]) == (False, "queued", "")
+    [queued] = queue.items
+    assert queued["pin"] == "4826" and queued["idempotency_key"].startswith("ussd-")
+    [sms] = result.effects
+    assert sms.template == "application_queued" and sms.params == {"service": "Good conduct"}
+    assert sms.dedupe_key == f"application_queued:{queued['idempotency_key']}"
+
+
+@pytest.mark.parametrize("queue", [None, ListQueue(refuse=True)], ids=["no-queue", "queue-down"])
+def test_a_write_that_cannot_be_queued_apologises_and_promises_nothing(queue):
+    actions = Actions(FailingClient(BackendUnavailable("down")), queue)
+    result = actions.runner(CONTEXT)(
+        "submit_application", {"service": "good_conduct", "apply_pin": "4826"}, "en"
+    )
     assert (result.ok, result.error, result.data["apply_pin"]) == (False, "unavailable", "")
+    assert result.effects == ()
+
+
+class ListOutbox:
+    def __init__(self) -> None:
+        self.sent: list[SendSms] = []
+
+    def notify(self, sms: SendSms) -> bool:
+        self.sent.append(sms)
+        return True
+
+
+def test_a_refused_queued_application_tells_the_citizen_through_the_jobs_outbox():
+    box = SecretBox("k")
+    outbox = ListOutbox()
+    refusal = WrongPin("no", code="wrong_pin", status=401, details={"attempts_left": 2})
+    work = QueuedWork(FailingClient(refusal), box, outbox)
+    assert submit(work, PHONE, "good_conduct", {}, box.seal("4826"), "ussd-key", "sw") is None
+    assert outbox.sent == [
+        SendSms("application_not_submitted", PHONE, {"service": "good_conduct"}, "sw",
+                "application_not_submitted:ussd-key"),
+    ]  # fmt: skip
+    with pytest.raises(BackendUnavailable):  # left to RQ's retries, no SMS
+        submit(
+            QueuedWork(FailingClient(BackendUnavailable("down")), box, outbox), PHONE, "x", {}, "", "k", "en"
+        )
+    assert len(outbox.sent) == 1
+
+
+def test_a_queued_job_outside_its_worker_fails_loudly_instead_of_building_an_app():
+    from citizen.queued import submit_queued_application
+    from common.jobs import NoJobContext
+
+    with pytest.raises(NoJobContext):
+        submit_queued_application(PHONE, "good_conduct", {}, "", "k", "en")
+
+
+# ---- the hop service hands effects on ------------------------------------------------------------
+
+
+class RecordingSink(NoEvents):
+    def __init__(self) -> None:
+        self.delivered: list[tuple[str, tuple]] = []
+
+    def deliver(self, hop, effects) -> None:
+        self.delivered.append((hop.session_id, tuple(effects)))
+
+
+@pytest.fixture()
+def hop_service(redis_client):
+    """The hop service over the shipped tree, a real session store, fake actions and a recording sink."""
+    from config import Settings
+
+    trees = TreeRegistry.from_directory(Settings().trees_dir)
+    store = SessionStore(redis_client, secret_key="k")
+    client = RecordingClient()
+    client.find_citizen = lambda *_a, **_k: None  # not registered: "Register" leads to the form
+    sink = RecordingSink()
+    return HopService(trees, store, Actions(client), sink), sink, client
+
+
+def test_the_hop_service_delivers_an_actions_effects_once_after_the_step(hop_service):
+    service, sink, client = hop_service
+    texts = ["", "1", "1*23456789", "1*23456789*Wanjiku", "1*23456789*Wanjiku*Kamau"]
+    texts += [texts[-1] + "*01/05/1990", texts[-1] + "*01/05/1990*4826", texts[-1] + "*01/05/1990*4826*4826"]
+    replies = [service.handle(at_hop("S1", PHONE, "*384*123#", "63902", text)) for text in texts]
+    assert "registered" in replies[-1].body
+    [(session, effects)] = sink.delivered
+    assert session == "S1" and effects == (
+        SendSms("registration_welcome", PHONE, {"name": "Wanjiku"}, "en", f"registration_welcome:{PHONE}"),
+    )
+    # the aggregator retries the last hop: the same screen, no second call, no second effect
+    again = service.handle(at_hop("S1", PHONE, "*384*123#", "63902", texts[-1]))
+    assert again.outcome is HopOutcome.REPLAY and again.body == replies[-1].body
+    assert len(sink.delivered) == 1 and len(client.calls) == 1
+
+
+def test_choosing_a_language_is_no_effect_for_the_sink_but_is_remembered(hop_service):
+    service, sink, _client = hop_service
+    service.handle(at_hop("L1", PHONE, "*384*123#", "63902", ""))
+    service.handle(at_hop("L1", PHONE, "*384*123#", "63902", "8"))
+    reply = service.handle(at_hop("L1", PHONE, "*384*123#", "63902", "8*2"))
+    assert reply.language == "sw" and reply.outcome is HopOutcome.OPTION
+    assert sink.delivered == [("L1", (SetLanguage("sw"),))]
+    assert service.store.language(PHONE) == "sw"
+
+
+def test_the_gateway_sink_queues_sms_and_records_events():
+    class Trail:
+        def __init__(self) -> None:
+            self.events: list = []
+
+        def record(self, kind, **fields):
+            self.events.append((kind, fields))
+
+    outbox, trail = ListOutbox(), Trail()
+    sms = SendSms("registration_welcome", PHONE, {"name": "A"}, "en", "k")
+    HopEvents(outbox, trail, None).deliver(at_hop("S", PHONE, "*384*123#", "63902", ""), [
+        SetLanguage("sw"), sms, RecordEvent("feedback", {"rating": 5})
+    ])  # fmt: skip
+    assert outbox.sent == [sms] and trail.events == [("feedback", {"rating": 5})]
+
+
+def test_a_failing_sink_never_breaks_the_citizens_hop(hop_service):
+    service, _sink, _client = hop_service
+
+    class Exploding(NoEvents):
+        def deliver(self, hop, effects):
+            raise RuntimeError("outbox down")
+
+    service.events = Exploding()
+    service.handle(at_hop("E1", PHONE, "*384*123#", "63902", ""))
+    service.handle(at_hop("E1", PHONE, "*384*123#", "63902", "8"))
+    reply = service.handle(at_hop("E1", PHONE, "*384*123#", "63902", "8*2"))
+    assert reply.outcome is HopOutcome.OPTION and reply.body.startswith("Karibu")

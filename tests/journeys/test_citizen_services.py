@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import func, select
 
-from citizen.queued import QUEUE_NAME, submit_queued_application
+from citizen.queued import QUEUE_NAME, submit
+from common.jobs import SimpleContextWorker
 from records.sms import SmsMessage
 from stand_ins.core_service.models import Application, IdempotencyRecord
 from stand_ins.core_service.testing import CoreServer, WsgiThread
@@ -209,19 +210,20 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     assert queued.template == "application_queued" and PIN not in f"{queued.params} {queued.body}"
 
     # still down: the attempt fails and the job waits for a retry instead of being dropped
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    work = core_app.extensions["queued_work"]
+    SimpleContextWorker([queue], connection=connection, context=work).work(burst=True)
     assert job.get_status(refresh=True) == "scheduled"
 
     core.start()
     core_app.extensions["core_client"].breaker.record_success()
     queue.scheduled_job_registry.schedule(job, datetime.now(UTC) - timedelta(seconds=1))
-    SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=True)
+    SimpleContextWorker([queue], connection=connection, context=work).work(burst=True, with_scheduler=True)
     assert job.get_status(refresh=True) == "finished"
     reference = job.return_value()
     assert REFERENCE.fullmatch(reference)
 
     # a second run of the same job (a worker killed after the call, say) creates nothing new
-    again = submit_queued_application(**job.kwargs)
+    again = submit(work, **job.kwargs)
     assert again == reference
     assert [a.reference for a in applications(core)] == [reference]
     with core.flask_app.extensions["core"].session_factory() as db:

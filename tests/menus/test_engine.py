@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from menus.effects import SetLanguage
 from menus.engine import ActionResult, Engine
 from menus.loader import build_tree
 from tests.menus.sample_tree import sample
@@ -101,7 +102,7 @@ def test_back_home_and_language_effect():
     assert engine.step(state, "0").screen.body.startswith("Enter your national ID number")
     assert engine.step(state, "00").screen.body.startswith("Sample home")
     result = engine.step(state, "3")
-    assert [e.name for e in result.effects] == ["set_language"]
+    assert result.effects == (SetLanguage("sw"),)
     assert result.screen.body.startswith("Mwanzo wa mfano\n1. Jisajili")
     assert state.lang == "sw"
 

@@ -93,6 +93,7 @@ def worker(app, sandbox) -> Iterator[WorkerContext]:
         outbox=channel.outbox,
         sender=AfricasTalkingSender(ProviderConfig(api_url=sandbox.url, timeout=(1.0, 1.0))),
         language_of=channel.language_of,
+        trail=channel.trail,
     )
     yield context
     context.close()

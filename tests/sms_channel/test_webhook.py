@@ -162,3 +162,17 @@ def test_not_json(client):
         headers={"X-Signature": signature_of(b"nope", WEBHOOK_SECRET)},
     )
     assert answer.status_code == 400 and answer.json["reason"] == "the body is not JSON"
+
+
+def test_the_signature_check_refuses_without_a_secret_and_compares_the_exact_bytes():
+    from gateway.events import signature_of, signature_ok
+
+    body = b'{"event_id":"e1"}'
+    header = signature_of(body, "s3cret")
+    assert header.startswith("sha256=") and len(header) == 7 + 64
+    assert signature_ok(body, header, "s3cret") and signature_ok(body, header.upper(), "s3cret")
+    assert not signature_ok(body + b" ", header, "s3cret")
+    assert not signature_ok(body, header, "other")
+    assert not signature_ok(body, None, "s3cret")
+    # an unset secret must not turn the check off: a forger could sign with the empty key
+    assert not signature_ok(body, signature_of(body, ""), "")

@@ -13,7 +13,7 @@ import requests
 from flask import Flask, request
 from sqlalchemy import select
 
-from backend_client.webhooks import parse_event, verify_signature
+from gateway.events import signature_ok
 from stand_ins.core_service.models import WebhookEvent
 from stand_ins.core_service.testing import CoreServer, WsgiThread, free_port
 from tests.stand_ins.core_service.conftest import ADMIN, CITIZEN, GOOD_CONDUCT, PHONE, PIN, core_config
@@ -98,10 +98,9 @@ def test_events_are_signed_and_carry_the_change(tmp_path):
     assert changed["_headers"]["X-Event-Id"] == changed["event_id"]
     [paid] = receiver.of_type("payment.settled")
     assert paid["payment"]["status"] == "paid" and paid["payment"]["amount_kes"] == 1050
-    # the client's helpers agree with the receiver above
+    # the gateway's check agrees with the receiver above: re-encoded bytes no longer verify
     body = json.dumps({k: v for k, v in changed.items() if k != "_headers"}).encode()
-    assert parse_event(body).new_status == "under_review"
-    assert not verify_signature(body, changed["_headers"]["X-Signature"], SECRET)  # different bytes
+    assert not signature_ok(body, changed["_headers"]["X-Signature"], SECRET)
 
 
 def test_events_wait_while_the_gateway_is_down_then_arrive_once(tmp_path):
@@ -131,9 +130,7 @@ def test_events_wait_while_the_gateway_is_down_then_arrive_once(tmp_path):
     assert len(receiver.events) == 1
     assert receiver.events[0]["event_id"] == event.id
     raw = event.body.encode()
-    assert verify_signature(
-        raw, "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest(), SECRET
-    )
+    assert signature_ok(raw, "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest(), SECRET)
 
 
 def test_undelivered_events_survive_a_restart(tmp_path):

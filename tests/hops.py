@@ -1,0 +1,20 @@
+"""Hops as the Africa's Talking adapter makes them, for tests that drive the hop service directly."""
+
+from __future__ import annotations
+
+from gateway.africastalking.transcript import transcript_hop
+from gateway.hop import Hop
+
+TEST_TRANSCRIPT_KEY = b"test-transcript-key"
+
+
+def at_hop(session_id: str, phone: str, service_code: str, network: str, text: str) -> Hop:
+    """The neutral `Hop` of one Africa's Talking callback whose transcript is `text`."""
+    return transcript_hop(
+        session_id=session_id,
+        phone=phone,
+        service_code=service_code,
+        network=network,
+        text=text,
+        key=TEST_TRANSCRIPT_KEY,
+    )
