@@ -7,6 +7,7 @@ and never raises. Error codes an action returns, for the tree's `errors:` routin
   not_registered       no citizen with this phone (check_registered, my applications)
   already_registered   register: this phone is already registered
   id_registered        register: this national ID is registered on another phone
+  identity_mismatch    register: the details do not match the population register
   invalid              the core service refused a field (data: field)
   wrong_pin            data: attempts_left
   locked               3 wrong PINs: the account is locked for a while
@@ -38,6 +39,7 @@ from backend_client.errors import (
     BackendError,
     BackendUnavailable,
     Conflict,
+    IdentityMismatch,
     InvalidRequest,
     NotFound,
     WrongPin,
@@ -207,6 +209,8 @@ def register(context: HopContext, params: Mapping[str, Any], lang: str) -> Actio
     except Conflict as exc:
         taken = exc.code == "already_registered" and exc.details.get("field") == "national_id"
         return _failure("id_registered" if taken else exc.code)
+    except IdentityMismatch:
+        return _failure("identity_mismatch")
     welcome = {"name": str(params.get("first_name", ""))}
     notify("registration_welcome", context.phone, welcome, lang, f"registration_welcome:{context.phone}")
     return ActionResult(ok=True, data={"registered": "yes"})
@@ -408,7 +412,8 @@ def list_unpaid(context: HopContext, _params: Mapping[str, Any], _lang: str) -> 
 @guarded("get_application")
 def get_application(context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
     """Status of application `reference` in glossary words, with the date it got that status."""
-    application = _client().get_application(str(params.get("reference", "")), budget=_budget(context))
+    reference = str(params.get("reference", ""))
+    application = _client().get_application(reference, phone=context.phone, budget=_budget(context))
     since = application.history[-1].changed_at if application.history else application.updated_at
     names = application.service_name
     data = {

@@ -7,6 +7,7 @@ import socket
 import threading
 from typing import Any
 
+import requests
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -17,6 +18,17 @@ class _QuietHandler(WSGIRequestHandler):
     # request lines carry phone numbers in query strings; tests stay as clean as production logs
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+
+def unregistered_people(core_url: str, n: int = 1) -> list[dict[str, str]]:
+    """`n` people from the running core's population register that nobody has registered as yet
+    (`GET /dev/people?unregistered=1`): what a test registers instead of made-up people."""
+    response = requests.get(f"{core_url}/dev/people", params={"unregistered": 1, "n": n}, timeout=5)
+    response.raise_for_status()
+    people = response.json()
+    if len(people) < n:
+        raise RuntimeError(f"the register has fewer than {n} unregistered people left")
+    return people
 
 
 def free_port() -> int:

@@ -78,11 +78,14 @@ def test_every_ref_resolves():
         Draft202012Validator.check_schema(SPEC["components"]["schemas"][name])
 
 
-def test_answers_fit_the_contract(client, app):
+def test_answers_fit_the_contract(client, app, body):
     check(client.get("/health"), "GET", "/health")
-    check(register(client), "POST", "/citizens")
-    check(register(client), "POST", "/citizens")  # 409
-    check(register(client, phone="12"), "POST", "/citizens")  # 400
+    check(client.get("/dev/people", query_string={"unregistered": 1, "n": 3}), "GET", "/dev/people")
+    check(client.get("/dev/people", query_string={"n": 0}), "GET", "/dev/people")  # 400
+    check(register(client, body, last_name="Nobody"), "POST", "/citizens")  # 422
+    check(register(client, body), "POST", "/citizens")
+    check(register(client, body), "POST", "/citizens")  # 409
+    check(register(client, body, phone="12"), "POST", "/citizens")  # 400
     check(client.get("/citizens", query_string={"phone": PHONE}), "GET", "/citizens")
     check(client.get("/citizens", query_string={"phone": "+254700000123"}), "GET", "/citizens")
     verify = "/citizens/verify-pin"
@@ -100,16 +103,21 @@ def test_answers_fit_the_contract(client, app):
     check(apply(client, key="another-key-1", answers={}), "POST", "/applications")  # 422
     reference = created.json["reference"]
     check(client.get("/applications", query_string={"phone": PHONE}), "GET", "/applications")
-    check(client.get(f"/applications/{reference}"), "GET", "/applications/{reference}")
+    own = {"phone": PHONE}
+    check(client.get(f"/applications/{reference}", query_string=own), "GET", "/applications/{reference}")
+    check(client.get(f"/applications/{reference}"), "GET", "/applications/{reference}")  # 400
+    stranger = {"phone": "+254700000123"}
+    check(client.get(f"/applications/{reference}", query_string=stranger), "GET", "/applications/{reference}")
 
     payments = "/applications/{reference}/payments"
-    started = client.post(f"/applications/{reference}/payments", json={})
+    started = client.post(f"/applications/{reference}/payments", json=own)
     check(started, "POST", payments)
-    check(client.post(f"/applications/{reference}/payments", json={}), "POST", payments)
+    check(client.post(f"/applications/{reference}/payments", json=own), "POST", payments)
+    check(client.post(f"/applications/{reference}/payments", json=stranger), "POST", payments)  # 404
     time.sleep(0.08)
     check(client.get(f"/payments/{started.json['id']}"), "GET", "/payments/{payment_id}")
-    check(client.get(f"/applications/{reference}"), "GET", "/applications/{reference}")
-    check(client.post(f"/applications/{reference}/payments", json={}), "POST", payments)  # already paid
+    check(client.get(f"/applications/{reference}", query_string=own), "GET", "/applications/{reference}")
+    check(client.post(f"/applications/{reference}/payments", json=own), "POST", payments)  # already paid
 
     check(
         client.post("/feedback", json={"phone": PHONE, "rating": 5, "service_code": "passport"}),
