@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from citizen import registry as actions
-from backend_client.errors import AccountLocked, BackendUnavailable, Conflict, WrongPin
+from backend_client.errors import AccountLocked, BackendUnavailable, Conflict, IdentityMismatch, WrongPin
 from backend_client.models import Service
 from citizen.actions import check_field, field_prompt, idempotency_key
 from citizen.registry import HopContext, known_actions, runner_for
@@ -84,6 +84,7 @@ class FailingClient:
         (AccountLocked("no", code="account_locked", status=423), "locked", {}),
         (Conflict("taken", code="already_registered", status=409, details={"field": "national_id"}),
          "id_registered", {}),
+        (IdentityMismatch("not in the register", code="identity_mismatch", status=422), "identity_mismatch", {}),
         (RuntimeError("bug"), "internal", {}),
     ],
 )  # fmt: skip

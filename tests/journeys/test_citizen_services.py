@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from citizen.queued import QUEUE_NAME, submit_queued_application
 from records.sms import SmsMessage
 from stand_ins.core_service.models import Application, IdempotencyRecord
-from stand_ins.core_service.testing import CoreServer, WsgiThread
+from stand_ins.core_service.testing import CoreServer, WsgiThread, unregistered_people
 from tests.conftest import Dialler
 from tests.stand_ins.core_service.conftest import ADMIN, core_config
 
@@ -90,16 +90,18 @@ def choose_language(app, phone: str, lang: str) -> None:
         caller(app, phone, f"lang-{phone}").dial("8", "2")
 
 
-def register_over_http(core: CoreServer, phone: str, national_id: str) -> None:
-    body = {
-        "national_id": national_id,
-        "first_name": "Wanjiku",
-        "last_name": "Kamau",
-        "date_of_birth": "1990-05-01",
-        "phone": phone,
-        "pin": PIN,
-    }
+def register_over_http(core: CoreServer, phone: str) -> dict[str, str]:
+    """Register someone from the core's population register on `phone`; returns the person."""
+    person = unregistered_people(core.url)[0]
+    body = person | {"phone": phone, "pin": PIN}
     assert requests.post(f"{core.url}/citizens", json=body, timeout=5).status_code == 201
+    return person
+
+
+def typed_date(iso: str) -> str:
+    """'1990-05-01' as a citizen types it: '01/05/1990'."""
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
 
 
 def applications(core: CoreServer) -> list[Application]:
@@ -125,7 +127,10 @@ def test_register_apply_pay_track(core_app, core, lang):
     register = caller(core_app, phone, f"reg-{lang}")
     assert text["welcome"] in register.dial()
     assert text["id"] in register.press("1")
-    for key in ("23456789" if lang == "en" else "2345678", "Wanjiku", "Kamau", "01/05/1990", PIN):
+    person = unregistered_people(core.url)[0]
+    # names as a citizen may type them: case and spacing differ from the register's
+    names = (person["first_name"].upper(), f" {person['last_name'].lower()} ")
+    for key in (person["national_id"], *names, typed_date(person["date_of_birth"]), PIN):
         register.press(key)
     assert text["registered"] in register.press(PIN)
     assert caller(core_app, phone, f"again-{lang}").dial("1").startswith("CON ")  # already registered
@@ -168,7 +173,7 @@ def test_register_apply_pay_track(core_app, core, lang):
 def test_core_stopped_mid_journey_reads_apologise_then_recover(core_app, core, lang):
     phone = "+254733000111"
     text = SCREENS[lang]
-    register_over_http(core, phone, "3456789")
+    register_over_http(core, phone)
     choose_language(core_app, phone, lang)
     track = caller(core_app, phone, "mid-1")
     to_summary(track)
@@ -192,7 +197,7 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     core_app, core, redis_server, capfd
 ):
     phone = "+254744000222"
-    register_over_http(core, phone, "4567890")
+    national_id = register_over_http(core, phone)["national_id"]
     dialler = caller(core_app, phone, "queued-1")
     assert "Fee: KES 1,050" in to_summary(dialler)  # the catalogue was read while it was up
     dialler.press("1")
@@ -228,7 +233,7 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
         count = db.scalar(select(func.count()).where(IdempotencyRecord.key == key))
     assert count == 1
     logged = "".join(capfd.readouterr())
-    assert PIN not in logged and "4567890" not in logged and phone not in logged
+    assert PIN not in logged and national_id not in logged and phone not in logged
 
 
 def _slow_app(environ, start_response):
@@ -261,7 +266,7 @@ def outbox(app, phone: str) -> list[SmsMessage]:
 
 def test_core_writes_and_feedback_reach_the_audit_trail_without_personal_data(core_app, core):
     phone = "+254755000333"
-    register_over_http(core, phone, "5678901")
+    national_id = register_over_http(core, phone)["national_id"]
     dialler = caller(core_app, phone, "audit-1")
     to_summary(dialler)
     dialler.press("1")
@@ -280,6 +285,6 @@ def test_core_writes_and_feedback_reach_the_audit_trail_without_personal_data(co
     assert not any(e["operation"].startswith("GET") for e in backend)  # reads go to /metrics only
     assert [e["rating"] for e in events if e["kind"] == "feedback"] == ["5"]
     flat = str(events)
-    assert PIN not in flat and phone not in flat and "5678901" not in flat
+    assert PIN not in flat and phone not in flat and national_id not in flat
     metrics = core_app.test_client().get("/metrics").get_data(as_text=True)
     assert 'backend_request_seconds_count{operation="POST /applications"}' in metrics
