@@ -84,7 +84,7 @@ class FailingClient:
         (AccountLocked("no", code="account_locked", status=423), "locked", {}),
         (Conflict("taken", code="already_registered", status=409, details={"field": "national_id"}),
          "id_registered", {}),
-        (IdentityMismatch("not in the register", code="identity_mismatch", status=422), "identity_mismatch", {}),
+        (IdentityMismatch("no match", code="identity_mismatch", status=422), "identity_mismatch", {}),
         (RuntimeError("bug"), "internal", {}),
     ],
 )  # fmt: skip
