@@ -49,7 +49,9 @@ def test_the_core_keeps_a_keyed_hash_and_the_last_3_digits_never_the_id(tmp_path
         row = db.scalar(select(Citizen))
     expected = hmac.new(ID_HASH_KEY.encode(), national_id.encode(), hashlib.sha256).hexdigest()
     assert (row.national_id_hash, row.national_id_last3) == (expected, national_id[-3:])
-    assert "national_id" not in {c["name"] for c in inspect(app.extensions["core"].engine).get_columns("citizens")}
+    assert "national_id" not in {
+        c["name"] for c in inspect(app.extensions["core"].engine).get_columns("citizens")
+    }
 
     stored = _files_bytes(tmp_path, "core.db")
     assert national_id.encode() not in stored

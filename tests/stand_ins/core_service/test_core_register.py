@@ -147,7 +147,9 @@ def test_two_phones_registering_one_person_at_once_get_one_citizen_and_one_refus
             import requests
 
             barrier.wait()
-            response = requests.post(f"{core.url}/citizens", json=registration(person, phone=phone), timeout=10)
+            response = requests.post(
+                f"{core.url}/citizens", json=registration(person, phone=phone), timeout=10
+            )
             answers.append(response.status_code)
 
         threads = [threading.Thread(target=attempt, args=(phone,)) for phone in phones]
