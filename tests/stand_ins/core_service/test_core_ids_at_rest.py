@@ -159,9 +159,9 @@ def test_a_database_with_ids_in_clear_is_rewritten_with_hashes(tmp_path):
             (PHONE,),
         )
         connection.execute(
-            "INSERT INTO applications (id, reference, citizen_id, service_code, answers_json, fee_kes, status, "
-            "payment_status, created_at, updated_at) VALUES (1, 'ECZ-ABCDEF', 7, 'kra_pin', '{}', 0, "
-            "'submitted', 'not_required', '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
+            "INSERT INTO applications (id, reference, citizen_id, service_code, answers_json, fee_kes, "
+            "status, payment_status, created_at, updated_at) VALUES (1, 'ECZ-ABCDEF', 7, 'kra_pin', '{}', "
+            "0, 'submitted', 'not_required', '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
         )
     assert b"29384756" in _files_bytes(tmp_path, "core.db")
 
