@@ -16,8 +16,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
 
+from stand_ins.core_service import create_app
 from stand_ins.core_service.models import WebhookEvent
-from tests.stand_ins.core_service.conftest import ADMIN, PHONE, apply, register
+from tests.stand_ins.core_service.conftest import ADMIN, PHONE, apply, core_config, register
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "backend_client" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
@@ -60,6 +61,17 @@ def _flask_routes(app) -> set[tuple[str, str]]:
 def test_spec_and_routes_match(app):
     documented = {(m, path) for path, ops in SPEC["paths"].items() for m in ops if m in {"get", "post"}}
     assert _flask_routes(app) == documented
+
+
+def test_production_serves_the_spec_without_the_development_paths(tmp_path):
+    keys = {"ADMIN_TOKEN": "a" + "b1c2d3e4f5" * 4, "WEBHOOK_SECRET": "w" + "9z8y7x6v5u" * 4}
+    production = {"ENV": "production", "ID_HASH_KEY": "k" + "q1r2s3t4u5" * 4, "PIN_HASH_PROFILE": "default"}
+    app = create_app(core_config(tmp_path, **production) | keys)
+    try:
+        documented = {(m, path) for path, ops in SPEC["paths"].items() for m in ops if m in {"get", "post"}}
+        assert _flask_routes(app) == {(m, path) for m, path in documented if not path.startswith("/dev/")}
+    finally:
+        app.extensions["core"].close()
 
 
 def _refs(node: Any) -> list[str]:
