@@ -8,6 +8,7 @@ and never raises. Error codes an action returns, for the tree's `errors:` routin
   already_registered   register: this phone is already registered
   id_registered        register: this national ID is registered on another phone
   identity_mismatch    register: the details do not match the population register
+  too_many_attempts    register: too many details that did not match, from this phone or for this ID
   invalid              the core service refused a field (data: field)
   wrong_pin            data: attempts_left
   locked               3 wrong PINs: the account is locked for a while
@@ -37,6 +38,7 @@ from backend_client.client import CoreClient
 from backend_client.errors import (
     AccountLocked,
     BackendError,
+    BackendRejected,
     BackendUnavailable,
     Conflict,
     IdentityMismatch,
@@ -211,6 +213,10 @@ def register(context: HopContext, params: Mapping[str, Any], lang: str) -> Actio
         return _failure("id_registered" if taken else exc.code)
     except IdentityMismatch:
         return _failure("identity_mismatch")
+    except BackendRejected as exc:
+        if exc.code == "too_many_attempts":
+            return _failure("too_many_attempts")
+        raise
     welcome = {"name": str(params.get("first_name", ""))}
     notify("registration_welcome", context.phone, welcome, lang, f"registration_welcome:{context.phone}")
     return ActionResult(ok=True, data={"registered": "yes"})

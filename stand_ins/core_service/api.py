@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from stand_ins.core_service import payments, webhooks
+from stand_ins.core_service import guessing, payments, webhooks
 from stand_ins.core_service.catalogue import DEPARTMENTS, SERVICES, ServiceSpec, find_service
 from stand_ins.core_service.db import utcnow
 from stand_ins.core_service.errors import ApiError
@@ -138,11 +138,13 @@ def register_citizen():
     db = g.db
     if db.scalar(select(Citizen.id).where(Citizen.phone == form.phone)) is not None:
         raise _phone_taken()
+    digest = core.national_ids.digest(form.national_id)
+    attempt = guessing.start_attempt(db, core.guess_limits, form.phone, digest)
     # the register first: only someone who knows the person's details learns the ID is taken
     person = core.register.match(form.national_id, form.first_name, form.last_name, form.date_of_birth)
     if person is None:
         raise ApiError(422, *IDENTITY_MISMATCH)
-    digest = core.national_ids.digest(form.national_id)
+    guessing.forget(db, attempt)
     if db.scalar(select(Citizen.id).where(Citizen.national_id_hash == digest)) is not None:
         raise _id_taken()
     citizen = Citizen(

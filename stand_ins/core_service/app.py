@@ -17,6 +17,7 @@ from stand_ins.core_service.background import BackgroundWorker
 from stand_ins.core_service.config import InsecureSettings, is_production, load_config, production_problems
 from stand_ins.core_service.db import make_engine, make_session_factory, private_dir, sqlite_path
 from stand_ins.core_service.errors import register_error_handlers
+from stand_ins.core_service.guessing import GuessLimits
 from stand_ins.core_service.identity import NationalIdHasher, derive_key, development_master_key
 from stand_ins.core_service.pins import make_hasher
 from stand_ins.core_service.population import PopulationRegister
@@ -26,13 +27,14 @@ from stand_ins.core_service.schema import prepare_schema
 @dataclass
 class CoreState:
     """What the views share: the engine, the session factory, the PIN hasher, the national ID
-    hasher, the population register and the worker."""
+    hasher, the population register, the limits on guessing it, and the worker."""
 
     engine: Engine
     session_factory: sessionmaker
     hasher: PasswordHasher
     national_ids: NationalIdHasher
     register: PopulationRegister
+    guess_limits: GuessLimits
     payment_settings: payments.PaymentSettings
     worker: BackgroundWorker | None
 
@@ -101,6 +103,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hasher=make_hasher(app.config["PIN_HASH_PROFILE"]),
         national_ids=national_ids,
         register=register,
+        guess_limits=GuessLimits(
+            per_phone=int(app.config["REGISTER_MAX_FAILURES_PER_PHONE"]),
+            per_id=int(app.config["REGISTER_MAX_FAILURES_PER_ID"]),
+            window_s=int(app.config["REGISTER_FAILURE_WINDOW_S"]),
+        ),
         payment_settings=payment_settings,
         worker=worker,
     )

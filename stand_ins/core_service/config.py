@@ -84,6 +84,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PAYMENT_FAIL_PHONES": os.environ.get("CORE_PAYMENT_FAIL_PHONES", "+254700000000"),
         "PAYMENT_FAIL_AMOUNT_KES": int(fail_amount) if fail_amount else None,
         "PIN_LOCK_SECONDS": int(_float("CORE_PIN_LOCK_S", 900)),
+        # registrations that do not match the register, per phone and per national ID, per window
+        "REGISTER_MAX_FAILURES_PER_PHONE": int(_float("CORE_REGISTER_MAX_FAILURES_PER_PHONE", 5)),
+        "REGISTER_MAX_FAILURES_PER_ID": int(_float("CORE_REGISTER_MAX_FAILURES_PER_ID", 10)),
+        "REGISTER_FAILURE_WINDOW_S": int(_float("CORE_REGISTER_FAILURE_WINDOW_S", 24 * 3600)),
         "PIN_HASH_PROFILE": _str("CORE_PIN_HASH_PROFILE", "default"),
         # how often the background thread looks for due payments and webhooks
         "TICK_S": _float("CORE_TICK_S", 0.5),

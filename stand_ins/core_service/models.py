@@ -31,6 +31,18 @@ class Citizen(Base):
     applications: Mapped[list[Application]] = relationship(back_populates="citizen")
 
 
+class RegistrationAttempt(Base):
+    """A registration checked against the register, kept for a while to limit guessing: a row per
+    subject (`phone:<E.164>` or `id:<keyed ID hash>`), deleted at once when the details matched."""
+
+    __tablename__ = "registration_attempts"
+    __table_args__ = (Index("ix_registration_attempts_subject_at", "subject", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80))
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Application(Base):
     __tablename__ = "applications"
     __table_args__ = (Index("ix_applications_citizen_created", "citizen_id", "created_at"),)

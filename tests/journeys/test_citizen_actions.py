@@ -8,7 +8,14 @@ from datetime import datetime
 
 import pytest
 
-from backend_client.errors import AccountLocked, BackendUnavailable, Conflict, IdentityMismatch, WrongPin
+from backend_client.errors import (
+    AccountLocked,
+    BackendRejected,
+    BackendUnavailable,
+    Conflict,
+    IdentityMismatch,
+    WrongPin,
+)
 from backend_client.models import Service
 from citizen import registry as actions
 from citizen.actions import check_field, field_prompt, idempotency_key
@@ -85,6 +92,7 @@ class FailingClient:
         (Conflict("taken", code="already_registered", status=409, details={"field": "national_id"}),
          "id_registered", {}),
         (IdentityMismatch("no match", code="identity_mismatch", status=422), "identity_mismatch", {}),
+        (BackendRejected("wait", code="too_many_attempts", status=429), "too_many_attempts", {}),
         (RuntimeError("bug"), "internal", {}),
     ],
 )  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -191,3 +191,59 @@ def _other_name(name: str) -> str:
 def _other_date(person: dict[str, str]) -> str:
     born = date.fromisoformat(person["date_of_birth"])
     return born.replace(day=1 if born.day != 1 else 2).isoformat()
+
+
+def _wrong_dates(person: dict[str, str], count: int) -> list[str]:
+    born = date.fromisoformat(person["date_of_birth"])
+    return [(born - timedelta(days=1 + n)).isoformat() for n in range(count)]
+
+
+def test_a_date_of_birth_cannot_be_found_by_trying_from_one_phone(client, app, person):
+    answers = [
+        register(client, registration(person) | {"date_of_birth": d}).status_code
+        for d in _wrong_dates(person, 6)
+    ]
+    assert answers == [422] * 5 + [429]
+    refused = register(client, registration(person))  # even the right date, from this phone, today
+    assert (refused.status_code, refused.json["error"]) == (429, "too_many_attempts")
+    assert 23 * 3600 < refused.json["retry_after"] <= 24 * 3600
+    assert refused.headers["Retry-After"] == str(refused.json["retry_after"])
+    assert _citizens(app) == 0
+
+
+def test_a_date_of_birth_cannot_be_found_by_trying_from_many_phones(client, app, person):
+    wrong = _wrong_dates(person, 10)
+    for n, born in enumerate(wrong):
+        body = registration(person, phone=f"+2547980000{n:02d}") | {"date_of_birth": born}
+        assert register(client, body).status_code == 422
+    eleventh = register(client, registration(person, phone="+254798000099") | {"date_of_birth": "1950-01-01"})
+    assert (eleventh.status_code, eleventh.json["error"]) == (429, "too_many_attempts")
+    # other people are not affected: the limit is per ID and per phone
+    assert register(client, registration(people(client)[0], phone="+254798000100")).status_code == 201
+
+
+def test_a_burst_of_guesses_gets_no_more_tries_than_a_patient_caller(tmp_path):
+    import requests
+
+    with CoreServer(core_config(tmp_path)) as core:
+        person = unregistered_people(core.url)[0]
+        guesses = [registration(person) | {"date_of_birth": d} for d in _wrong_dates(person, 20)]
+        barrier = threading.Barrier(len(guesses))
+        answers: list[int] = []
+
+        def guess(body: dict[str, str]) -> None:
+            barrier.wait()
+            answers.append(requests.post(f"{core.url}/citizens", json=body, timeout=30).status_code)
+
+        threads = [threading.Thread(target=guess, args=(body,)) for body in guesses]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(answers) == [422] * 5 + [429] * 15
+
+
+def test_mistakes_then_the_right_details_register(client, person):
+    for born in _wrong_dates(person, 4):
+        assert register(client, registration(person) | {"date_of_birth": born}).status_code == 422
+    assert register(client, registration(person)).status_code == 201
