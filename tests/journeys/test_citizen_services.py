@@ -169,6 +169,51 @@ def test_register_apply_pay_track(core_app, core, lang):
     assert "registration_welcome" in [m.template for m in outbox(core_app, phone)]
 
 
+REGISTER_SCREENS = {
+    "en": {
+        "mismatch": "The details do not match the national register.",
+        "taken": "This ID number is already registered. Please visit a Huduma Centre",
+        "too_many": "Too many details did not match.",
+    },
+    "sw": {
+        "mismatch": "Taarifa hazilingani na sajili ya taifa.",
+        "taken": "Nambari hii ya kitambulisho imeshasajiliwa.",
+        "too_many": "Taarifa nyingi hazikulingana.",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_registration_is_checked_against_the_population_register(core_app, core, lang):
+    phone, other = {"en": ("+254712000101", "+254712000102"), "sw": ("+254722000101", "+254722000102")}[lang]
+    text, screens = SCREENS[lang], REGISTER_SCREENS[lang]
+    choose_language(core_app, phone, lang)
+    choose_language(core_app, other, lang)
+    person = unregistered_people(core.url)[0]
+    typed = [person["national_id"], person["first_name"], person["last_name"]]
+    born = typed_date(person["date_of_birth"])
+    wrong_year = born[:-4] + str(int(born[-4:]) - 1)
+
+    register = caller(core_app, phone, f"reg-mismatch-{lang}")
+    screen = register.dial("1", *typed, wrong_year, PIN, PIN)
+    assert screens["mismatch"] in screen and "Huduma Centre" in screen
+    assert text["id"] in register.press("1")  # try again
+    for key in (*typed, born, PIN):
+        register.press(key)
+    assert text["registered"] in register.press(PIN)
+
+    # the same person on another phone: sent to a Huduma Centre, told nothing of the first phone
+    taken = caller(core_app, other, f"reg-taken-{lang}").dial("1", *typed, born, PIN, PIN)
+    assert screens["taken"] in taken and "Huduma Centre" in taken
+    assert phone not in taken and phone[-3:] not in taken
+
+    # guessing a date of birth from the other phone stops after five tries
+    for year_back in range(2, 8):
+        guess = born[:-4] + str(int(born[-4:]) - year_back)
+        last = caller(core_app, other, f"guess-{lang}-{year_back}").dial("1", *typed, guess, PIN, PIN)
+    assert screens["too_many"] in last and "Huduma Centre" in last
+
+
 @pytest.mark.parametrize("lang", ["en", "sw"])
 def test_core_stopped_mid_journey_reads_apologise_then_recover(core_app, core, lang):
     phone = "+254733000111"
