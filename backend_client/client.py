@@ -27,7 +27,7 @@ from backend_client.errors import (
     NotFound,
     rejection_for,
 )
-from backend_client.models import Application, ApplicationPage, Citizen, Feedback, Payment, Service
+from backend_client.models import Application, ApplicationPage, Citizen, Feedback, Payment, Person, Service
 
 # Ids in paths become ":id" so metric labels stay few: /applications/ECZ-7K3Q9P -> /applications/:id
 _ROUTE_ID = re.compile(r"^/(applications|payments|services)/[^/]+")
@@ -129,8 +129,9 @@ class CoreClient:
         idempotency_key: str | None = None,
         budget: Budget | None = None,
     ) -> Citizen:
-        """Register a citizen. Conflict('already_registered', details['field'] = 'phone' or
-        'national_id'); InvalidRequest for a bad field."""
+        """Register a citizen whose ID, names and date of birth match the population register.
+        IdentityMismatch when they do not; Conflict('already_registered', details['field'] =
+        'phone' or 'national_id'); InvalidRequest for a bad field."""
         body = {
             "national_id": national_id,
             "first_name": first_name,
@@ -201,10 +202,17 @@ class CoreClient:
         data = self._request("GET", "/applications", params=params, budget=budget, retry=True)
         return _parse(ApplicationPage, data)
 
-    def get_application(self, reference: str, *, budget: Budget | None = None) -> Application:
-        """One application with its status history and latest payment. The reference may be typed
-        loosely ('ecz7k3q9p'); NotFound('application_not_found')."""
-        data = self._request("GET", f"/applications/{_segment(reference)}", budget=budget, retry=True)
+    def get_application(self, reference: str, *, phone: str, budget: Budget | None = None) -> Application:
+        """One application of the citizen of `phone`, with its status history and latest payment.
+        The reference may be typed loosely ('ecz7k3q9p'). NotFound('application_not_found') both
+        when there is no such application and when it belongs to someone else."""
+        data = self._request(
+            "GET",
+            f"/applications/{_segment(reference)}",
+            params={"phone": phone},
+            budget=budget,
+            retry=True,
+        )
         return _parse(Application, data)
 
     # ---- payments -------------------------------------------------------------------------------
@@ -213,16 +221,15 @@ class CoreClient:
         self,
         reference: str,
         *,
-        phone: str | None = None,
+        phone: str,
         idempotency_key: str | None = None,
         budget: Budget | None = None,
     ) -> Payment:
-        """Start an M-Pesa STK push for the application's fee (to `phone`, default the applicant's).
-        Returns the `pending` payment (the one already pending, if any). Conflict('already_paid' or
-        'no_fee_due'); NotFound."""
-        body = {"phone": phone} if phone else {}
+        """Start an M-Pesa STK push for the fee of an application of the citizen of `phone`, to that
+        phone. Returns the `pending` payment (the one already pending, if any).
+        Conflict('already_paid' or 'no_fee_due'); NotFound, also for someone else's application."""
         data = self._write(
-            "POST", f"/applications/{_segment(reference)}/payments", body, idempotency_key, budget
+            "POST", f"/applications/{_segment(reference)}/payments", {"phone": phone}, idempotency_key, budget
         )
         return _parse(Payment, data)
 
@@ -265,6 +272,19 @@ class CoreClient:
         except BackendError:
             return False
         return True
+
+    # ---- development ----------------------------------------------------------------------------
+
+    def dev_people(
+        self, n: int = 1, *, unregistered: bool = True, budget: Budget | None = None
+    ) -> list[Person]:
+        """Up to `n` (1-100) people from the core's population register, by default only ones not
+        registered yet: for simulators and test tools. Development only: NotFound in production."""
+        params = {"n": n, "unregistered": int(unregistered)}
+        data = self._request("GET", "/dev/people", params=params, budget=budget, retry=True)
+        if not isinstance(data, list):
+            raise BackendUnavailable("answer is not a list of people", code="bad_response")
+        return [_parse(Person, item) for item in data]
 
     # ---- transport ------------------------------------------------------------------------------
 

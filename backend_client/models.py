@@ -41,6 +41,15 @@ class Citizen(Model):
     created_at: datetime
 
 
+class Person(Model):
+    """Someone in the population register (development: `CoreClient.dev_people`)."""
+
+    national_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+
+
 class Department(Model):
     code: str
     name: LocalText

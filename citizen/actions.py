@@ -13,6 +13,8 @@ Error codes an action returns, for the tree's `errors:` routing:
   not_registered       no citizen with this phone (check_registered, my applications)
   already_registered   register: this phone is already registered
   id_registered        register: this national ID is registered on another phone
+  identity_mismatch    register: the details do not match the population register
+  too_many_attempts    register: too many details that did not match, from this phone or for this ID
   invalid              the core service refused a field (data: field)
   wrong_pin            data: attempts_left
   locked               3 wrong PINs: the account is locked for a while
@@ -49,8 +51,10 @@ from backend_client.client import CoreClient
 from backend_client.errors import (
     AccountLocked,
     BackendError,
+    BackendRejected,
     BackendUnavailable,
     Conflict,
+    IdentityMismatch,
     InvalidRequest,
     NotFound,
     WrongPin,
@@ -254,6 +258,12 @@ class Actions:
         except Conflict as exc:
             taken = exc.code == "already_registered" and exc.details.get("field") == "national_id"
             return _failure("id_registered" if taken else exc.code)
+        except IdentityMismatch:
+            return _failure("identity_mismatch")
+        except BackendRejected as exc:
+            if exc.code == "too_many_attempts":
+                return _failure("too_many_attempts")
+            raise
         welcome = SendSms(
             "registration_welcome",
             context.phone,
@@ -407,7 +417,7 @@ class Actions:
     def get_application(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
         """Status of application `reference` in glossary words, with the date it got that status."""
         reference = str(params.get("reference", ""))
-        application = self.client.get_application(reference, budget=_budget(context))
+        application = self.client.get_application(reference, phone=context.phone, budget=_budget(context))
         since = application.history[-1].changed_at if application.history else application.updated_at
         names = application.service_name
         data = {

@@ -91,7 +91,7 @@ class SmsChannel:
         lang: str | None = None
         params: dict[str, Any] = {}
         if command.name == "status":
-            answer = self.lookup.status_of(command.argument or "")
+            answer = self.lookup.status_of(command.argument or "", sms.phone)
             if answer is None:
                 template = "status_not_found"
             else:

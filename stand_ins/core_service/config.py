@@ -1,10 +1,51 @@
 """Settings of the core service: read from the environment, with laptop-safe defaults; a dict
-given to create_app() overrides them (tests)."""
+given to create_app() overrides them (tests).
+
+`GATEWAY_ENV=production` drops every development default: the secrets must then be given, long and
+not a known development value, or `production_problems()` names what is wrong and the service does
+not start.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+MIN_SECRET_LENGTH = 32
+# A secret with fewer different characters than this is a placeholder ("xxxx…", "1234…").
+MIN_DISTINCT_CHARACTERS = 10
+
+# Values that appear in this repository, its docs and its tests: never secret anywhere.
+DEVELOPMENT_VALUES = frozenset(
+    {
+        "dev-admin-token",
+        "dev-webhook-secret",
+        "dev-id-hash-key",
+        "test-admin-token",
+        "test-secret",
+        "test-secret-key",
+        "changeme",
+        "change-me",
+        "secret",
+    }
+)
+# config key -> the environment variable that sets it, for the secrets production requires
+SECRETS = {
+    "ADMIN_TOKEN": "CORE_ADMIN_TOKEN",
+    "WEBHOOK_SECRET": "WEBHOOK_SECRET",
+    "ID_HASH_KEY": "CORE_ID_HASH_KEY",
+}
+
+
+class InsecureSettings(RuntimeError):
+    """Production was asked for with missing or development settings; `problems` names each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 def _float(name: str, default: float) -> float:
@@ -12,16 +53,29 @@ def _float(name: str, default: float) -> float:
     return default if value in (None, "") else float(value)
 
 
+def _str(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """All settings, environment first, then `overrides`."""
+    env = _str("GATEWAY_ENV", DEVELOPMENT).strip().lower()
+    production = env == PRODUCTION
+    var_dir = Path(_str("VAR_DIR", "var"))
     fail_amount = os.environ.get("CORE_PAYMENT_FAIL_AMOUNT_KES")
     config: dict[str, Any] = {
-        "DATABASE_URL": os.environ.get("CORE_DATABASE_URL", "sqlite:///var/core.db"),
-        "ADMIN_TOKEN": os.environ.get("CORE_ADMIN_TOKEN", "dev-admin-token"),
-        "WEBHOOK_SECRET": os.environ.get("WEBHOOK_SECRET", "dev-webhook-secret"),
-        "GATEWAY_WEBHOOK_URL": os.environ.get(
-            "GATEWAY_WEBHOOK_URL", "http://127.0.0.1:8000/events/application-status"
-        ),
+        "ENV": env,
+        "VAR_DIR": var_dir,
+        "DATABASE_URL": _str("CORE_DATABASE_URL", f"sqlite:///{var_dir / 'core.db'}"),
+        "REGISTER_URL": _str("CORE_REGISTER_URL", f"sqlite:///{var_dir / 'register.db'}"),
+        "REGISTER_SEED": int(_float("CORE_REGISTER_SEED", 254)),
+        "REGISTER_SIZE": int(_float("CORE_REGISTER_SIZE", 10_000)),
+        "ADMIN_TOKEN": _str("CORE_ADMIN_TOKEN", "" if production else "dev-admin-token"),
+        "WEBHOOK_SECRET": _str("WEBHOOK_SECRET", "" if production else "dev-webhook-secret"),
+        # empty in development: derived from a master secret kept in VAR_DIR (identity.py)
+        "ID_HASH_KEY": _str("CORE_ID_HASH_KEY", ""),
+        "GATEWAY_WEBHOOK_URL": _str("GATEWAY_WEBHOOK_URL", "http://127.0.0.1:8000/events/application-status"),
         "WEBHOOK_TIMEOUT_S": _float("CORE_WEBHOOK_TIMEOUT_S", 3.0),
         "WEBHOOK_RETRY_BASE_S": _float("CORE_WEBHOOK_RETRY_BASE_S", 1.0),
         "WEBHOOK_RETRY_MAX_S": _float("CORE_WEBHOOK_RETRY_MAX_S", 300.0),
@@ -30,7 +84,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PAYMENT_FAIL_PHONES": os.environ.get("CORE_PAYMENT_FAIL_PHONES", "+254700000000"),
         "PAYMENT_FAIL_AMOUNT_KES": int(fail_amount) if fail_amount else None,
         "PIN_LOCK_SECONDS": int(_float("CORE_PIN_LOCK_S", 900)),
-        "PIN_HASH_PROFILE": os.environ.get("CORE_PIN_HASH_PROFILE", "default"),
+        # registrations that do not match the register, per phone and per national ID, per window
+        "REGISTER_MAX_FAILURES_PER_PHONE": int(_float("CORE_REGISTER_MAX_FAILURES_PER_PHONE", 5)),
+        "REGISTER_MAX_FAILURES_PER_ID": int(_float("CORE_REGISTER_MAX_FAILURES_PER_ID", 10)),
+        "REGISTER_FAILURE_WINDOW_S": int(_float("CORE_REGISTER_FAILURE_WINDOW_S", 24 * 3600)),
+        "PIN_HASH_PROFILE": _str("CORE_PIN_HASH_PROFILE", "default"),
         # how often the background thread looks for due payments and webhooks
         "TICK_S": _float("CORE_TICK_S", 0.5),
         "BACKGROUND": True,
@@ -38,3 +96,47 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     config.update(overrides or {})
     return config
+
+
+def is_production(config: dict[str, Any]) -> bool:
+    return config.get("ENV") == PRODUCTION
+
+
+def secret_problem(value: str) -> str | None:
+    """Why `value` cannot be a production secret, or None when it can."""
+    if not value:
+        return "is not set"
+    if value.strip().lower() in DEVELOPMENT_VALUES or value.startswith(("dev-", "test-")):
+        return "is a development value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return "looks like a placeholder (too few different characters)"
+    return None
+
+
+def production_problems(config: dict[str, Any]) -> list[str]:
+    """Every reason this configuration must not start, one line each, naming the environment
+    variable: an unknown GATEWAY_ENV, or production with a missing or development secret. Empty in
+    development."""
+    env = config.get("ENV")
+    if env not in (DEVELOPMENT, PRODUCTION):
+        return [f"GATEWAY_ENV={env!r} is neither {DEVELOPMENT} nor {PRODUCTION}"]
+    if env != PRODUCTION:
+        return []
+    problems = []
+    for key, variable in SECRETS.items():
+        problem = secret_problem(str(config.get(key) or ""))
+        if problem:
+            problems.append(f"{variable} {problem}")
+    values = [str(config.get(key) or "") for key in SECRETS]
+    if all(values) and len(set(values)) < len(values):
+        problems.append(f"{', '.join(SECRETS.values())} must all be different")
+    if config.get("PIN_HASH_PROFILE") == "cheapest":
+        problems.append("CORE_PIN_HASH_PROFILE=cheapest is for tests only")
+    return problems
+
+
+def insecure_defaults(config: dict[str, Any]) -> list[str]:
+    """Settings a development run relies on that production refuses (for a start-up warning)."""
+    return [variable for key, variable in SECRETS.items() if secret_problem(str(config.get(key) or ""))]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,22 +43,51 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; for a SQLite file, the folder is created and WAL + a busy timeout are set
-    so the request threads and the background thread can write without 'database is locked'."""
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None (another database, or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return None if not path or path == ":memory:" else Path(path)
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and its parents) readable by this user only; tighten an existing one to 0700.
+
+    A shared directory (sticky bit, like /tmp) or one owned by someone else is left alone."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = path.stat()
+    if status.st_uid == os.getuid() and not status.st_mode & stat.S_ISVTX:
+        path.chmod(0o700)
+
+
+def private_file(path: Path) -> None:
+    """Make sure `path` exists with mode 0600 before SQLite opens it. SQLite gives its -wal and -shm
+    files the database file's mode, so they are private too."""
+    if not path.parent.exists():
+        private_dir(path.parent)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    path.chmod(0o600)
+
+
+def make_engine(url: str, *, wal: bool = True) -> Engine:
+    """An engine for `url`. A SQLite file is created 0600 (its folder 0700 when it is new), with WAL
+    and a busy timeout so the request threads and the background thread can write without
+    'database is locked'."""
     connect_args: dict[str, Any] = {}
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 10}
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            private_file(path)
     engine = create_engine(url, connect_args=connect_args)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -21,7 +21,7 @@ def citizen_json(citizen: Citizen) -> dict[str, Any]:
         "phone": citizen.phone,
         "first_name": citizen.first_name,
         "last_name": citizen.last_name,
-        "national_id_masked": mask_national_id(citizen.national_id),
+        "national_id_masked": mask_national_id(citizen.national_id_last3),
         "date_of_birth": citizen.date_of_birth.isoformat(),
         "created_at": _time(citizen.created_at),
     }

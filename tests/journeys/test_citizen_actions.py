@@ -9,7 +9,14 @@ from datetime import datetime
 
 import pytest
 
-from backend_client.errors import AccountLocked, BackendUnavailable, Conflict, WrongPin
+from backend_client.errors import (
+    AccountLocked,
+    BackendRejected,
+    BackendUnavailable,
+    Conflict,
+    IdentityMismatch,
+    WrongPin,
+)
 from backend_client.models import Service
 from citizen.actions import ACTION_NAMES, Actions, HopContext, check_field, field_prompt, idempotency_key
 from citizen.queued import QueuedWork, submit
@@ -135,6 +142,8 @@ def test_idempotency_key_is_stable_per_session_and_request():
         (AccountLocked("no", code="account_locked", status=423), "locked", {}),
         (Conflict("taken", code="already_registered", status=409, details={"field": "national_id"}),
          "id_registered", {}),
+        (IdentityMismatch("no match", code="identity_mismatch", status=422), "identity_mismatch", {}),
+        (BackendRejected("wait", code="too_many_attempts", status=429), "too_many_attempts", {}),
         (RuntimeError("bug"), "internal", {}),
     ],
 )  # fmt: skip

@@ -18,7 +18,7 @@ from citizen.queued import QUEUE_NAME, submit
 from common.jobs import SimpleContextWorker
 from records.sms import SmsMessage
 from stand_ins.core_service.models import Application, IdempotencyRecord
-from stand_ins.core_service.testing import CoreServer, WsgiThread
+from stand_ins.core_service.testing import CoreServer, WsgiThread, unregistered_people
 from tests.conftest import Dialler
 from tests.stand_ins.core_service.conftest import ADMIN, core_config
 
@@ -91,16 +91,18 @@ def choose_language(app, phone: str, lang: str) -> None:
         caller(app, phone, f"lang-{phone}").dial("8", "2")
 
 
-def register_over_http(core: CoreServer, phone: str, national_id: str) -> None:
-    body = {
-        "national_id": national_id,
-        "first_name": "Wanjiku",
-        "last_name": "Kamau",
-        "date_of_birth": "1990-05-01",
-        "phone": phone,
-        "pin": PIN,
-    }
+def register_over_http(core: CoreServer, phone: str) -> dict[str, str]:
+    """Register someone from the core's population register on `phone`; returns the person."""
+    person = unregistered_people(core.url)[0]
+    body = person | {"phone": phone, "pin": PIN}
     assert requests.post(f"{core.url}/citizens", json=body, timeout=5).status_code == 201
+    return person
+
+
+def typed_date(iso: str) -> str:
+    """'1990-05-01' as a citizen types it: '01/05/1990'."""
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
 
 
 def applications(core: CoreServer) -> list[Application]:
@@ -126,7 +128,10 @@ def test_register_apply_pay_track(core_app, core, lang):
     register = caller(core_app, phone, f"reg-{lang}")
     assert text["welcome"] in register.dial()
     assert text["id"] in register.press("1")
-    for key in ("23456789" if lang == "en" else "2345678", "Wanjiku", "Kamau", "01/05/1990", PIN):
+    person = unregistered_people(core.url)[0]
+    # names as a citizen may type them: case and spacing differ from the register's
+    names = (person["first_name"].upper(), f" {person['last_name'].lower()} ")
+    for key in (person["national_id"], *names, typed_date(person["date_of_birth"]), PIN):
         register.press(key)
     assert text["registered"] in register.press(PIN)
     assert caller(core_app, phone, f"again-{lang}").dial("1").startswith("CON ")  # already registered
@@ -165,11 +170,56 @@ def test_register_apply_pay_track(core_app, core, lang):
     assert "registration_welcome" in [m.template for m in outbox(core_app, phone)]
 
 
+REGISTER_SCREENS = {
+    "en": {
+        "mismatch": "The details do not match the national register.",
+        "taken": "This ID number is already registered. Please visit a Huduma Centre",
+        "too_many": "Too many details did not match.",
+    },
+    "sw": {
+        "mismatch": "Taarifa hazilingani na sajili ya taifa.",
+        "taken": "Nambari hii ya kitambulisho imeshasajiliwa.",
+        "too_many": "Taarifa nyingi hazikulingana.",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_registration_is_checked_against_the_population_register(core_app, core, lang):
+    phone, other = {"en": ("+254712000101", "+254712000102"), "sw": ("+254722000101", "+254722000102")}[lang]
+    text, screens = SCREENS[lang], REGISTER_SCREENS[lang]
+    choose_language(core_app, phone, lang)
+    choose_language(core_app, other, lang)
+    person = unregistered_people(core.url)[0]
+    typed = [person["national_id"], person["first_name"], person["last_name"]]
+    born = typed_date(person["date_of_birth"])
+    wrong_year = born[:-4] + str(int(born[-4:]) - 1)
+
+    register = caller(core_app, phone, f"reg-mismatch-{lang}")
+    screen = register.dial("1", *typed, wrong_year, PIN, PIN)
+    assert screens["mismatch"] in screen and "Huduma Centre" in screen
+    assert text["id"] in register.press("1")  # try again
+    for key in (*typed, born, PIN):
+        register.press(key)
+    assert text["registered"] in register.press(PIN)
+
+    # the same person on another phone: sent to a Huduma Centre, told nothing of the first phone
+    taken = caller(core_app, other, f"reg-taken-{lang}").dial("1", *typed, born, PIN, PIN)
+    assert screens["taken"] in taken and "Huduma Centre" in taken
+    assert phone not in taken and phone[-3:] not in taken
+
+    # guessing a date of birth from the other phone stops after five tries
+    for year_back in range(2, 8):
+        guess = born[:-4] + str(int(born[-4:]) - year_back)
+        last = caller(core_app, other, f"guess-{lang}-{year_back}").dial("1", *typed, guess, PIN, PIN)
+    assert screens["too_many"] in last and "Huduma Centre" in last
+
+
 @pytest.mark.parametrize("lang", ["en", "sw"])
 def test_core_stopped_mid_journey_reads_apologise_then_recover(core_app, core, lang):
     phone = "+254733000111"
     text = SCREENS[lang]
-    register_over_http(core, phone, "3456789")
+    register_over_http(core, phone)
     choose_language(core_app, phone, lang)
     track = caller(core_app, phone, "mid-1")
     to_summary(track)
@@ -193,7 +243,7 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     core_app, core, redis_server, capfd
 ):
     phone = "+254744000222"
-    register_over_http(core, phone, "4567890")
+    national_id = register_over_http(core, phone)["national_id"]
     dialler = caller(core_app, phone, "queued-1")
     assert "Fee: KES 1,050" in to_summary(dialler)  # the catalogue was read while it was up
     dialler.press("1")
@@ -230,7 +280,7 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
         count = db.scalar(select(func.count()).where(IdempotencyRecord.key == key))
     assert count == 1
     logged = "".join(capfd.readouterr())
-    assert PIN not in logged and "4567890" not in logged and phone not in logged
+    assert PIN not in logged and national_id not in logged and phone not in logged
 
 
 def _slow_app(environ, start_response):
@@ -263,7 +313,7 @@ def outbox(app, phone: str) -> list[SmsMessage]:
 
 def test_core_writes_and_feedback_reach_the_audit_trail_without_personal_data(core_app, core):
     phone = "+254755000333"
-    register_over_http(core, phone, "5678901")
+    national_id = register_over_http(core, phone)["national_id"]
     dialler = caller(core_app, phone, "audit-1")
     to_summary(dialler)
     dialler.press("1")
@@ -282,6 +332,6 @@ def test_core_writes_and_feedback_reach_the_audit_trail_without_personal_data(co
     assert not any(e["operation"].startswith("GET") for e in backend)  # reads go to /metrics only
     assert [e["rating"] for e in events if e["kind"] == "feedback"] == ["5"]
     flat = str(events)
-    assert PIN not in flat and phone not in flat and "5678901" not in flat
+    assert PIN not in flat and phone not in flat and national_id not in flat
     metrics = core_app.test_client().get("/metrics").get_data(as_text=True)
     assert 'backend_request_seconds_count{operation="POST /applications"}' in metrics

@@ -39,7 +39,8 @@ def settings(redis_server, redis_client, database_url) -> Settings:
 
 
 class FakeLookup:
-    """The core service as STATUS sees it: a dict of applications; `down` makes it unavailable."""
+    """The core service as STATUS sees it: a dict of applications and their owners' phones; `down`
+    makes it unavailable."""
 
     def __init__(self) -> None:
         self.down = False
@@ -51,14 +52,17 @@ class FakeLookup:
                 dt.date(2026, 11, 27),
             )
         }
+        self.owners = {"ECZ-7K3Q9P": "+254712345678"}
         self.names = {"good-conduct": {"en": "Certificate of Good Conduct", "sw": "Cheti cha Maadili Mema"}}
 
-    def status_of(self, reference: str) -> ApplicationStatus | None:
+    def status_of(self, reference: str, phone: str) -> ApplicationStatus | None:
         if self.down:
             raise LookupUnavailable("core service down (test)")
         key = reference.upper()
         if "-" not in key:
             key = f"{key[:3]}-{key[3:]}"
+        if self.owners.get(key) != phone:
+            return None  # someone else's is as unknown as no application at all
         return self.applications.get(key)
 
     def service_name(self, code: str):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from stand_ins.core_service.models import Application, WebhookEvent
 from stand_ins.core_service.references import ALPHABET, new_reference, normalise_reference
-from tests.stand_ins.core_service.conftest import ADMIN, PHONE, PIN, apply
+from tests.stand_ins.core_service.conftest import ADMIN, PHONE, PIN, apply, register
 
 REFERENCE = re.compile(r"^ECZ-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
 
@@ -113,12 +113,23 @@ def test_list_is_newest_first_and_paged(client, citizen):
     assert client.get("/applications", query_string={"phone": PHONE, "limit": "x"}).status_code == 400
 
 
+def _get(client, reference, phone=PHONE):
+    return client.get(f"/applications/{reference}", query_string={"phone": phone})
+
+
 def test_get_by_reference_typed_loosely(client, citizen):
     reference = apply(client).json["reference"]
     loose = reference.replace("-", " ").lower()
-    assert client.get(f"/applications/{loose}").json["reference"] == reference
-    missing = client.get("/applications/ECZ-222222")
+    assert _get(client, loose).json["reference"] == reference
+    missing = _get(client, "ECZ-222222")
     assert (missing.status_code, missing.json["error"]) == (404, "application_not_found")
+
+
+def test_reading_an_application_needs_the_callers_phone(client, citizen):
+    reference = apply(client).json["reference"]
+    for query in ({}, {"phone": "0712345678"}):
+        response = client.get(f"/applications/{reference}", query_string=query)
+        assert (response.status_code, response.json["field"]) == (400, "phone")
 
 
 def _move(client, reference, status, headers=ADMIN, note=None):
@@ -140,7 +151,7 @@ def test_status_workflow_records_history(client, citizen):
     for status in ("under_review", "approved", "ready_for_collection", "collected"):
         response = _move(client, reference, status, note=f"now {status}")
         assert response.status_code == 200, response.json
-    history = client.get(f"/applications/{reference}").json["history"]
+    history = _get(client, reference).json["history"]
     assert [h["status"] for h in history] == [
         "submitted",
         "under_review",
@@ -166,40 +177,58 @@ def test_illegal_moves_are_409(client, citizen):
     assert _move(client, reference, "lost").status_code == 400
 
 
+def _pay(client, reference, phone=PHONE):
+    return client.post(f"/applications/{reference}/payments", json={"phone": phone})
+
+
+def _wait_for_settlement(client, payment_id: str) -> dict:
+    deadline = time.monotonic() + 5
+    while (payment := client.get(f"/payments/{payment_id}").json)["status"] == "pending":
+        assert time.monotonic() < deadline, "the payment never settled"
+        time.sleep(0.02)
+    return payment
+
+
 def test_payment_goes_pending_then_paid(client, citizen):
     reference = apply(client).json["reference"]
-    started = client.post(f"/applications/{reference}/payments", json={})
+    started = _pay(client, reference)
     assert started.status_code == 201
     payment = started.json
     assert (payment["status"], payment["amount_kes"], payment["phone"]) == ("pending", 1050, PHONE)
-    again = client.post(f"/applications/{reference}/payments", json={})
+    again = _pay(client, reference)
     assert (again.status_code, again.json["id"]) == (200, payment["id"])  # one STK push at a time
-    time.sleep(0.08)
-    settled = client.get(f"/payments/{payment['id']}").json
+    settled = _wait_for_settlement(client, payment["id"])
     assert settled["status"] == "paid"
     assert re.match(r"^[A-Z0-9]{10}$", settled["mpesa_receipt"])
-    assert client.get(f"/applications/{reference}").json["payment_status"] == "paid"
-    paid_twice = client.post(f"/applications/{reference}/payments", json={})
+    assert _get(client, reference).json["payment_status"] == "paid"
+    paid_twice = _pay(client, reference)
     assert (paid_twice.status_code, paid_twice.json["error"]) == (409, "already_paid")
 
 
-def test_payment_fails_for_the_test_phone_and_can_be_retried(client, citizen):
-    reference = apply(client).json["reference"]
-    payment = client.post(f"/applications/{reference}/payments", json={"phone": "+254700000000"}).json
-    time.sleep(0.08)
-    failed = client.get(f"/payments/{payment['id']}").json
+def test_payment_fails_for_the_test_phone_and_can_be_retried(client, body):
+    failing = "+254700000000"  # CORE_PAYMENT_FAIL_PHONES
+    assert register(client, body, phone=failing).status_code == 201
+    reference = apply(client, phone=failing).json["reference"]
+    payment = _pay(client, reference, failing).json
+    failed = _wait_for_settlement(client, payment["id"])
     assert failed["status"] == "failed"
     assert failed["failure_reason"] == "Request cancelled by user"
-    assert client.get(f"/applications/{reference}").json["payment_status"] == "unpaid"
-    retry = client.post(f"/applications/{reference}/payments", json={})
+    assert _get(client, reference, failing).json["payment_status"] == "unpaid"
+    retry = _pay(client, reference, failing)
     assert retry.status_code == 201 and retry.json["id"] != payment["id"]
+
+
+def test_a_payment_needs_the_callers_phone(client, citizen):
+    reference = apply(client).json["reference"]
+    response = client.post(f"/applications/{reference}/payments", json={})
+    assert (response.status_code, response.json["field"]) == (400, "phone")
 
 
 def test_free_service_has_no_payment(client, citizen):
     body = {"service_code": "kra_pin", "answers": {"income_source": "business", "county": "Kisumu"}}
     application = apply(client, **body).json
     assert (application["fee_kes"], application["payment_status"]) == (0, "not_required")
-    response = client.post(f"/applications/{application['reference']}/payments", json={})
+    response = _pay(client, application["reference"])
     assert (response.status_code, response.json["error"]) == (409, "no_fee_due")
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from gateway.events import signature_ok
 from stand_ins.core_service.models import WebhookEvent
-from stand_ins.core_service.testing import CoreServer, WsgiThread, free_port
-from tests.stand_ins.core_service.conftest import ADMIN, CITIZEN, GOOD_CONDUCT, PHONE, PIN, core_config
+from stand_ins.core_service.testing import CoreServer, WsgiThread, free_port, unregistered_people
+from tests.stand_ins.core_service.conftest import ADMIN, GOOD_CONDUCT, PHONE, PIN, core_config, registration
 
 SECRET = "test-secret"
 
@@ -55,7 +55,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def _submit(core: CoreServer) -> str:
-    requests.post(f"{core.url}/citizens", json=CITIZEN, timeout=5).raise_for_status()
+    body = registration(unregistered_people(core.url)[0])
+    requests.post(f"{core.url}/citizens", json=body, timeout=5).raise_for_status()
     response = requests.post(
         f"{core.url}/applications",
         json={"phone": PHONE, "pin": PIN} | GOOD_CONDUCT,
@@ -81,7 +82,10 @@ def test_events_are_signed_and_carry_the_change(tmp_path):
                 timeout=5,
             )
             assert moved.status_code == 200
-            requests.post(f"{core.url}/applications/{reference}/payments", json={}, timeout=5)
+            paid = requests.post(
+                f"{core.url}/applications/{reference}/payments", json={"phone": PHONE}, timeout=5
+            )
+            assert paid.status_code == 201
             wait_for(
                 lambda: receiver.of_type("payment.settled") and receiver.of_type("application.status_changed")
             )
