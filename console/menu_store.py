@@ -25,7 +25,7 @@ from menus import live as publishing
 from menus.journeys import JourneyReport, journeys_path, run_journeys
 from menus.loader import TreeError, TreeProblem, parse_yaml, tree_files
 from menus.model import MenuTree
-from menus.validator import validate_document
+from menus.validator import screen_warnings, validate_document
 from records.menus import MenuDraft, MenuPublication, MenuVersion
 
 log = get_logger("console.menus")
@@ -42,10 +42,13 @@ class UnknownVersion(LookupError):
 class StaleDraft(Exception):
     """The draft changed since the caller read it; nothing was saved."""
 
-    def __init__(self, current_revision: int, updated_by: str, updated_at: datetime) -> None:
+    def __init__(
+        self, current_revision: int, updated_by: str, updated_at: datetime, by_you: bool = False
+    ) -> None:
+        who = f"by you ({updated_by}) in another tab or window" if by_you else f"by {updated_by}"
         super().__init__(
-            f"the draft was saved by {updated_by} (revision {current_revision}) after you opened it; "
-            "your changes were not saved: reload the draft, apply them again and save"
+            f"the draft was saved {who} (revision {current_revision}) after you opened it; "
+            "your changes here were not saved yet: look at what changed, then save yours over it or reload"
         )
         self.current_revision = current_revision
         self.updated_by = updated_by
@@ -72,6 +75,8 @@ class CheckReport:
     tree: MenuTree | None
     problems: list[TreeProblem] = field(default_factory=list)
     journeys: JourneyReport | None = None
+    # Shown at the node, never blocking: options pushed behind "98 More", mid-sentence page breaks.
+    warnings: list[TreeProblem] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Any]:
@@ -334,6 +339,7 @@ class MenuStore:
         report = CheckReport(tree, list(problems))
         if tree is None:
             return report
+        report.warnings = screen_warnings(tree, self.screen_limit)
         for code in tree.service_codes:
             owner = self.registry.for_service_code(code)
             if owner is not None and owner.id != tree.id:
@@ -392,9 +398,25 @@ class MenuStore:
                 )
             )
             if updated.rowcount != 1:
-                raise StaleDraft(draft.revision, draft.updated_by, draft.updated_at)
+                session.refresh(draft)
+                same = draft.document == document and (journeys is None or draft.journeys == journeys)
+                if same and draft.updated_by == actor.email:
+                    return draft  # the same save twice (a double click, a retried request): done
+                raise StaleDraft(
+                    draft.revision, draft.updated_by, draft.updated_at, by_you=draft.updated_by == actor.email
+                )
             record(session, actor, "draft.save", tree_id, {"revision": revision + 1})
         return self.draft(tree_id)
+
+    def reset_draft(self, tree_id: str, actor: Actor, ref: str, revision: int) -> MenuDraft:
+        """Make the draft a copy of version `ref` (journeys kept), as a new revision; nothing goes live."""
+        target = self.version(tree_id, ref)
+        draft = self.save_draft(tree_id, actor, revision, copy.deepcopy(target.document))
+        with self.database.session() as session:
+            record(
+                session, actor, "draft.reset", tree_id, {"revision": draft.revision, "number": target.number}
+            )
+        return draft
 
     def publish(self, tree_id: str, actor: Actor, note: str = "", revision: int | None = None) -> MenuVersion:
         """Publish the draft as it is in SQL now. Refused (NotPublishable) on any problem."""
@@ -490,7 +512,12 @@ def version_summary(version: MenuVersion) -> dict[str, Any]:
 
 
 def problem_json(problem: TreeProblem) -> dict[str, Any]:
-    return {"node": problem.node, "message": problem.message, "path": problem.path}
+    return {
+        "node": problem.node,
+        "message": problem.message,
+        "path": problem.path,
+        "severity": problem.severity,
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:

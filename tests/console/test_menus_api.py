@@ -32,9 +32,10 @@ def test_lists_trees_and_serves_the_seeded_draft(as_role):
     assert [t["id"] for t in trees] == ["ecitizen"]
     assert trees[0]["live_number"] == 1 and trees[0]["draft_is_live"]
     draft = _draft(viewer)
-    assert draft["revision"] == 1 and draft["problems"] == []
+    assert draft["revision"] == 1
+    assert [p for p in draft["problems"] if p["severity"] == "error"] == []
     assert draft["journeys"]["journeys"], "journeys are seeded from ecitizen.journeys.yaml"
-    assert {n["id"] for n in draft["layout"]["nodes"]} == set(draft["document"]["nodes"])
+    assert {n["id"] for n in draft["graph"]["nodes"]} == set(draft["document"]["nodes"])
 
 
 def test_seeding_is_idempotent(console_app):
@@ -108,7 +109,7 @@ def test_session_in_flight_finishes_on_its_version(as_role, console_app):
     document = copy.deepcopy(draft["document"])
     document["nodes"]["help"]["options"][0]["label"]["en"] = "Support line (free)"
     assert _save(publisher, draft, document).status_code == 200
-    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 201
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).status_code == 201
     pinned = dial(phone, "7", session_id="inflight")
     assert "1. Support line\n" in pinned, "a session in flight stays on the version it started on"
     assert "1. Support line (free)" in dial(phone, "7", session_id="new-dial")
@@ -124,7 +125,7 @@ def test_other_process_follows_redis_and_loads_pinned_versions(as_role, console_
     publisher = as_role("publisher")
     draft = _draft(publisher)
     _save(publisher, draft, _relabel(draft["document"], "Register today"))
-    new = publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).get_json()["version"]
+    new = publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).get_json()["version"]
     other.refresh(force=True)
     assert other.for_service_code("*384*123#").version == new
 
@@ -201,7 +202,7 @@ def test_failing_journey_blocks_publishing(as_role):
     tested = publisher.call("POST", f"{DRAFT}/test", {}).get_json()
     assert not tested["ok"] and tested["journeys"]["failures"]
     assert "1. Register" in tested["journeys"]["failures"][0]["message"]
-    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 422
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).status_code == 422
 
 
 def test_bad_input_gets_json_errors(as_role):
@@ -266,7 +267,7 @@ def test_every_edit_publish_and_rollback_is_audited(as_role, console_app):
     draft = _draft(publisher)
     _save(publisher, draft, _relabel(draft["document"], "Register now"))
     publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "why"})
-    publisher.call("POST", "/api/v1/menus/ecitizen/rollback", {"version": "1"})
+    publisher.call("POST", "/api/v1/menus/ecitizen/rollback", {"version": "1", "note": "undo"})
     from sqlalchemy import select
 
     from records.operators import OperatorAction
@@ -351,7 +352,7 @@ def test_journeys_are_edited_with_the_draft(as_role):
     assert saved.status_code == 200 and saved.get_json()["journeys"] == journeys
     tested = publisher.call("POST", f"{DRAFT}/test", {}).get_json()
     assert tested["ok"] and tested["journeys"]["passed"] == ["new label"]
-    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 201
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).status_code == 201
 
 
 def test_a_large_tree_fits_in_one_save(as_role):
