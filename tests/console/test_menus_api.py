@@ -364,3 +364,61 @@ def test_a_large_tree_fits_in_one_save(as_role):
     saved = _save(editor, draft, document)
     assert saved.status_code == 200, saved.status_code
     assert any(p["message"] == "cannot be reached from the start" for p in saved.get_json()["problems"])
+
+
+def test_publish_and_rollback_need_a_note(as_role):
+    publisher = as_role("publisher")
+    refused = publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "  "})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "note_required"
+    refused = publisher.call("POST", "/api/v1/menus/ecitizen/rollback", {"version": "1"})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "note_required"
+
+
+def test_the_same_save_twice_is_not_a_conflict_but_another_edit_is(as_role):
+    editor = as_role("editor")
+    draft = _draft(editor)
+    document = _relabel(draft["document"], "Register now")
+    assert _save(editor, draft, document).status_code == 200
+    again = _save(editor, draft, document)  # a double click: same revision, same content
+    assert again.status_code == 200 and again.get_json()["revision"] == 2
+    other = _save(editor, draft, _relabel(draft["document"], "Something else"))
+    assert other.status_code == 409
+    assert "by you (editor@example.org) in another tab or window" in other.get_json()["message"]
+
+
+def test_warnings_are_listed_but_do_not_block_publishing(as_role):
+    publisher = as_role("publisher")
+    checked = publisher.call("POST", f"{DRAFT}/validate", {}).get_json()
+    warnings = [p for p in checked["problems"] if p["severity"] == "warning"]
+    assert checked["ok"] and any(p["node"] == "main" for p in warnings)
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "ok"}).status_code == 201
+
+
+def test_export_import_and_reset(as_role):
+    editor = as_role("editor")
+    exported = editor.call("POST", f"{DRAFT}/export", {}).get_json()["yaml"]
+    assert exported.startswith("id: ecitizen\ntitle: eCitizen\n")
+    changed = exported.replace("en: Welcome to eCitizen", "en: Welcome, imported")
+    imported = editor.call("POST", f"{DRAFT}/import", {"yaml": changed}).get_json()
+    assert imported["document"]["nodes"]["main"]["text"]["en"] == "Welcome, imported"
+    assert _draft(editor)["revision"] == 1, "importing does not save"
+    bad = editor.call("POST", f"{DRAFT}/import", {"yaml": "id: [unclosed"})
+    assert bad.status_code == 422 and bad.get_json()["error"] == "bad_yaml"
+    viewer = as_role("viewer")
+    assert viewer.call("POST", f"{DRAFT}/import", {"yaml": changed}).status_code == 403
+
+    draft = _draft(editor)
+    _save(editor, draft, imported["document"])
+    reset = editor.call("POST", f"{DRAFT}/reset", {"version": "1", "revision": 2})
+    assert reset.status_code == 200 and reset.get_json()["revision"] == 3
+    assert reset.get_json()["document"]["nodes"]["main"]["text"]["en"] == "Welcome to eCitizen"
+    _save(editor, _draft(editor), imported["document"])  # revision 4
+    stale = editor.call("POST", f"{DRAFT}/reset", {"version": "1", "revision": 3})
+    assert stale.status_code == 409
+
+
+def test_session_endpoint_gives_the_csrf_token_only_to_the_logged_in(as_role, console_app):
+    editor = as_role("editor")
+    body = editor.call("GET", "/api/v1/session").get_json()
+    assert body["email"] == "editor@example.org" and body["csrf_token"] == editor.csrf
+    assert console_app.test_client().get("/api/v1/session").status_code == 401

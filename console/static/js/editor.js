@@ -40,6 +40,7 @@ function start(root) {
     undo: [],
     redo: [],
     lastEdit: { key: null, at: 0 },
+    edits: 0,
   };
 
   const api = new Api("/api/v1/menus/" + encodeURIComponent(treeId), csrf, showExpired);
@@ -103,6 +104,7 @@ function start(root) {
   }
 
   function edited({ structure = false } = {}) {
+    state.edits += 1;
     state.dirty = true;
     $("revision").textContent = "revision " + state.revision + " · unsaved changes";
     updateUndoButtons();
@@ -502,7 +504,7 @@ function start(root) {
           (m.notice_pages ? " · after a wrong key " + m.notice_pages.length + (m.notice_pages.length === 1 ? " page" : " pages") : ""),
       });
       box.append(line);
-      for (const warning of m.warnings || []) box.append(el("div", { class: "count warn", text: "△ " + warning }));
+      for (const warning of m.warnings || []) box.append(el("div", { class: "measure-warning", "data-lang": lang, text: "△ " + warning }));
       m.pages.forEach((page, i) =>
         box.append(el("pre", { class: "page", "data-lang": lang, title: LANG_NAMES[lang] + " page " + (i + 1), text: page }))
       );
@@ -554,15 +556,20 @@ function start(root) {
   // -- saving ----------------------------------------------------------------------------------
   async function save(over) {
     const button = $("save");
+    const editsAtStart = state.edits;
     const { status, data } = await api.call(
       "PUT", "/draft",
       { revision: over || state.revision, document: state.doc, journeys: state.journeys },
       { busy: button, busyText: "Saving…" }
     );
     if (status === 200) {
-      const selected = state.selected;
-      adopt(data);
-      state.selected = selected;
+      // The working copy stays the same objects (the node editor holds them); only the
+      // revision moves on. Edits made while the save was on its way stay unsaved.
+      state.revision = data.revision;
+      state.updatedBy = data.updated_by;
+      state.liveVersion = data.live_version;
+      state.dirty = state.edits !== editsAtStart;
+      $("revision").textContent = "revision " + data.revision + (state.dirty ? " · unsaved changes" : " · saved by " + data.updated_by);
       applyProblems(data);
       const errors = data.problems.filter((p) => p.severity !== "warning").length;
       say("Saved revision " + data.revision + (errors ? " (with " + errors + " problem(s): publishing waits until they are fixed)." : "."), "ok");
