@@ -44,22 +44,22 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-@pytest.fixture()
-def console_app(console_redis_url: str, tmp_path: Path, request):
+def make_console_app(redis_url: str, tmp_path: Path, **overrides):
+    """A fresh app on an emptied Redis and a new SQLite file, with one operator of every role."""
     from app import create_app
     from config import Settings
     from console.operators import create_operator
 
-    redis.Redis.from_url(console_redis_url).flushdb()
-    settings = Settings.from_env(
-        redis_url=console_redis_url,
-        database_url=f"sqlite:///{tmp_path / 'gateway.db'}",
-        log_level="WARNING",
-        log_format="console",
+    redis.Redis.from_url(redis_url).flushdb()
+    values = {
+        "redis_url": redis_url,
+        "database_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+        "log_level": "WARNING",
+        "log_format": "console",
         # nothing listens here: a test that wants the core service starts one (never `make run`'s)
-        core_url=f"http://127.0.0.1:{free_port()}",
-        **getattr(request, "param", {}),
-    )
+        "core_url": f"http://127.0.0.1:{free_port()}",
+    }
+    settings = Settings.from_env(**{**values, **overrides})
     application = create_app(settings)
     application.config["TESTING"] = True
     application.extensions["database"].upgrade()
@@ -68,6 +68,11 @@ def console_app(console_redis_url: str, tmp_path: Path, request):
         for role in ROLES:
             create_operator(db, f"{role}@example.org", PASSWORD, role)
     return application
+
+
+@pytest.fixture()
+def console_app(console_redis_url: str, tmp_path: Path):
+    return make_console_app(console_redis_url, tmp_path)
 
 
 def login(client, email: str, password: str = PASSWORD):
