@@ -173,8 +173,9 @@ export class GraphView {
     if (decoration && decoration.fill) rect.setAttribute("style", "fill:" + decoration.fill);
     group.append(rect);
     const mark = node.errors ? "⚠ " : node.warnings ? "△ " : "";
-    const head = svg("text", { x: 8, y: 16, class: "node-id" });
-    head.textContent = mark + shorten(node.id, 20) + (node.reachable ? "" : " · unreachable");
+    const head = svg("text", { x: 8, y: 16, class: decoration ? "node-id decorated" : "node-id" });
+    // With figures on the second line, the first says which screen it is in words.
+    head.textContent = decoration ? shorten(node.title, 24) : mark + shorten(node.id, 20) + (node.reachable ? "" : " · unreachable");
     const kind = svg("text", { x: NODE_W - 7, y: 16, class: "node-kind", "text-anchor": "end" });
     kind.textContent = node.start ? "start" : node.kind;
     const body = svg("text", { x: 8, y: 35, class: "node-title" });
