@@ -24,6 +24,7 @@ from console.menu_store import (
     version_summary,
 )
 from console.operators import OperatorError, create_operator, create_token, revoke_token
+from console.releases import ReleaseConflict
 from console.simulator import (
     LIVE,
     clean_recording,
@@ -74,6 +75,11 @@ def stale_draft(exc: StaleDraft):
         updated_by=exc.updated_by,
         updated_at=exc.updated_at.isoformat(timespec="seconds") + "Z",
     )
+
+
+@bp.errorhandler(ReleaseConflict)
+def release_conflict(exc: ReleaseConflict):
+    return auth.api_error(409, "release_conflict", str(exc))
 
 
 @bp.errorhandler(BadDraft)
@@ -333,8 +339,46 @@ def publish(tree_id: str):
             400, "note_required", "say in a note what changed and why: it goes into the history"
         )
     revision = body.get("revision")
-    version = _store().publish(tree_id, g.actor, _note(body), revision if isinstance(revision, int) else None)
-    return jsonify(tree_id=tree_id, live=True, **version_summary(version)), 201
+    share = body.get("share", 100)
+    if not isinstance(share, int) or isinstance(share, bool) or not 1 <= share <= 100:
+        return auth.api_error(400, "bad_request", "'share' is the percentage of new sessions, 1 to 100")
+    store = _store()
+    version = store.publish(
+        tree_id, g.actor, _note(body), revision if isinstance(revision, int) else None, share=share
+    )
+    if share < 100:
+        return jsonify(
+            tree_id=tree_id,
+            live=False,
+            share=share,
+            release=store.releases.current(tree_id),
+            **version_summary(version),
+        ), 201
+    return jsonify(tree_id=tree_id, live=True, share=100, **version_summary(version)), 201
+
+
+@bp.get("/menus/<tree_id>/release")
+@auth.requires("viewer")
+def get_release(tree_id: str):
+    """The running staged release with its live comparison (or the last one that ended), or null."""
+    _store().draft(tree_id)  # 404 for an unknown tree
+    return jsonify(release=_store().releases.current(tree_id))
+
+
+@bp.post("/menus/<tree_id>/release/<outcome>")
+@auth.requires("publisher")
+def end_release(tree_id: str, outcome: str):
+    """`promote` (the new version goes live for everyone) or `rollback` (new sessions get the live
+    version again); body `{"note": "why"}`. The figures at that moment go to the audit trail."""
+    ends = {"promote": "promoted", "rollback": "rolled_back"}
+    if outcome not in ends:
+        return auth.api_error(404, "not_found", "promote or rollback")
+    body = request.get_json(silent=True) or {}
+    if not _note(body):
+        return auth.api_error(400, "note_required", "say in a note why: it goes into the history")
+    _store().draft(tree_id)
+    decision = _store().releases.end(tree_id, g.actor, ends[outcome], _note(body))
+    return jsonify(release=_store().releases.current(tree_id), decision=decision)
 
 
 @bp.post("/menus/<tree_id>/rollback")

@@ -91,7 +91,7 @@ class HopService:
         return reply
 
     def _handle(self, hop: Hop, started: float) -> HopReply:
-        tree = self.trees.for_service_code(hop.service_code)
+        tree = self.trees.for_service_code(hop.service_code, hop.session_id)
         if tree is None:
             return HopReply(polite("unknown_service"), True, "unknown_service")
         try:

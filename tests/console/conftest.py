@@ -105,13 +105,13 @@ def as_role(console_app):
     return make
 
 
-def dial(client, text: str = "", session_id: str = "ATUid_console1") -> str:
+def dial(client, text: str = "", session_id: str = "ATUid_console1", phone: str = PHONE) -> str:
     response = client.post(
         "/ussd/africastalking",
         data={
             "sessionId": session_id,
             "serviceCode": SERVICE,
-            "phoneNumber": PHONE,
+            "phoneNumber": phone,
             "networkCode": "63902",
             "text": text,
         },

@@ -7,6 +7,7 @@ import { History } from "./history.js";
 import { Journeys } from "./journeys.js";
 import { Simulator } from "./simulator.js";
 import { Translations } from "./translations.js";
+import { ReleasePanel } from "./releases.js";
 
 const LANGS = ["en", "sw"];
 const LANG_NAMES = { en: "English", sw: "Kiswahili" };
@@ -184,20 +185,36 @@ function start(root) {
   const searchBox = $("graph-search");
   const results = $("search-results");
 
+  // A screen is found by its id, its texts, its options, and the labels of the options that
+  // lead to it ("Track application" finds the screen that option opens).
   function matches(query) {
-    const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    const phrase = query.toLowerCase().trim();
+    const words = phrase.split(/\s+/).filter(Boolean);
     if (!words.length) return [];
-    const found = [];
-    for (const [id, node] of Object.entries(nodes())) {
-      const texts = [id, ...LANGS.map((l) => (node.text && node.text[l]) || "")];
-      for (const option of node.options || []) for (const l of LANGS) texts.push((option.label && option.label[l]) || "");
-      const hay = texts.join(" \n ").toLowerCase();
-      if (words.every((w) => hay.includes(w))) {
-        const title = id.toLowerCase().includes(words[0]) ? 0 : 1;
-        found.push({ id, node, rank: title });
+    const incoming = {};
+    for (const node of Object.values(nodes())) {
+      for (const option of node.options || []) {
+        for (const l of LANGS) {
+          const label = ((option.label && option.label[l]) || "").toLowerCase();
+          if (label && option.next) (incoming[option.next] = incoming[option.next] || []).push(label);
+        }
       }
     }
-    return found.sort((a, b) => a.rank - b.rank).slice(0, 12);
+    const found = [];
+    for (const [id, node] of Object.entries(nodes())) {
+      const texts = LANGS.map((l) => ((node.text && node.text[l]) || "").toLowerCase());
+      const labels = [];
+      for (const option of node.options || []) for (const l of LANGS) labels.push(((option.label && option.label[l]) || "").toLowerCase());
+      const into = incoming[id] || [];
+      const hay = [id, ...texts, ...labels, ...into].join(" \n ");
+      if (!words.every((w) => hay.includes(w))) continue;
+      let rank = 3;
+      if (id === phrase || into.includes(phrase)) rank = 0;
+      else if (texts.some((t) => t.split("\n")[0].includes(phrase)) || into.some((t) => t.includes(phrase))) rank = 1;
+      else if (id.includes(words[0])) rank = 2;
+      found.push({ id, node, rank, via: into.find((t) => t.includes(words[0])) });
+    }
+    return found.sort((a, b) => a.rank - b.rank || a.id.localeCompare(b.id)).slice(0, 12);
   }
 
   function showResults() {
@@ -216,7 +233,8 @@ function start(root) {
             e.preventDefault();
             jump(item.id);
           } },
-        el("code", { text: item.id }), " ", el("span", { text: shorten(text, 50) }))
+        el("code", { text: item.id }), " ", el("span", { text: shorten(text, 50) }),
+        item.via ? el("span", { class: "muted", text: " · opened by “" + item.via + "”" }) : null)
       );
     });
   }
@@ -648,6 +666,7 @@ function start(root) {
   const simulator = new Simulator(context);
   const translations = new Translations(context);
   context.journeys = journeys;
+  context.release = new ReleasePanel(context, history);
 
   // -- wiring ----------------------------------------------------------------------------------
   $("save").addEventListener("click", () => save());

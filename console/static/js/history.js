@@ -27,7 +27,7 @@ export class History {
     this.versions = data.versions;
     this.liveVersion = data.live_version;
     this.render(data);
-    if (this.ctx.release) this.ctx.release.update(data.release);
+    if (this.ctx.release) this.ctx.release.load();
   }
 
   render(data) {

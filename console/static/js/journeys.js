@@ -71,7 +71,8 @@ export class Journeys {
 
   journeyItem(journey, index, open) {
     const result = this.results[journey.name];
-    const item = el("details", { class: "journey" + (result ? (result.ok ? " passed" : " failed") : ""), "data-journey": String(index), "data-name": journey.name, open });
+    const failed = result && !result.ok;
+    const item = el("details", { class: "journey" + (result ? (result.ok ? " passed" : " failed") : ""), "data-journey": String(index), "data-name": journey.name, open: open || failed });
     const steps = Array.isArray(journey.steps) ? journey.steps : (journey.steps = []);
     item.append(
       el("summary", {},
