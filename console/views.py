@@ -1,4 +1,4 @@
-"""`/console`: server-rendered pages; the tree editor page drives `/api/v1` from console.js."""
+"""`/console`: server-rendered pages; the tree editor page drives `/api/v1` from static/js/editor.js."""
 
 from __future__ import annotations
 

@@ -175,7 +175,7 @@ export class GraphView {
     const mark = node.errors ? "⚠ " : node.warnings ? "△ " : "";
     const head = svg("text", { x: 8, y: 16, class: decoration ? "node-id decorated" : "node-id" });
     // With figures on the second line, the first says which screen it is in words.
-    head.textContent = decoration ? shorten(node.title, 24) : mark + shorten(node.id, 20) + (node.reachable ? "" : " · unreachable");
+    head.textContent = decoration ? shorten(node.title, 22) : mark + shorten(node.id, 20) + (node.reachable ? "" : " · unreachable");
     const kind = svg("text", { x: NODE_W - 7, y: 16, class: "node-kind", "text-anchor": "end" });
     kind.textContent = node.start ? "start" : node.kind;
     const body = svg("text", { x: 8, y: 35, class: "node-title" });
