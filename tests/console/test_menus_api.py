@@ -422,3 +422,24 @@ def test_session_endpoint_gives_the_csrf_token_only_to_the_logged_in(as_role, co
     body = editor.call("GET", "/api/v1/session").get_json()
     assert body["email"] == "editor@example.org" and body["csrf_token"] == editor.csrf
     assert console_app.test_client().get("/api/v1/session").status_code == 401
+
+
+def test_a_viewer_cannot_reset_import_or_run_live_calls(as_role):
+    viewer = as_role("viewer")
+    assert viewer.call("POST", f"{DRAFT}/reset", {"version": "1", "revision": 1}).status_code == 403
+    live = viewer.call("POST", f"{DRAFT}/simulate", {"keys": [], "scenario": "live", "phone": "0722000111"})
+    assert live.status_code == 400 and live.get_json()["error"] == "unknown_scenario"
+
+
+def test_operator_text_cannot_break_out_of_the_drop_off_page(as_role, console_app):
+    publisher = as_role("publisher")
+    attack = "</script><b>x"
+    draft = _draft(publisher)
+    document = copy.deepcopy(draft["document"])
+    locked = document["nodes"]["locked"]["text"]
+    locked["en"] = "Help " + attack + " " + locked["en"]
+    assert _save(publisher, draft, document).status_code == 200
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "x"}).status_code == 201
+    page = publisher.client.get("/console/analytics/dropoff?tree=ecitizen").get_data(as_text=True)
+    assert "Help \\u003c/script\\u003e\\u003cb\\u003ex" in page, "the tree travels as escaped JSON"
+    assert attack not in page
