@@ -27,8 +27,8 @@ from cli import register_commands
 from common.db import Database
 from common.logs import configure_logging
 from config import VAR_DIR, Settings
-from console import init_console
 from console.operators import forward_operator_events
+from console.setup import init_console
 from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 from gateway.africastalking.sms_callbacks import sms_blueprint
 from gateway.africastalking.transcript import transcript_key

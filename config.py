@@ -68,6 +68,15 @@ class Settings:
     login_lockout_s: int = 900
     # Send the console's session cookie over HTTPS only; set CONSOLE_SECURE_COOKIE=1 behind TLS.
     console_secure_cookie: bool = False
+    # The console simulator's "Reference core service (live)" scenario; set 0 where the core
+    # service is a real one (its writes would be real).
+    console_live_simulator: bool = True
+    # Staged releases (docs/console.md): how often a gateway process checks them, and the default
+    # rollback rule (completion worse than the live version's by more than the margin, with at
+    # least this many finished sessions on each side).
+    release_check_interval_s: float = 30.0
+    release_margin: float = 0.05
+    release_min_sessions: int = 100
     # The core service (backend_client); the reference one runs on CORE_PORT under `make run`.
     core_url: str = "http://127.0.0.1:8010"
     # SMS channel (docs/sms.md). The provider itself is configured by the AT_* variables.
@@ -108,6 +117,10 @@ class Settings:
             "login_max_failures_per_ip": _int("LOGIN_MAX_FAILURES_PER_IP", cls.login_max_failures_per_ip),
             "login_lockout_s": _int("LOGIN_LOCKOUT_S", cls.login_lockout_s),
             "console_secure_cookie": _str("CONSOLE_SECURE_COOKIE", "0") in ("1", "true", "yes"),
+            "console_live_simulator": _str("CONSOLE_LIVE_SIMULATOR", "1") not in ("0", "false", "no", "off"),
+            "release_check_interval_s": _float("RELEASE_CHECK_INTERVAL_S", cls.release_check_interval_s),
+            "release_margin": _float("RELEASE_MARGIN", cls.release_margin),
+            "release_min_sessions": _int("RELEASE_MIN_SESSIONS", cls.release_min_sessions),
             "core_url": _str("CORE_URL", cls.core_url),
             "webhook_secret": _str("WEBHOOK_SECRET", cls.webhook_secret),
             "sms_queue": _str("SMS_QUEUE", cls.sms_queue),

@@ -149,14 +149,17 @@ def record(
     action: str,
     tree_id: str | None = None,
     detail: dict[str, Any] | None = None,
+    trail: dict[str, Any] | None = None,
 ) -> None:
     """Append one line to the audit trail, in the caller's transaction (so it lands with the change).
 
     The same action also goes to the tamper-evident trail once the transaction commits
-    (`forward_operator_events`), so a rolled-back change leaves no line there either.
+    (`forward_operator_events`), so a rolled-back change leaves no line there either; `trail` adds
+    figures to that event (ids and counts only: it must hold no personal data and no operator text).
     """
     session.info.setdefault("operator_events", []).append(
         {
+            **(trail or {}),
             "action": action,
             "actor": f"operator:{actor.id}" if actor.id is not None else "system",
             "role": actor.role,

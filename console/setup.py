@@ -9,6 +9,7 @@ from flask import Flask
 from console.api import bp as api_bp
 from console.cli import operators_cli
 from console.menu_store import MenuStore, UnknownTree
+from console.releases import Releases, ReleaseWatcher
 from console.throttle import LoginThrottle
 from console.views import bp as console_bp
 from menus.live import LiveTreeRegistry
@@ -35,6 +36,18 @@ def init_console(app: Flask) -> MenuStore:
         trees_dir=settings.trees_dir,
     )
     app.extensions["menu_store"] = store
+    store.releases = Releases(
+        app.extensions["database"],
+        app.extensions["redis"],
+        trees,
+        margin=settings.release_margin,
+        min_sessions=settings.release_min_sessions,
+    )
+    if settings.release_check_interval_s > 0:
+        # every gateway process checks; a Redis lease lets one of them act each round
+        app.extensions["release_watcher"] = ReleaseWatcher(
+            store.releases, settings.release_check_interval_s
+        ).start()
     # Analytics pages and API are for operators too (analytics/access.py asks this check).
     from console.auth import analytics_check
 

@@ -1,4 +1,4 @@
-"""`/console`: server-rendered pages; the tree editor page drives `/api/v1` from console.js."""
+"""`/console`: server-rendered pages; the tree editor page drives `/api/v1` from static/js/editor.js."""
 
 from __future__ import annotations
 
@@ -32,7 +32,13 @@ def authenticate():
 
 @bp.app_context_processor
 def console_context() -> dict:
-    return {"actor": g.get("actor"), "csrf_token": auth.csrf_token}
+    path = request.path
+    section = (
+        "dropoff"
+        if path.startswith("/console/analytics/dropoff")
+        else ("analytics" if path.startswith("/console/analytics") else "menus")
+    )
+    return {"actor": g.get("actor"), "csrf_token": auth.csrf_token, "section": section}
 
 
 def _client_ip() -> str:
@@ -80,6 +86,18 @@ def login():
 def logout():
     auth.logout()
     return redirect(url_for("console.login"))
+
+
+@bp.get("/relogged")
+@auth.requires("viewer", page=True)
+def relogged():
+    """Where "log in again" from an editor page lands: back to that tab, whose edits were kept."""
+    return render_template(
+        "message.html",
+        title="You are logged in again",
+        message="Go back to the tab you were editing in and press Continue: your edits are still there. "
+        "You can close this tab.",
+    )
 
 
 @bp.get("/")

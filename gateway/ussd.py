@@ -89,7 +89,7 @@ class HopService:
         return reply
 
     def _handle(self, hop: Hop, started: float) -> tuple[HopReply, bool]:
-        tree = self.trees.for_service_code(hop.service_code)
+        tree = self.trees.for_service_code(hop.service_code, hop.session_id)
         if tree is None:
             return HopReply(polite("unknown_service"), True, HopOutcome.UNKNOWN_SERVICE), False
         try:

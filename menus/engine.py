@@ -18,7 +18,7 @@ from common.outcomes import HopOutcome
 from menus.effects import Effect, SetLanguage
 from menus.inputs import check_input
 from menus.model import MenuTree, Node
-from menus.render import paginate
+from menus.render import screen_pages, shows_nav
 
 MAX_STACK = 20
 MAX_ACTION_CHAIN = 12
@@ -271,15 +271,20 @@ class Engine:
         cache_key = (node.id, lang)
         if cacheable and cache_key in self._static_pages:
             return self._static_pages[cache_key]
-        blocks = [notice] if notice else []
-        blocks.extend(self._fill(node.text[lang], state).split("\n"))
+        labels: list[str] = []
         if node.kind == "menu":
-            blocks.extend(f"{i}. {o.label[lang]}" for i, o in enumerate(node.options, 1))
+            labels = [o.label[lang] for o in node.options]
         elif node.kind == "list":
-            blocks.extend(f"{i}. {_label(item, lang)}" for i, item in enumerate(state.items, 1))
-        at_root = node.id == self.tree.start
-        nav = "" if at_root or node.kind == "end" else self.tree.string("nav", lang)
-        pages = paginate(blocks, nav, self.tree.string("more", lang), self.screen_limit)
+            labels = [_label(item, lang) for item in state.items]
+        nav = self.tree.string("nav", lang) if shows_nav(node.kind, node.id == self.tree.start) else ""
+        pages = screen_pages(
+            self._fill(node.text[lang], state),
+            labels,
+            nav=nav,
+            more=self.tree.string("more", lang),
+            limit=self.screen_limit,
+            notice=notice,
+        )
         if cacheable:
             self._static_pages[cache_key] = pages
         return pages

@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from menus.model import InputSpec, MenuTree, Node, Option
+from menus.render import shorten
 from menus.schema import TREE_SCHEMA
 from menus.strings import BUILTIN_STRINGS
 
@@ -24,6 +25,8 @@ class TreeProblem:
     message: str
     node: str | None = None
     path: str = ""
+    # "error" blocks publishing; "warning" is shown at the node but does not.
+    severity: str = "error"
 
     def __str__(self) -> str:
         where = f"node '{self.node}'" if self.node else (self.path or "tree")
@@ -59,13 +62,40 @@ def parse_yaml(text: str) -> dict[str, Any]:
     return document
 
 
+def _shown(value: Any) -> str:
+    """A value as a message may quote it: never a whole long text."""
+    if isinstance(value, str):
+        return repr(shorten(value, 40))
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return shorten(text, 60)
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    """A schema error in words an operator can act on: the limit stated, long texts shortened."""
+    kind, limit, value = error.validator, error.validator_value, error.instance
+    if kind == "maxLength" and isinstance(value, str):
+        return f"is too long: {len(value):,} characters, the limit is {limit:,} ({_shown(value)})"
+    if kind == "maxItems" and isinstance(value, list):
+        return f"has {len(value)} items, the limit is {limit}"
+    if kind == "enum":
+        return f"{_shown(value)} is not one of {', '.join(map(str, limit))}"
+    if kind == "pattern" and isinstance(value, str):
+        return f"{_shown(value)} does not match {limit}"
+    if len(error.message) > 160:
+        return error.message.replace(repr(value), _shown(value))[:200]
+    return error.message
+
+
 def schema_problems(document: dict[str, Any]) -> list[TreeProblem]:
+    """Every schema error of `document` (not only the first), located at its node."""
     problems = []
-    for error in sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path)):
+    for error in sorted(_schema_validator().iter_errors(document), key=lambda e: list(map(str, e.path))):
         path = list(error.path)
         node = path[1] if len(path) >= 2 and path[0] == "nodes" else None
         problems.append(
-            TreeProblem(error.message, node=str(node) if node else None, path="/".join(map(str, path)))
+            TreeProblem(
+                _schema_message(error), node=str(node) if node else None, path="/".join(map(str, path))
+            )
         )
     return problems
 

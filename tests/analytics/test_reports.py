@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -161,10 +163,50 @@ def test_csv_export(shop):
 def test_console_pages_draw_charts_and_the_heat_map(shop):
     page = get(shop, "/console/analytics").get_data(as_text=True)
     assert "<svg" in page and "register funnel" in page and "good_conduct" in page
+    assert ">Your first name</text>" in page, "funnel steps are labelled with the screen's text"
     heat = get(shop, "/console/analytics/dropoff", tree="shop").get_data(as_text=True)
-    assert "reg_name: reached 5, dropped 1 (20%)" in heat
-    assert "hsl(0, 70%, 75%)" in heat  # status_failed: everyone who got there left
+    data = json.loads(
+        re.search(r'<script type="application/json" id="heat-data">(.*?)</script>', heat, re.S)[1]
+    )
+    assert {n["id"] for n in data["graph"]["nodes"]} == set(shop.extensions["trees"].current("shop").nodes)
+    rows = {r["node"]: r for r in data["rows"]}
+    assert (rows["reg_name"]["reached"], rows["reg_name"]["dropped"]) == (5, 1)
+    assert rows["status_failed"]["colour"] == "hsl(0, 70%, 75%)"  # everyone who got there left
+    assert "js/heatmap.js" in heat and "vendor/dagre.min.js" in heat
     assert "http://" not in heat.replace("http://www.w3.org/2000/svg", "")  # nothing from a CDN
+
+
+def test_funnels_never_go_up_and_say_what_each_step_is(shop):
+    for journey in ("register", "pay", "track"):
+        steps = [r for r in rows(shop, "funnels") if r["journey"] == journey and r["kind"] == "screen"]
+        counts = [r["sessions"] for r in steps]
+        assert counts == sorted(counts, reverse=True), (journey, counts)
+    labels = {r["node"]: r["label"] for r in rows(shop, "funnels") if r["node"]}
+    assert labels["reg_name"] == "Your first name" and labels["pay_done"] == "Paid"
+    branches = [r["node"] for r in rows(shop, "funnels") if r["kind"] == "branch"]
+    assert branches == ["status_failed"], "a failure screen is not a step of the track funnel"
+
+
+def test_dropoff_split_by_network_language_and_version(shop):
+    by_lang = {(r["node"], r["lang"]): r for r in rows(shop, "dropoff_split", tree="shop", by="lang")}
+    assert by_lang[("reg_done", "sw")]["reached"] == 1 and by_lang[("reg_name", "en")]["reached"] == 4
+    by_network = rows(shop, "dropoff_split", tree="shop", by="network")
+    assert {r["network"] for r in by_network} == {"63902"}
+    assert sum(r["reached"] for r in by_network if r["node"] == "main") == 10
+    current = shop.extensions["trees"].current("shop")
+    assert {r["version"] for r in rows(shop, "dropoff_split", tree="shop", by="version")} == {current.version}
+    from records.menus import MenuVersion
+
+    with shop.extensions["database"].session() as db:  # as if the console had published it as #7
+        db.add(MenuVersion(tree_id="shop", version=current.version, number=7, document={}, author="t"))
+    by_version = rows(shop, "dropoff_split", tree="shop", by="version")
+    assert {r["version"] for r in by_version} == {"#7"}, "versions by number, not hashes"
+    assert rows(shop, "summary", version="7") == rows(shop, "summary")
+    assert rows(shop, "summary")[0]["version_number"] == 7
+    client = shop.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    refused = client.get("/api/v1/analytics/dropoff_split", query_string={"by": "phone"})
+    assert refused.status_code == 400
 
 
 def test_access_needs_the_token_when_one_is_set(settings, redis_client):
