@@ -10,6 +10,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from common.db import Database
 from common.logs import configure_logging
+from common.redis_conn import queue_client, session_client
 from config import VAR_DIR, Settings
 
 
@@ -26,17 +27,6 @@ def _secret_key() -> str:
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-def make_redis(url: str) -> redis.Redis:
-    """A Redis client that fails fast: a citizen waits at most about a second when Redis is gone."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.25,
-        retry_on_timeout=False,
-        health_check_interval=30,
-    )
 
 
 class LazySessionInterface(SecureCookieSessionInterface):
@@ -103,7 +93,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # keep JSON fields in the order the code writes them
     app.session_interface = LazySessionInterface()
 
-    redis_client = make_redis(settings.redis_url)
+    # Two Redis roles (common/redis_conn.py): sessions, locks and the live tree on one (may be a
+    # cluster); RQ queues and the audit stream on the other. One URL (REDIS_URL) serves both.
+    redis_client = session_client(settings)
+    queue_redis = queue_client(settings)
     database = Database(settings.database_url)
     # Starts with the YAML trees; follows versions published from the console through Redis.
     trees = LiveTreeRegistry.from_directory(settings.trees_dir)
@@ -127,13 +120,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         log_hops=settings.log_level == "DEBUG",
     )
     app.extensions.update(settings=settings, redis=redis_client, database=database, trees=trees, hops=hops)
-    _wire_audit(app, settings, redis_client, trees, hops)
-    _wire_citizen_services(app, settings, redis_client)
+    app.extensions["queue_redis"] = queue_redis
+    _wire_audit(app, settings, queue_redis, trees, hops)
+    _wire_citizen_services(app, settings, queue_redis)
 
     app.register_blueprint(at_ussd_bp)
     app.register_blueprint(health_bp)
     init_console(app)  # /console, /api/v1, `operators` commands; menu versions from SQL via Redis
-    _add_sms_channel(app, settings, redis_client, database, store)
+    _add_sms_channel(app, settings, queue_redis, database, store)
 
     @app.errorhandler(404)
     def not_found(_error):

@@ -157,16 +157,16 @@ def db_upgrade() -> None:
 @click.option("--no-audit-drain", is_flag=True, help="Don't drain the audit stream in this process.")
 def worker(burst: bool, no_audit_drain: bool) -> None:
     """Run an RQ worker on this deployment's Redis and queues (and the audit drainer in a thread)."""
-    import redis
     from rq import Queue, Worker
 
     from audit.drain import start_drainer_thread
+    from common.redis_conn import queue_client
 
     settings = current_app.extensions["settings"]
     if not no_audit_drain:
-        start_drainer_thread(settings.redis_url, current_app.extensions["database"])
+        start_drainer_thread(queue_client(settings, "drain"), current_app.extensions["database"])
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
-    connection = redis.Redis.from_url(settings.redis_url)
+    connection = queue_client(settings, "worker")
     queues = [Queue(name, connection=connection) for name in ("default",)]
     Worker(queues, connection=connection).work(burst=burst, with_scheduler=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-import redis
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -18,12 +17,13 @@ def sms_worker(burst: bool, verbose: bool) -> None:
     the sender and its thread pool stay warm), RQ's scheduler for retries, and the sweeper."""
     from rq import Queue, SimpleWorker
 
+    from common.redis_conn import queue_client
     from sms.worker import Sweeper, configure, context_from_app
 
     app = current_app._get_current_object()
     settings = app.extensions["settings"]
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
-    connection = redis.Redis.from_url(settings.redis_url)
+    connection = queue_client(settings, "worker")
     context = context_from_app(app)
     configure(context)
     sweeper = Sweeper(context, connection)
