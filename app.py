@@ -29,6 +29,17 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _hop_event_sink(settings: Settings, queue_redis: redis.Redis):
+    """None when sessions and the audit stream share one Redis (the event rides in the session's
+    commit script); otherwise a pipe that writes hop events to the queue Redis off the hop path."""
+    if settings.session_url == settings.queue_url:
+        return None
+    from audit.metrics import AUDIT_WRITE_FAILURES
+    from common.stream_pipe import StreamPipe
+
+    return StreamPipe(queue_redis, on_failure=lambda stage, n: AUDIT_WRITE_FAILURES.labels(stage).inc(n))
+
+
 class LazySessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, without building a signer for requests that carry no cookie:
     aggregator callbacks never do, and they are the hot path."""
@@ -109,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         lock_ttl_ms=settings.lock_ttl_ms,
         lock_wait_ms=settings.lock_wait_ms,
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        event_sink=_hop_event_sink(settings, queue_redis),
     )
     hops = HopService(
         store,
