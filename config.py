@@ -47,6 +47,8 @@ class Settings:
     redis_sentinel_password: str = ""
     # Seconds a gateway node may take, after SIGTERM, to turn unready and finish its hops.
     drain_timeout_s: float = 20.0
+    # Set by the node's supervisor (tools/serve.py): while this file exists, /readyz answers 503.
+    drain_file: str = ""
     database_url: str = f"sqlite:///{VAR_DIR / 'gateway.db'}"
     # Countries whose numbers may use the service, ISO 3166 codes; the first is the default region.
     phone_regions: tuple[str, ...] = ("KE",)
@@ -99,6 +101,7 @@ class Settings:
             "redis_password": _str("REDIS_PASSWORD", ""),
             "redis_sentinel_password": _str("REDIS_SENTINEL_PASSWORD", ""),
             "drain_timeout_s": _float("DRAIN_TIMEOUT_S", cls.drain_timeout_s),
+            "drain_file": _str("DRAIN_FILE", ""),
             "database_url": _str("DATABASE_URL", cls.database_url),
             "phone_regions": tuple(
                 r.strip().upper() for r in _str("PHONE_REGIONS", "KE").split(",") if r.strip()
