@@ -78,10 +78,14 @@ class Managed:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     run_as: str | None = None  # a user name when the process must not run as root
+    # Writes what the process needs on disk (a config file) right before each start.
+    prepare: Callable[[], None] | None = field(default=None, repr=False)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self, wait_s: float = 30.0) -> Managed:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.prepare is not None:
+            self.prepare()
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         extra: dict[str, object] = {}
         if self.run_as and os.geteuid() == 0:
@@ -180,7 +184,6 @@ def redis_server(
 ) -> Managed:
     """A redis-server on 127.0.0.1:`port`, `noeviction`, no persistence (a drill's data is
     throwaway); a replica of 127.0.0.1:`replica_of`, or a Cluster node."""
-    folder.mkdir(parents=True, exist_ok=True)
     command = [
         binary("redis-server"),
         "--port",
@@ -213,7 +216,9 @@ def redis_server(
             "--cluster-node-timeout",
             "2000",
         ]
-    return Managed(name, command, port, folder / "server.log")
+    return Managed(
+        name, command, port, folder / "server.log", prepare=lambda: folder.mkdir(parents=True, exist_ok=True)
+    )
 
 
 def sentinel_server(
@@ -227,7 +232,6 @@ def sentinel_server(
     down_after_ms: int = 1000,
 ) -> Managed:
     """A redis-sentinel watching 127.0.0.1:`primary_port` as `service` (quorum 2 of 3)."""
-    folder.mkdir(parents=True, exist_ok=True)
     lines = [
         f"port {port}",
         f"bind {LOOPBACK}",
@@ -243,10 +247,17 @@ def sentinel_server(
         lines.append(f"sentinel auth-pass {service} {password}")
     if sentinel_password:
         lines += [f"requirepass {sentinel_password}", f"sentinel sentinel-pass {sentinel_password}"]
-    config = folder / "sentinel.conf"  # Sentinel rewrites its own file: one per process
-    config.write_text("\n".join(lines) + "\n")
-    config.chmod(0o600)
-    return Managed(name, [binary("redis-sentinel"), str(config)], port, folder / "sentinel.log")
+    config = folder / "sentinel.conf"  # Sentinel rewrites its own file (what it learnt): keep it
+
+    def write_config() -> None:
+        if not config.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            config.write_text("\n".join(lines) + "\n")
+            config.chmod(0o600)
+
+    return Managed(
+        name, [binary("redis-sentinel"), str(config)], port, folder / "sentinel.log", prepare=write_config
+    )
 
 
 def create_cluster(ports: list[int], password: str = "", timeout: float = 30.0) -> None:
@@ -407,10 +418,14 @@ def haproxy_config(port: int, servers: list[tuple[str, int]], stats_port: int | 
 
 
 def haproxy_server(port: int, servers: list[tuple[str, int]], folder: Path, stats_port: int | None = None):
-    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "haproxy.cfg"
-    config.write_text(haproxy_config(port, servers, stats_port))
-    return Managed("haproxy", [binary("haproxy"), "-db", "-f", str(config)], port, folder / "haproxy.log")
+
+    def write_config() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        config.write_text(haproxy_config(port, servers, stats_port))
+
+    command = [binary("haproxy"), "-db", "-f", str(config)]
+    return Managed("haproxy", command, port, folder / "haproxy.log", prepare=write_config)
 
 
 # -- groups ----------------------------------------------------------------------------------------
@@ -573,3 +588,12 @@ def _in_use(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def stop_together(processes: list[Managed], timeout: float = 10.0, signum: int = signal.SIGTERM) -> None:
+    """Signal every process at once, then give them `timeout` seconds in all before killing."""
+    for process in processes:
+        process.send(signum)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.stop(signum, timeout=max(deadline - time.monotonic(), 0.1))
