@@ -77,6 +77,7 @@ class Topology:
         gateway_nodes: int = 2,
         sms_workers: int = 2,
         quiet: bool = False,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.base = base_port or int(os.environ.get("CLUSTER_BASE_PORT", "7100"))
         used = {self.base + offset for offset in range(23)} | {self.base + 10020 + n for n in range(3)}
@@ -100,7 +101,7 @@ class Topology:
             [self.port("session_cluster") + n for n in range(3)],
             password=self.secrets.redis,
         )
-        self.env = self._app_env()
+        self.env = {**self._app_env(), **(extra_env or {})}
         self.gateways = [self._gateway(n) for n in range(1, gateway_nodes + 1)]
         self.core = self._python("core service", ["-m", "stand_ins.core_service"], self.port("core"))
         self.sandbox = self._python(

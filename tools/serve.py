@@ -92,9 +92,9 @@ def main() -> int:
     command = gateway_command(port)
     # granian waits this long for its workers to finish their requests before killing them.
     command += ["--workers-kill-timeout", str(max(int(drain_timeout - grace), 1))]
-    # Its own session: a terminal's Ctrl-C or a group signal reaches this supervisor only, which
-    # then drains in order.
-    granian = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    # Same process group: a SIGKILL to the group (systemd's final kill, the drill) takes the whole
+    # node; a graceful stop signals this supervisor alone, which then drains in order.
+    granian = subprocess.Popen(command, cwd=ROOT, env=env)
     while not stop.is_set():
         if granian.poll() is not None:
             return granian.returncode or 1
@@ -112,7 +112,7 @@ def main() -> int:
         code = granian.wait(max(drain_timeout - (time.monotonic() - started), 0.1))
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(granian.pid, signal.SIGKILL)
+            granian.kill()
         granian.wait()
         code = 1
     drain_file.unlink(missing_ok=True)
