@@ -210,10 +210,17 @@ def people(core_url: str, count: int) -> list[dict[str, str]]:
 
 
 class Drill:
-    def __init__(self, seconds: float, citizens: int = 4, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        citizens: int = 4,
+        quiet: bool = False,
+        base_port: int | None = None,
+        folder: Path | None = None,
+    ) -> None:
         self.seconds = seconds
         self.quiet = quiet
-        self.topology = Topology(quiet=quiet, extra_env=DRILL_ENV)
+        self.topology = Topology(base_port, folder, quiet=quiet, extra_env=DRILL_ENV)
         self.journal = Journal()
         self.citizens_count = citizens
         self.stop_load = threading.Event()
