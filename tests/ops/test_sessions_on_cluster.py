@@ -65,3 +65,14 @@ def test_login_throttle_on_the_cluster(cluster_app):
     for _ in range(5):
         throttle.failed("ops@example.org", "127.0.0.9")
     assert throttle.retry_after("ops@example.org", "127.0.0.9") > 0
+
+
+def test_resume_after_a_drop_reads_the_draft_on_the_cluster(cluster_app):
+    """The begin script reads the dropped session under the phone's hash tag (same slot)."""
+    client = cluster_app.test_client()
+    first = Dialler(client, phone="+254712345003", session_id="ATUid_cluster3a")
+    first.dial()
+    assert "reference" in first.press("3").lower()  # an input: the call drops here
+    again = Dialler(client, phone="+254712345003", session_id="ATUid_cluster3b")
+    assert "Continue where you left off?" in again.dial()
+    assert "reference" in again.press("1").lower()
