@@ -381,9 +381,29 @@ class Postgres:
 
 
 # -- HAProxy ---------------------------------------------------------------------------------------
-def haproxy_config(port: int, servers: list[tuple[str, int]], stats_port: int | None = None) -> str:
+def ussd_busy_response() -> str:
+    """What HAProxy answers a USSD callback when no node can (all unready, or none answered in
+    time): the gateway's own polite "busy" END with HTTP 200, never a 5xx to the aggregator."""
+    from gateway.replies import polite
+
+    body = f"END {polite('busy')}"
+    return (
+        "HTTP/1.0 200 OK\r\n"
+        "Cache-Control: no-cache\r\n"
+        "Connection: close\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body.encode())}\r\n"
+        "\r\n"
+        f"{body}"
+    )
+
+
+def haproxy_config(
+    port: int, servers: list[tuple[str, int]], busy_file: Path, stats_port: int | None = None
+) -> str:
     """HAProxy in front of the gateway nodes: health-checks `/readyz`, retries a hop that hit a dead
-    node on another one (a repeated hop is answered from the session's replay, never run twice)."""
+    node on another one (a repeated hop is answered from the session's replay, never run twice),
+    and answers USSD callbacks it cannot place with a polite END (`busy_file`) instead of a 5xx."""
     lines = [
         "global",
         "    maxconn 4096",
@@ -396,9 +416,11 @@ def haproxy_config(port: int, servers: list[tuple[str, int]], stats_port: int | 
         "    retries 3",
         "    option redispatch 1",
         "    retry-on conn-failure empty-response response-timeout 503",
-        "frontend ussd",
+        "frontend public",
         f"    bind {LOOPBACK}:{port}",
         "    option http-buffer-request",
+        "    acl ussd_callback path_beg /ussd/",
+        "    use_backend ussd if ussd_callback",
         "    default_backend gateways",
         "backend gateways",
         "    balance roundrobin",
@@ -407,6 +429,9 @@ def haproxy_config(port: int, servers: list[tuple[str, int]], stats_port: int | 
         "    default-server inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2",
     ]
     lines += [f"    server {name} {LOOPBACK}:{p} check" for name, p in servers]
+    lines += ["backend ussd", "    balance roundrobin"]
+    lines += [f"    errorfile {code} {busy_file}" for code in (500, 502, 503, 504)]
+    lines += [f"    server {name} {LOOPBACK}:{p} track gateways/{name}" for name, p in servers]
     if stats_port:
         lines += [
             "frontend stats",
@@ -419,10 +444,12 @@ def haproxy_config(port: int, servers: list[tuple[str, int]], stats_port: int | 
 
 def haproxy_server(port: int, servers: list[tuple[str, int]], folder: Path, stats_port: int | None = None):
     config = folder / "haproxy.cfg"
+    busy = folder / "ussd-busy.http"
 
     def write_config() -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        config.write_text(haproxy_config(port, servers, stats_port))
+        busy.write_text(ussd_busy_response())
+        config.write_text(haproxy_config(port, servers, busy, stats_port))
 
     command = [binary("haproxy"), "-db", "-f", str(config)]
     return Managed("haproxy", command, port, folder / "haproxy.log", prepare=write_config)
