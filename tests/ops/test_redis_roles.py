@@ -146,3 +146,40 @@ def test_cluster_url_spreads_keys_over_three_masters(redis_cluster):
     per_node = [redis.Redis(port=node.port).dbsize() for node in redis_cluster.nodes]
     assert sum(per_node) >= 60 and all(count > 0 for count in per_node)
     assert client.get("u:{+254700000001}:l") == b"sw"
+
+
+def test_hops_resume_on_the_promoted_primary_within_10_s(sentinel_group, tmp_path):
+    """Sessions on Sentinel: the primary dies mid-session; the citizen's next hops get the busy
+    screen at worst, then the same session goes on once the replica is promoted."""
+    from app import create_app
+    from tests.conftest import Dialler
+
+    url = sentinel_group.url()
+    app = create_app(
+        Settings.from_env(
+            redis_url=url,
+            redis_password=sentinel_group.password,
+            redis_sentinel_password=sentinel_group.sentinel_password,
+            database_url=f"sqlite:///{tmp_path / 'g.db'}",
+            log_level="CRITICAL",
+        )
+    )
+    app.extensions["database"].upgrade()
+    client = app.test_client()
+    phone = Dialler(client, session_id="ATUid_failover")
+    phone.dial()
+    assert "Help" in phone.press("7")
+    app.extensions["redis"].wait(1, 2000)  # the replica has the session
+    killed_at = time.monotonic()
+    sentinel_group.server_on(sentinel_group.primary_port()).kill()
+    screens = []
+    while time.monotonic() - killed_at < 10:
+        screen = phone.post("7*1")  # the same hop, repeated until it is served
+        screens.append(screen)
+        if "Support line" in screen:
+            break
+    resumed_s = time.monotonic() - killed_at
+    assert "Support line" in screens[-1], screens[-3:]
+    assert all(s.startswith(("CON ", "END ")) for s in screens)
+    assert phone.post("7*1*0").startswith("CON Help")
+    print(f"hops resumed {resumed_s:.2f} s after the primary was killed ({len(screens)} tries)")
