@@ -7,7 +7,7 @@ applying for a certificate of good conduct with a PIN) while the drill, in turn:
       back later and rejoins as a replica);
   (c) restarts PostgreSQL;
   (d) kills -9 an SMS worker in the middle of a batch (a burst of SMS is on its way, the sandbox
-      answers slowly so that a batch is in flight).
+      answers each send after 3 s so that batches are in flight).
 It then lets the queues settle and prints, per fault: hops answered with a screen, the longest gap
 in service, applications confirmed vs stored, SMS queued vs sent (duplicates counted), and whether
 the targets are met. Exit status 0 when they all are.
@@ -274,7 +274,7 @@ class Drill:
         from records.sms import SENDING, SmsMessage
 
         sandbox = f"http://127.0.0.1:{self.topology.port('sandbox')}"
-        requests.post(f"{sandbox}/sandbox/faults", json={"latency_ms": 1500}, timeout=5)
+        requests.post(f"{sandbox}/sandbox/faults", json={"latency_ms": 3000}, timeout=5)
         phones = [f"+2547{random.randrange(10**7, 10**8)}" for _ in range(120)]
 
         def inbound(phone: str) -> None:
@@ -288,7 +288,8 @@ class Drill:
             with database.session() as session:
                 return session.scalar(select(func.count()).where(SmsMessage.status == SENDING)) or 0
 
-        wait_for(lambda: in_flight() > 0, 10, 0.05)
+        # Kill when a good part of the burst is on its way to the provider (or after 15 s).
+        wait_for(lambda: in_flight() >= 20, 15, 0.05)
         queue_redis = self._queue_redis()
         victim = None
         for worker in Worker.all(connection=queue_redis):
