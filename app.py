@@ -18,6 +18,7 @@ from analytics import register_analytics
 from audit.backend import BackendObserver
 from audit.hops import HopAuditor
 from audit.live import live_collectors
+from audit.metrics import AUDIT_WRITE_FAILURES
 from audit.pseudonym import Pseudonymiser, pseudonym_key
 from audit.trail import AuditTrail
 from backend_client import CoreClient
@@ -26,6 +27,8 @@ from citizen.queued import QUEUE_NAME, QueuedWork, RqApplicationQueue
 from cli import register_commands
 from common.db import Database
 from common.logs import configure_logging
+from common.redis_conn import queue_client, session_client
+from common.stream_pipe import StreamPipe
 from config import VAR_DIR, Settings
 from console.operators import forward_operator_events
 from console.setup import init_console
@@ -58,15 +61,12 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
-def make_redis(url: str) -> redis.Redis:
-    """A Redis client that fails fast: a citizen waits at most about a second when Redis is gone."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.25,
-        retry_on_timeout=False,
-        health_check_interval=30,
-    )
+def _hop_event_sink(settings: Settings, queue_redis: redis.Redis):
+    """None when sessions and the audit stream share one Redis (the event rides in the session's
+    commit script); otherwise a pipe that writes hop events to the queue Redis off the hop path."""
+    if settings.session_url == settings.queue_url:
+        return None
+    return StreamPipe(queue_redis, on_failure=lambda stage, n: AUDIT_WRITE_FAILURES.labels(stage).inc(n))
 
 
 class LazySessionInterface(SecureCookieSessionInterface):
@@ -94,8 +94,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.session_interface = LazySessionInterface()
     secret_key = app.config["SECRET_KEY"]
 
-    # Stores.
-    redis_client = make_redis(settings.redis_url)
+    # Stores. Two Redis roles (common/redis_conn.py): sessions, locks and the live tree on one (may be
+    # a cluster); RQ queues and the audit stream on the other. One URL (REDIS_URL) serves both.
+    redis_client = session_client(settings)
+    queue_redis = queue_client(settings)
     database = Database(settings.database_url)
     # Starts with the YAML trees; follows versions published from the console through Redis.
     trees = LiveTreeRegistry.from_directory(settings.trees_dir)
@@ -108,23 +110,24 @@ def create_app(settings: Settings | None = None) -> Flask:
         lock_ttl_ms=settings.lock_ttl_ms,
         lock_wait_ms=settings.lock_wait_ms,
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        event_sink=_hop_event_sink(settings, queue_redis),
     )
 
     # The audit trail, and everything that records into it.
     pseudonyms = Pseudonymiser(pseudonym_key(settings.audit_pseudonym_key, secret_key))
-    trail = AuditTrail(redis_client, pseudonyms, settings.audit_stream_maxlen)
+    trail = AuditTrail(queue_redis, pseudonyms, settings.audit_stream_maxlen)
     forward_operator_events(database, trail)
     core = CoreClient(
         settings.core_url,
         per_call_timeout_s=settings.hop_budget_ms / 1000,
         observe=BackendObserver(trail),
     )
-    outbox = Outbox(database, redis_client, settings.sms_queue, settings.phone_regions, trail=trail)
+    outbox = Outbox(database, queue_redis, settings.sms_queue, settings.phone_regions, trail=trail)
 
     # The hop service and its collaborators. Writes that miss the hop's budget wait in RQ queue
     # 'default' with the PIN sealed by SECRET_KEY; SMS and audit events come back as effects.
     box = SecretBox(secret_key)
-    actions = Actions(core, RqApplicationQueue(Queue(QUEUE_NAME, connection=redis_client), box))
+    actions = Actions(core, RqApplicationQueue(Queue(QUEUE_NAME, connection=queue_redis), box))
     auditor = HopAuditor(trail, trees) if settings.audit_enabled else None
     hops = HopService(
         trees,
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions.update(
         settings=settings,
         redis=redis_client,
+        queue_redis=queue_redis,
         database=database,
         trees=trees,
         hops=hops,
@@ -175,7 +179,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.register_blueprint(events_blueprint(channel, webhook_secret=settings.webhook_secret))
     app.register_blueprint(
-        health_blueprint(redis_client, database, live_registry(live_collectors(redis_client)))
+        health_blueprint(
+            redis_client,
+            queue_redis,
+            database,
+            live_registry(live_collectors(queue_redis)),
+            drain_file=settings.drain_file,
+        )
     )
     init_console(app)  # /console, /api/v1, `operators` commands; menu versions from SQL via Redis
     register_analytics(app)

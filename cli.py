@@ -157,20 +157,20 @@ def db_upgrade() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--no-audit-drain", is_flag=True, help="Don't drain the audit stream in this process.")
 def worker(burst: bool, no_audit_drain: bool) -> None:
-    """Run an RQ worker on this deployment's Redis and queues (and the audit drainer in a thread).
-    Its jobs (queued applications) get the app's `QueuedWork`: core client, sealing key, outbox."""
-    import redis
+    """Run an RQ worker on this deployment's queue Redis and queues (and the audit drainer in a
+    thread). Its jobs (queued applications) get the app's `QueuedWork`: core client, sealing key, outbox."""
     from rq import Queue
 
     from audit.drain import start_drainer_thread
     from citizen.queued import QUEUE_NAME
     from common.jobs import ContextWorker
+    from common.redis_conn import queue_client
 
     settings = current_app.extensions["settings"]
     if not no_audit_drain:
-        start_drainer_thread(settings.redis_url, current_app.extensions["database"])
+        start_drainer_thread(queue_client(settings, "drain"), current_app.extensions["database"])
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
-    connection = redis.Redis.from_url(settings.redis_url)
+    connection = queue_client(settings, "worker")
     queues = [Queue(QUEUE_NAME, connection=connection)]
     context = current_app.extensions["queued_work"]
     ContextWorker(queues, connection=connection, context=context).work(burst=burst, with_scheduler=True)

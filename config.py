@@ -39,6 +39,16 @@ class Settings:
     """Everything the gateway can be told; build one with `Settings.from_env()`."""
 
     redis_url: str = "redis://127.0.0.1:6390/0"
+    # The two Redis roles (docs/deploy.md); empty means REDIS_URL. Sessions may be a Redis Cluster
+    # (`redis+cluster://h:p,h:p`); the queue role (RQ, audit stream) a primary or a Sentinel URL.
+    session_redis_url: str = ""
+    queue_redis_url: str = ""
+    redis_password: str = ""
+    redis_sentinel_password: str = ""
+    # Seconds a gateway node may take, after SIGTERM, to turn unready and finish its hops.
+    drain_timeout_s: float = 20.0
+    # Set by the node's supervisor (tools/serve.py): while this file exists, /readyz answers 503.
+    drain_file: str = ""
     database_url: str = f"sqlite:///{VAR_DIR / 'gateway.db'}"
     # Countries whose numbers may use the service, ISO 3166 codes; the first is the default region.
     phone_regions: tuple[str, ...] = ("KE",)
@@ -95,6 +105,12 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         values: dict[str, object] = {
             "redis_url": _str("REDIS_URL", cls.redis_url),
+            "session_redis_url": _str("SESSION_REDIS_URL", ""),
+            "queue_redis_url": _str("QUEUE_REDIS_URL", ""),
+            "redis_password": _str("REDIS_PASSWORD", ""),
+            "redis_sentinel_password": _str("REDIS_SENTINEL_PASSWORD", ""),
+            "drain_timeout_s": _float("DRAIN_TIMEOUT_S", cls.drain_timeout_s),
+            "drain_file": _str("DRAIN_FILE", ""),
             "database_url": _str("DATABASE_URL", cls.database_url),
             "phone_regions": tuple(
                 r.strip().upper() for r in _str("PHONE_REGIONS", "KE").split(",") if r.strip()
@@ -138,8 +154,24 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def session_url(self) -> str:
+        """Where sessions, locks, rate limits and the live menu tree live."""
+        return self.session_redis_url or self.redis_url
+
+    @property
+    def queue_url(self) -> str:
+        """Where RQ queues and the audit stream live (never a Redis Cluster)."""
+        return self.queue_redis_url or self.redis_url
+
     def check(self) -> None:
         """Refuse settings that would break the citizen's screen or the aggregator's limits."""
+        from common.redis_conn import check_role_url
+
+        check_role_url("SESSION_REDIS_URL", self.session_url, cluster_ok=True)
+        check_role_url("QUEUE_REDIS_URL", self.queue_url, cluster_ok=False)
+        if self.drain_timeout_s <= 0:
+            raise ValueError("DRAIN_TIMEOUT_S must be a positive number of seconds")
         if not 60 <= self.screen_limit <= 182:
             raise ValueError("USSD_SCREEN_LIMIT must be between 60 and 182 (182 is the GSM maximum)")
         if self.session_ttl_s < 180:

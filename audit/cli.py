@@ -17,7 +17,8 @@ def _parts():
     from audit.drain import drain_client
 
     settings = current_app.extensions["settings"]
-    return settings, drain_client(settings.redis_url), current_app.extensions["database"]
+    client = drain_client(settings.queue_url, settings.redis_password, settings.redis_sentinel_password)
+    return settings, client, current_app.extensions["database"]
 
 
 @audit_cli.command("drain")

@@ -52,10 +52,10 @@ def _encode(document: dict[str, Any]) -> str:
 
 def announce(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> None:
     """Make `version` the current one for `tree_id` in every process (within a second)."""
-    pipe = client.pipeline(transaction=True)
-    pipe.set(doc_key(tree_id, version), _encode(document))
-    pipe.hset(CURRENT_KEY, tree_id, version)
-    pipe.execute()
+    # The document first, then the pointer, as two commands: the keys sit in different Redis
+    # Cluster slots (no MULTI), and no reader may see a pointer to a missing document.
+    client.set(doc_key(tree_id, version), _encode(document))
+    client.hset(CURRENT_KEY, tree_id, version)
 
 
 def announce_if_absent(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> bool:

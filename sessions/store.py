@@ -15,7 +15,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,8 +187,12 @@ class SessionStore:
         lock_ttl_ms: int = 5000,
         lock_wait_ms: int = 3000,
         rate_limit_per_minute: int = 30,
+        event_sink: Callable[[tuple[str, int, Mapping[str, str]]], None] | None = None,
     ) -> None:
         self.redis = client
+        # Set when the audit stream is on another Redis (a cluster, or a separate queue role):
+        # the hop's event then goes to this sink instead of riding in the commit script.
+        self.event_sink = event_sink
         self.box = SecretBox(secret_key)
         self.session_ttl_s = session_ttl_s
         self.draft_ttl_s = max(draft_ttl_s, session_ttl_s)
@@ -292,8 +296,8 @@ class SessionStore:
 
         `resumable`: the session waits for input past its start, so if the call drops now the next
         dial should offer to continue here. `event`: (stream, cap, fields) to XADD in the same
-        script, so the hop's audit event costs no round trip of its own. The stream key is not
-        under the phone's hash tag: on Redis Cluster, leave `event` out and XADD separately.
+        script, so the hop's audit event costs no round trip of its own; with an `event_sink`
+        (sessions on a Redis Cluster or apart from the queue role) it goes to the sink instead.
         """
         if stored.resume_from is not None:
             # Still asking "continue where you left off?": the old draft stays as it is.
@@ -312,6 +316,10 @@ class SessionStore:
             lease.session_id,
             language or "",
         ]
+        if event is not None and self.event_sink is not None:
+            saved = bool(self._commit(keys=keys, args=args))
+            self.event_sink(event)
+            return saved
         if event is not None:
             stream, cap, fields = event
             keys.append(stream)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-import redis
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -40,12 +39,13 @@ def sms_worker(burst: bool, verbose: bool) -> None:
     from rq import Queue
 
     from common.jobs import SimpleContextWorker
+    from common.redis_conn import queue_client
     from sms.worker import Sweeper
 
     app = current_app._get_current_object()
     settings = app.extensions["settings"]
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
-    connection = redis.Redis.from_url(settings.redis_url)
+    connection = queue_client(settings, "worker")
     context = worker_context(app, _provider_sender())
     sweeper = Sweeper(context, connection)
     sweeper.start()

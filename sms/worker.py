@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from audit.trail import AuditTrail
 from common.db import Database
 from common.jobs import job_context
+from common.lease import lease
 from common.logs import get_logger
 from config import Settings
 from records.sms import (
@@ -311,7 +312,21 @@ class SweepResult:
     reports_applied: int
 
 
+SWEEP_LEASE = "sms:sweep"
+
+
 def sweep(ctx: WorkerContext) -> SweepResult:
+    """One sweep at a time across every node (a lease on the queue Redis); a sweep that finds the
+    lease taken does nothing and returns zeros. See `_sweep_rows` for what a sweep does."""
+    with lease(
+        ctx.outbox.connection, SWEEP_LEASE, ttl_s=max(60.0, 6 * ctx.settings.sms_sweep_interval_s)
+    ) as held:
+        if held is None:
+            return SweepResult(0, 0, 0, 0)
+        return _sweep_rows(ctx)
+
+
+def _sweep_rows(ctx: WorkerContext) -> SweepResult:
     """Put back to work what fell between the stores:
     - `queued` rows whose job should have run by now (Redis lost it, or a retry was not scheduled);
     - `sending` rows older than `SMS_STUCK_AFTER_S` (their worker died): `sent` when the provider's
