@@ -1,6 +1,6 @@
 """Words the citizen actions put on screens (status names, field errors): English and Kiswahili.
 
-Terms follow shared/glossary-sw.md. Kept here, beside the actions that use them, because they are
+Terms follow docs/glossary-sw.md. Kept here, beside the actions that use them, because they are
 computed from the core service's answers; everything static lives in the menu tree.
 """
 

@@ -1,6 +1,6 @@
 """Texts every tree shares (navigation, errors, resume); a tree's own `strings:` may override them.
 
-Terms follow shared/glossary-sw.md.
+Terms follow docs/glossary-sw.md.
 """
 
 from __future__ import annotations
