@@ -342,6 +342,13 @@ def test_screens_fit_the_hubtel_screen_limit(settings):
     assert screens[0] == "Welcome to eCitizen\n1. Register\n98 More"
 
 
+def test_each_aggregator_keeps_its_own_screen_width_in_one_process(settings):
+    client = create_app(replace(settings, hubtel_screen_limit=60)).test_client()
+    assert HubtelCaller(client).dial() == "Welcome to eCitizen\n1. Register\n98 More"
+    at = Dialler(client, phone="+254712345678", session_id="at-after-hubtel").dial()
+    assert at.startswith("CON Welcome to eCitizen\n1. Register\n2. Apply") and at.endswith("8. Language")
+
+
 def test_with_the_default_limit_screens_are_the_same_as_on_africas_talking(client):
     at = Dialler(client, phone="+254712345678", session_id="at-1")
     hubtel = HubtelCaller(client, phone="+254712345679", session_id="h-1")
