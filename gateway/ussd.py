@@ -93,10 +93,7 @@ class HopService:
         return reply
 
     def _handle(self, hop: Hop, started: float) -> tuple[HopReply, bool]:
-        if hop.tree_id:
-            tree = self.trees.current(hop.tree_id)
-        else:
-            tree = self.trees.for_service_code(hop.service_code)
+        tree = self._tree(hop)
         if tree is None:
             return HopReply(polite("unknown_service"), True, HopOutcome.UNKNOWN_SERVICE), False
         try:
@@ -121,6 +118,17 @@ class HopService:
             log.exception("hop failed", session=hop.session_id)
             self._release_quietly(lease)
             return HopReply(polite("error", lease.language), True, HopOutcome.ERROR), False
+
+    def _tree(self, hop: Hop) -> MenuTree | None:
+        """The tree a new session of `hop` starts on: the one serving its service code, or the tree
+        it names (looked up through that tree's own first code, so it is served as a dial of it)."""
+        code = hop.service_code
+        if hop.tree_id:
+            named = self.trees.current(hop.tree_id)
+            if named is None:
+                return None
+            code = named.service_codes[0]
+        return self.trees.for_service_code(code)
 
     def _release_quietly(self, lease: Lease) -> None:
         with contextlib.suppress(redis.RedisError):  # the lock expires on its own
