@@ -352,3 +352,18 @@ def test_read_request_refuses_what_it_cannot_use():
         {"sessionid": "A", "newsession": False, "msisdn": "233241234567", "userdata": None}
     )
     assert request.user_data == ""  # null on a continuation: an empty answer
+
+
+def test_concurrent_hops_of_one_session_wait_for_each_other(settings):
+    app = create_app(replace(settings, lock_wait_ms=150))
+    app.extensions["arkesel_replay"].clock = clock = SteppingClock()
+    caller = ArkeselCaller(app.test_client(), clock=clock)
+    caller.dial()
+    store = app.extensions["hops"].store
+    lease = store.begin("+233241234567", "arkesel:" + caller.session_id)  # another hop is running
+    try:
+        busy = caller.press("7")
+    finally:
+        store.release(lease)
+    assert busy.startswith("Service busy, please try again shortly.") and caller.final
+    assert caller.press("7").startswith("Help")
