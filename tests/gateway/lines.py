@@ -4,7 +4,7 @@ of them and their screens compared; and actions answered from a journey's stubs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from citizen.actions import HopContext
@@ -64,8 +64,6 @@ def _at_screen(body: str) -> Screen:
 def enable_every_aggregator(app_settings):
     """Settings with the three aggregators on, their codes routed to the eCitizen tree, and Ghana's
     numbers served next to Kenya's (an AT caller on +254, a Hubtel or Arkesel one on either)."""
-    from dataclasses import replace
-
     return replace(
         app_settings,
         aggregators=AGGREGATORS,

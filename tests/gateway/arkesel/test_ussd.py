@@ -367,3 +367,14 @@ def test_concurrent_hops_of_one_session_wait_for_each_other(settings):
         store.release(lease)
     assert busy.startswith("Service busy, please try again shortly.") and caller.final
     assert caller.press("7").startswith("Help")
+
+
+def test_an_unexpected_failure_is_a_polite_end_never_a_5xx(app, client, monkeypatch):
+    def broken(_hop):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.extensions["hops"], "handle", broken)
+    status, mimetype, reply = post(client, GOOD)
+    assert (status, mimetype) == (200, "application/json")
+    assert reply["continueSession"] is False and reply["message"].startswith("Sorry, something went wrong")
+    assert "RuntimeError" not in json.dumps(reply)

@@ -403,3 +403,14 @@ def test_read_request_refuses_what_it_cannot_use():
         read_request({"type": "Query"})
     request = read_request({k.lower(): v for k, v in {**GOOD, "Sequence": "7"}.items()})
     assert request.sequence == 7 and hubtel_hop(request, GHANA_PHONE, CODES, 0).replay_key == "q7"
+
+
+def test_an_unexpected_failure_is_a_polite_release_never_a_5xx(app, client, monkeypatch):
+    def broken(_hop):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.extensions["hops"], "handle", broken)
+    status, mimetype, reply = post(client, GOOD)
+    assert (status, mimetype) == (200, "application/json")
+    assert reply["Type"] == "release" and reply["Message"].startswith("Sorry, something went wrong")
+    assert "RuntimeError" not in json.dumps(reply)
