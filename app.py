@@ -36,8 +36,11 @@ from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 from gateway.africastalking.sms_callbacks import sms_blueprint
 from gateway.africastalking.transcript import transcript_key
 from gateway.africastalking.ussd import ussd_blueprint
+from gateway.arkesel.replay import SameInputReplay, replay_digest_key
+from gateway.arkesel.ussd import arkesel_blueprint
 from gateway.events import events_blueprint
 from gateway.health import health_blueprint
+from gateway.hubtel.ussd import hubtel_blueprint
 from gateway.metrics import live_registry
 from gateway.sink import HopEvents
 from gateway.ussd import HopService
@@ -162,16 +165,44 @@ def create_app(settings: Settings | None = None) -> Flask:
         sms_sender_factory=_sms_sender,
     )
 
-    app.register_blueprint(
-        ussd_blueprint(
-            hops,
-            callback_secret=settings.at_callback_secret,
-            phone_regions=settings.phone_regions,
-            transcript_key=transcript_key(secret_key),
-            database=database,
-            pseudonym=pseudonyms.of,
+    # One USSD callback per enabled aggregator (AGGREGATORS); a disabled one's path is a 404.
+    if "africastalking" in settings.aggregators:
+        app.register_blueprint(
+            ussd_blueprint(
+                hops,
+                callback_secret=settings.at_callback_secret,
+                phone_regions=settings.phone_regions,
+                transcript_key=transcript_key(secret_key),
+                database=database,
+                pseudonym=pseudonyms.of,
+            )
         )
-    )
+    if "hubtel" in settings.aggregators:
+        app.register_blueprint(
+            hubtel_blueprint(
+                hops,
+                callback_secret=settings.hubtel_callback_secret,
+                phone_regions=settings.phone_regions,
+                service_codes=dict(settings.hubtel_service_codes),
+                text_limit=settings.text_limit("hubtel"),
+                database=database,
+                pseudonym=pseudonyms.of,
+            )
+        )
+    if "arkesel" in settings.aggregators:
+        replay = SameInputReplay(replay_digest_key(secret_key), settings.arkesel_replay_window_s)
+        app.extensions["arkesel_replay"] = replay  # its clock is what tests move
+        app.register_blueprint(
+            arkesel_blueprint(
+                hops,
+                callback_secret=settings.arkesel_callback_secret,
+                phone_regions=settings.phone_regions,
+                tree_id=settings.arkesel_tree,
+                service_code=settings.arkesel_service_code,
+                text_limit=settings.text_limit("arkesel"),
+                replay=replay,
+            )
+        )
     app.register_blueprint(
         sms_blueprint(
             channel, callback_secret=settings.at_callback_secret, phone_regions=settings.phone_regions

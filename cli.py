@@ -80,11 +80,24 @@ def menus_test(paths: tuple[str, ...]) -> None:
 @click.option(
     "--url", envvar="GATEWAY_URL", default=None, help="Gateway base URL (default http://127.0.0.1:$PORT)."
 )
-@click.option("--network", default="63902", show_default=True, help="Network code (63902 Safaricom).")
+@click.option(
+    "--network",
+    default=None,
+    help="Network: 63902 (Safaricom) on Africa's Talking, mtn on Hubtel, MTN on Arkesel.",
+)
 @click.option(
     "--sms-wait", default=4.0, show_default=True, help="Seconds to wait for SMS after the end (0: no SMS)."
 )
-def ussd_dial(dial_string: str, phone: str, url: str | None, network: str, sms_wait: float) -> None:
+@click.option(
+    "--aggregator",
+    type=click.Choice(["africastalking", "hubtel", "arkesel"]),
+    default="africastalking",
+    show_default=True,
+    help="Whose wire protocol to speak.",
+)
+def ussd_dial(
+    dial_string: str, phone: str, url: str | None, network: str | None, sms_wait: float, aggregator: str
+) -> None:
     """Dial the service like a phone would, over HTTP against a running gateway, one key at a time.
 
     Type a key and Enter after each screen; an empty line sends an empty reply; Ctrl-D hangs up.
@@ -95,6 +108,10 @@ def ussd_dial(dial_string: str, phone: str, url: str | None, network: str, sms_w
     from sms.phone_inbox import PhoneInbox, sms_box
 
     base = (url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
+    if aggregator != "africastalking":
+        _dial_json_aggregator(aggregator, base, dial_string, phone, network, sms_wait)
+        return
+    network = network or "63902"
     secret = os.environ.get("AT_CALLBACK_SECRET", "")
     endpoint = f"{base}/ussd/africastalking" + (f"?key={secret}" if secret else "")
     service_code, keys = _service_code_of(dial_string)
@@ -133,6 +150,61 @@ def ussd_dial(dial_string: str, phone: str, url: str | None, network: str, sms_w
                 click.echo(sms_box(message))
             return
         typed.append(key.strip())
+
+
+def _dial_json_aggregator(
+    aggregator: str, base: str, dial_string: str, phone: str, network: str | None, sms_wait: float
+) -> None:
+    """`ussd dial` speaking Hubtel's or Arkesel's protocol (the phones in gateway/<aggregator>/)."""
+    from gateway.arkesel.simulator import ArkeselPhone
+    from gateway.hubtel.simulator import HubtelPhone
+    from sms.phone_inbox import PhoneInbox, sms_box
+
+    settings = current_app.extensions["settings"]
+    if aggregator == "hubtel":
+        secret = settings.hubtel_callback_secret
+        codes = tuple(code for code, _tree in settings.hubtel_service_codes if code.endswith("#"))
+        try:
+            service_code, _keys = split_dial(dial_string, codes)
+        except ValueError:
+            raise click.ClickException(
+                f"{dial_string!r} is none of HUBTEL_SERVICE_CODES {list(codes)}"
+            ) from None
+    else:
+        secret = settings.arkesel_callback_secret
+    endpoint = f"{base}/ussd/{aggregator}" + (f"?key={secret}" if secret else "")
+    if aggregator == "hubtel":
+        caller: HubtelPhone | ArkeselPhone = HubtelPhone(endpoint, phone, service_code, network or "mtn")
+    else:
+        caller = ArkeselPhone(endpoint, phone, network or "MTN")
+    inbox = PhoneInbox(phone) if sms_wait > 0 else None
+    exchange = caller.dial
+    typed = dial_string
+    while True:
+        try:
+            screen = exchange(typed)
+        except requests.RequestException as exc:
+            raise click.ClickException(f"cannot reach the gateway at {base}: {type(exc).__name__}") from None
+        if screen.status == 404:
+            raise click.ClickException(f"{aggregator} is not enabled on this gateway: add it to AGGREGATORS")
+        click.echo("┌" + "─" * 40)
+        for line in screen.text.split("\n"):
+            click.echo("│ " + line)
+        click.echo(f"└ {len(screen.text)} chars · HTTP {screen.status} · {screen.kind}")
+        if inbox is not None:
+            for message in inbox.wait_for_messages(sms_wait) if screen.final else inbox.new_messages():
+                click.echo(sms_box(message))
+        if screen.final:
+            return
+        try:
+            typed = click.prompt(">", default="", show_default=False, prompt_suffix=" ").strip()
+        except click.exceptions.Abort:
+            click.echo("\n(hung up)")
+            caller.hang_up()
+            for message in inbox.wait_for_messages(sms_wait) if inbox is not None else ():
+                click.echo(sms_box(message))
+            return
+        exchange = caller.press
 
 
 def _service_code_of(dial_string: str) -> tuple[str, list[str]]:

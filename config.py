@@ -29,6 +29,26 @@ def _str(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _names(name: str, default: str) -> tuple[str, ...]:
+    return tuple(v.strip().lower() for v in _str(name, default).split(",") if v.strip())
+
+
+def _pairs(name: str, default: str) -> tuple[tuple[str, str], ...]:
+    """`a=b,c=d` -> (("a", "b"), ("c", "d")); an entry without `=` is refused."""
+    pairs = []
+    for entry in _str(name, default).split(","):
+        if entry.strip():
+            key, sep, value = entry.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ValueError(f"{name}: {entry.strip()!r} is not CODE=TREE")
+            pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
+# The USSD aggregators this gateway can speak; AGGREGATORS says which are enabled.
+KNOWN_AGGREGATORS = ("africastalking", "hubtel", "arkesel")
+
+
 def _floats(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     value = os.environ.get(name, "")
     return tuple(float(v) for v in value.split(",") if v.strip()) if value.strip() else default
@@ -62,6 +82,17 @@ class Settings:
     rate_limit_per_minute: int = 30
     max_invalid_tries: int = 3
     at_callback_secret: str = ""
+    # USSD aggregators (docs/aggregators.md): which are enabled, each one's callback secret, which
+    # tree each serves, and its screen's text room (0: the same screens as Africa's Talking's).
+    aggregators: tuple[str, ...] = ("africastalking",)
+    hubtel_callback_secret: str = ""
+    hubtel_service_codes: tuple[tuple[str, str], ...] = (("*713#", "ecitizen"),)
+    hubtel_screen_limit: int = 0
+    arkesel_callback_secret: str = ""
+    arkesel_tree: str = "ecitizen"
+    arkesel_service_code: str = "*920*100#"
+    arkesel_screen_limit: int = 0
+    arkesel_replay_window_s: float = 2.0
     trees_dir: Path = field(default=ROOT / "menus" / "trees")
     default_language: str = "en"
     log_level: str = "INFO"
@@ -121,6 +152,15 @@ class Settings:
             "rate_limit_per_minute": _int("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute),
             "hop_budget_ms": _int("HOP_BUDGET_MS", cls.hop_budget_ms),
             "at_callback_secret": _str("AT_CALLBACK_SECRET", ""),
+            "aggregators": _names("AGGREGATORS", "africastalking"),
+            "hubtel_callback_secret": _str("HUBTEL_CALLBACK_SECRET", ""),
+            "hubtel_service_codes": _pairs("HUBTEL_SERVICE_CODES", "*713#=ecitizen"),
+            "hubtel_screen_limit": _int("HUBTEL_SCREEN_LIMIT", 0),
+            "arkesel_callback_secret": _str("ARKESEL_CALLBACK_SECRET", ""),
+            "arkesel_tree": _str("ARKESEL_TREE", cls.arkesel_tree),
+            "arkesel_service_code": os.environ.get("ARKESEL_SERVICE_CODE", cls.arkesel_service_code).strip(),
+            "arkesel_screen_limit": _int("ARKESEL_SCREEN_LIMIT", 0),
+            "arkesel_replay_window_s": _float("ARKESEL_REPLAY_WINDOW_S", cls.arkesel_replay_window_s),
             "trees_dir": Path(_str("MENU_TREES_DIR", str(ROOT / "menus" / "trees"))),
             "log_level": _str("LOG_LEVEL", cls.log_level).upper(),
             "log_format": _str("LOG_FORMAT", cls.log_format),
@@ -176,9 +216,24 @@ class Settings:
             raise ValueError("USSD_SCREEN_LIMIT must be between 60 and 182 (182 is the GSM maximum)")
         if self.session_ttl_s < 180:
             raise ValueError("SESSION_TTL_S must be at least 180 s, the aggregator's session limit")
+        unknown = sorted(set(self.aggregators) - set(KNOWN_AGGREGATORS))
+        if unknown:
+            known = ", ".join(KNOWN_AGGREGATORS)
+            raise ValueError(f"AGGREGATORS: unknown {', '.join(unknown)}; known: {known}")
+        for name, limit in (("HUBTEL", self.hubtel_screen_limit), ("ARKESEL", self.arkesel_screen_limit)):
+            if limit and not 56 <= limit <= 182:
+                raise ValueError(f"{name}_SCREEN_LIMIT must be between 56 and 182 characters (or unset)")
+        if not 0 <= self.arkesel_replay_window_s <= 10:
+            raise ValueError("ARKESEL_REPLAY_WINDOW_S must be between 0 and 10 seconds")
         if not self.phone_regions:
             raise ValueError("PHONE_REGIONS needs at least one country code")
         if self.audit_retention_days < 1:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
         if not self.sms_retry_delays_s or self.sms_max_attempts < 1:
             raise ValueError("SMS_RETRY_DELAYS_S needs a delay and SMS_MAX_ATTEMPTS at least 1")
+
+    def text_limit(self, aggregator: str) -> int:
+        """Characters of screen text `aggregator` may show: its own setting, or the room Africa's
+        Talking's screens have once `CON ` is counted, so every aggregator shows the same screens."""
+        own = {"hubtel": self.hubtel_screen_limit, "arkesel": self.arkesel_screen_limit}.get(aggregator, 0)
+        return own or self.screen_limit - 4

@@ -24,6 +24,7 @@ from menus.effects import Effect, SetLanguage
 from menus.engine import Engine, Screen, SessionState, StaticPages, StepResult
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
+from menus.render import PREFIX_LEN
 from sessions.store import Lease, RateLimited, SessionBusy, SessionStore, StoredSession
 
 log = get_logger("gateway.ussd")
@@ -37,8 +38,11 @@ class HopService:
     - `actions`: the citizen actions, bound to their core-service client and queue;
     - `events`: where the hop's audit event and its actions' effects go after the engine step.
 
-    A repeated hop (same `Hop.replay_key` as the last one answered) gets the stored reply and runs
-    no action and no effect. Effects are handed on after the session is saved, once per hop.
+    A repeated hop (`Hop.repeats` the last one answered) gets the stored reply and runs no action
+    and no effect. A continuation that needs a session the store does not hold (`Hop.needs_session`)
+    gets a polite final screen and opens none. Effects are handed on after the session is saved,
+    once per hop. Screens fit `screen_limit` (which counts a 4-character `CON `/`END `), or the
+    hop's own `text_limit` when its aggregator frames screens differently.
     """
 
     def __init__(
@@ -63,8 +67,8 @@ class HopService:
         self.hop_budget_s = hop_budget_ms / 1000
         self.max_tries = max_tries
         self.log_hops = log_hops
-        # Static screens rendered once per tree version, shared by the engines of every hop.
-        self._pages: dict[tuple[str, str], StaticPages] = {}
+        # Static screens rendered once per tree version and screen limit, shared by every hop's engine.
+        self._pages: dict[tuple[str, str, int], StaticPages] = {}
 
     def handle(self, hop: Hop) -> HopReply:
         """The reply to `hop`. Never raises: a failure is a polite final screen with its outcome."""
@@ -89,7 +93,7 @@ class HopService:
         return reply
 
     def _handle(self, hop: Hop, started: float) -> tuple[HopReply, bool]:
-        tree = self.trees.for_service_code(hop.service_code, hop.session_id)
+        tree = self._tree(hop)
         if tree is None:
             return HopReply(polite("unknown_service"), True, HopOutcome.UNKNOWN_SERVICE), False
         try:
@@ -115,21 +119,32 @@ class HopService:
             self._release_quietly(lease)
             return HopReply(polite("error", lease.language), True, HopOutcome.ERROR), False
 
+    def _tree(self, hop: Hop) -> MenuTree | None:
+        """The tree a new session of `hop` starts on: the one serving its service code, or the tree
+        it names (looked up through that tree's own first code, so it is served as a dial of it)."""
+        code = hop.service_code
+        if hop.tree_id:
+            named = self.trees.current(hop.tree_id)
+            if named is None:
+                return None
+            code = named.service_codes[0]
+        return self.trees.for_service_code(code, hop.session_id)
+
     def _release_quietly(self, lease: Lease) -> None:
         with contextlib.suppress(redis.RedisError):  # the lock expires on its own
             self.store.release(lease)
 
     def _engine(self, tree: MenuTree, hop: Hop) -> Engine:
         context = HopContext(hop.phone, hop.session_id, deadline=time.monotonic() + self.hop_budget_s)
-        pages = self._pages.get((tree.id, tree.version))
+        # The engine's limit counts a 4-character prefix; an aggregator without one gets it as text.
+        limit = hop.text_limit + PREFIX_LEN if hop.text_limit else self.screen_limit
+        pages = self._pages.get((tree.id, tree.version, limit))
         if pages is None:
             if len(self._pages) > 64:  # versions published over months: keep the live ones only
                 self._pages.clear()
-            pages = self._pages.setdefault((tree.id, tree.version), {})
+            pages = self._pages.setdefault((tree.id, tree.version, limit), {})
         runner = self.actions.runner(context)
-        return Engine(
-            tree, runner, screen_limit=self.screen_limit, max_tries=self.max_tries, static_pages=pages
-        )
+        return Engine(tree, runner, screen_limit=limit, max_tries=self.max_tries, static_pages=pages)
 
     def _pinned_tree(self, state: SessionState, fallback: MenuTree) -> MenuTree:
         """The version the session started on; the current one if that version is gone."""
@@ -138,9 +153,7 @@ class HopService:
 
     def _advance(self, hop: Hop, tree: MenuTree, lease: Lease, started: float) -> tuple[HopReply, bool]:
         stored = lease.session
-        if stored is not None and (
-            stored.replay_key == hop.replay_key or (stored.reply_final and not hop.is_new)
-        ):
+        if stored is not None and (hop.repeats(stored.replay_key) or (stored.reply_final and not hop.is_new)):
             # A retried hop, or a late one after the session ended: the same screen, nothing run.
             self.store.release(lease)
             state = stored.state
@@ -154,6 +167,10 @@ class HopService:
                 tree_version=state.version,
             )
             return reply, False
+        if stored is None and hop.needs_session and not hop.is_new:
+            # An answer to a screen this gateway no longer holds (expired, or never shown).
+            self.store.release(lease)
+            return HopReply(polite("expired", lease.language), True, HopOutcome.EXPIRED), False
 
         if stored is None or hop.is_new:
             stored, result = self._open(hop, tree, lease)
