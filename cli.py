@@ -16,7 +16,7 @@ from audit.cli import audit_cli
 from citizen.actions import ACTION_NAMES
 from menus.journeys import journeys_path, load_journeys, run_journeys, split_dial
 from menus.loader import TreeError, load_tree_file, tree_files
-from menus.validator import validate_tree
+from menus.validator import tree_warnings, validate_tree
 from sms.cli import sms_cli
 
 menus_cli = AppGroup("menus", help="Check and test the menu trees.")
@@ -50,6 +50,8 @@ def menus_validate(paths: tuple[str, ...]) -> None:
                 click.echo(f"  - {problem}")
         else:
             click.echo(f"✓ {path} (version {tree.version}, {len(tree.nodes)} nodes, limit {limit})")
+            for warning in tree_warnings(tree, limit):
+                click.echo(f"  ! {warning}")
     sys.exit(1 if failed else 0)
 
 

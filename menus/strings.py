@@ -26,6 +26,10 @@ BUILTIN_STRINGS: dict[str, Text] = {
     "bad_digits": {"en": "Use digits only.", "sw": "Tumia tarakimu pekee."},
     "bad_length": {"en": "Wrong length.", "sw": "Urefu si sahihi."},
     "bad_date": {"en": "Use DD/MM/YYYY.", "sw": "Tumia DD/MM/YYYY."},
+    "bad_name": {
+        "en": "Use letters only, e.g. Wanjiku or Ng'ang'a.",
+        "sw": "Tumia herufi pekee, mfano Wanjiku au Ng'ang'a.",
+    },
     "bad_age": {"en": "Check the year of birth.", "sw": "Angalia mwaka wa kuzaliwa."},
     "bad_national_id": {
         "en": "ID number has 7 or 8 digits.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,7 +13,18 @@ from menus.render import PREFIX_LEN
 
 # Placeholders are filled with this many characters when screens are measured.
 SAMPLE_VALUE_LEN = 12
-SAMPLE_ITEMS = [{"id": str(i), "label": {lang: "X" * 24 for lang in LANGUAGES}} for i in range(1, 13)]
+# A list's items are measured with labels this long, unless the list cuts them shorter (label_max).
+SAMPLE_LABEL_LEN = 24
+SAMPLE_ITEM_COUNT = 12
+# Fewer items than this on a list's first page makes the citizen page through too much.
+MIN_ITEMS_PER_PAGE = 4
+
+
+def _sample_items(width: int) -> list[dict[str, Any]]:
+    return [
+        {"id": str(i), "label": {lang: "X" * width for lang in LANGUAGES}}
+        for i in range(1, SAMPLE_ITEM_COUNT + 1)
+    ]
 
 
 def _texts(node: Node) -> Iterable[tuple[str, dict[str, str]]]:
@@ -20,6 +32,8 @@ def _texts(node: Node) -> Iterable[tuple[str, dict[str, str]]]:
         yield "text", node.text
     elif node.kind != "action":
         yield "text", {}
+    for audience, text in node.audience_text.items():
+        yield f"text for '{audience}'", text
     for i, option in enumerate(node.options, 1):
         yield f"option {i}", option.label
     if node.input and node.input.error:
@@ -62,6 +76,33 @@ def _reference_problems(tree: MenuTree) -> list[TreeProblem]:
             problems.append(TreeProblem("a regex input needs a 'pattern'", node=node.id))
         if node.kind == "end" and node.targets():
             problems.append(TreeProblem("an end node leads nowhere; remove next/options", node=node.id))
+        problems += _audience_problems(tree, node)
+        if node.shortcut is not None:
+            if node.kind not in ("menu", "list"):
+                problems.append(TreeProblem("only menus and lists take a shortcut", node=node.id))
+            try:
+                re.compile(node.shortcut.pattern)
+            except re.error as exc:
+                problems.append(TreeProblem(f"shortcut pattern does not compile: {exc}", node=node.id))
+        if node.label_max is not None and node.kind != "list":
+            problems.append(TreeProblem("only lists have 'label_max'", node=node.id))
+    return problems
+
+
+def _audience_problems(tree: MenuTree, node: Node) -> list[TreeProblem]:
+    """Audiences a node names must be the tree's; every audience must see an option of a menu
+    that has options, or it would be stuck on a screen with nothing to choose."""
+    problems = []
+    known = set(tree.audiences)
+    named = set(node.audience_text) | {a for o in node.options for a in o.audiences}
+    for audience in sorted(named - known):
+        problems.append(
+            TreeProblem(f"audience '{audience}' is not one of the tree's audiences", node=node.id)
+        )
+    if node.kind == "menu" and node.options:
+        for audience in tree.audiences or (None,):
+            if not any(o.shown_to(audience) for o in node.options):
+                problems.append(TreeProblem(f"audience '{audience}' sees no option", node=node.id))
     return problems
 
 
@@ -80,6 +121,8 @@ def _unreachable(tree: MenuTree) -> list[TreeProblem]:
 
 def _action_problems(tree: MenuTree, known_actions: set[str] | None) -> list[TreeProblem]:
     problems = []
+    if tree.on_start and known_actions is not None and tree.on_start not in known_actions:
+        problems.append(TreeProblem(f"on_start names unknown action '{tree.on_start}'"))
     for node in tree.nodes.values():
         if node.kind in ("action", "list"):
             if known_actions is not None and node.action not in known_actions:
@@ -137,33 +180,65 @@ def _screen_problems(tree: MenuTree, screen_limit: int) -> list[TreeProblem]:
                             node=node.id,
                         )
                     )
-            state = SessionState(tree.id, tree.version, node.id, lang, answers=dict(sample))
-            if node.kind == "list":
-                state.items = SAMPLE_ITEMS
-            notice = tree.string("invalid", lang)
-            pages = engine._pages(state, notice=notice if node.kind == "input" else None)
-            if node.kind == "input" and len(pages) > 1:
-                length = len("\n".join([notice, *engine._pages(state)])) + PREFIX_LEN
-                problems.append(
-                    TreeProblem(
-                        f"'{lang}' prompt needs {length} characters with an error line, over the "
-                        f"{screen_limit} limit: it must fit one screen",
-                        node=node.id,
-                    )
+            for audience in _audiences_of(tree, node):
+                problems += _page_problems(engine, tree, node, lang, audience, sample, screen_limit)
+    return problems
+
+
+def _audiences_of(tree: MenuTree, node: Node) -> tuple[str | None, ...]:
+    """The audiences a node's screen differs for (every one of the tree's when it differs at all)."""
+    if tree.audiences and (node.audience_text or any(o.audiences for o in node.options)):
+        return tree.audiences
+    return (None,)
+
+
+def _sample_state(
+    tree: MenuTree, node: Node, lang: str, audience: str | None, sample: dict[str, str]
+) -> SessionState:
+    answers = dict(sample)
+    if audience is not None:
+        answers["audience"] = audience
+    state = SessionState(tree.id, tree.version, node.id, lang, answers=answers)
+    if node.kind == "list":
+        state.items = _sample_items(node.label_max or SAMPLE_LABEL_LEN)
+    return state
+
+
+def _page_problems(
+    engine: Engine,
+    tree: MenuTree,
+    node: Node,
+    lang: str,
+    audience: str | None,
+    sample: dict[str, str],
+    screen_limit: int,
+) -> list[TreeProblem]:
+    problems = []
+    who = f" for '{audience}'" if audience is not None else ""
+    state = _sample_state(tree, node, lang, audience, sample)
+    notice = tree.string("invalid", lang)
+    # Every screen that takes a key can come back with a one-line reason on top: measure that.
+    pages = engine._pages(state, notice=notice if node.kind != "end" else None)
+    if node.kind == "input" and len(pages) > 1:
+        length = len("\n".join([notice, *engine._pages(state)])) + PREFIX_LEN
+        problems.append(
+            TreeProblem(
+                f"'{lang}'{who} prompt needs {length} characters with an error line, over the "
+                f"{screen_limit} limit: it must fit one screen",
+                node=node.id,
+            )
+        )
+    for number, page in enumerate(pages, 1):
+        if len(page) + PREFIX_LEN > screen_limit:
+            problems.append(
+                TreeProblem(
+                    f"'{lang}'{who} page {number} is {len(page) + PREFIX_LEN} characters, over the "
+                    f"{screen_limit} limit",
+                    node=node.id,
                 )
-            for number, page in enumerate(pages, 1):
-                if len(page) + PREFIX_LEN > screen_limit:
-                    problems.append(
-                        TreeProblem(
-                            f"'{lang}' page {number} is {len(page) + PREFIX_LEN} characters, over the "
-                            f"{screen_limit} limit",
-                            node=node.id,
-                        )
-                    )
-            if node.kind == "end" and len(pages) > 3:
-                problems.append(
-                    TreeProblem(f"'{lang}' end text has {len(pages)} pages; keep it to 3", node=node.id)
-                )
+            )
+    if node.kind == "end" and len(pages) > 3:
+        problems.append(TreeProblem(f"'{lang}' end text has {len(pages)} pages; keep it to 3", node=node.id))
     return problems
 
 
@@ -173,6 +248,39 @@ def _placeholders(tree: MenuTree) -> set[str]:
         for text in node.text.values():
             found.update(_PLACEHOLDER.findall(text))
     return found
+
+
+def tree_warnings(tree: MenuTree, screen_limit: int = 160) -> list[TreeProblem]:
+    """What makes a tree slow to use without breaking it: lists and menus whose first page holds
+    fewer than MIN_ITEMS_PER_PAGE choices. A list is measured with labels of its `label_max`
+    (SAMPLE_LABEL_LEN without one), so shortening labels and declaring it fixes the warning."""
+    warnings = []
+    sample = {k: "X" * SAMPLE_VALUE_LEN for k in _placeholders(tree)}
+    engine = Engine(tree, screen_limit=screen_limit)
+    for node in tree.nodes.values():
+        if node.kind not in ("menu", "list"):
+            continue
+        for lang in LANGUAGES:
+            for audience in _audiences_of(tree, node):
+                state = _sample_state(tree, node, lang, audience, sample)
+                choices = (
+                    len(state.items)
+                    if node.kind == "list"
+                    else sum(o.shown_to(audience) for o in node.options)
+                )
+                wanted = min(MIN_ITEMS_PER_PAGE, choices)
+                first = engine._pages(state)[0]
+                shown = sum(1 for line in first.split("\n") if re.match(r"[0-9]{1,2}\. ", line))
+                if shown < wanted:
+                    width = f", with labels of {node.label_max or SAMPLE_LABEL_LEN} characters"
+                    warnings.append(
+                        TreeProblem(
+                            f"'{lang}' first page shows {shown} of {choices} choices"
+                            f"{width if node.kind == 'list' else ''}; aim for {wanted} or more",
+                            node=node.id,
+                        )
+                    )
+    return warnings
 
 
 def validate_tree(
