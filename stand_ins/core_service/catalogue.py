@@ -223,7 +223,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         ),
         "201",
         "Birth cert. copy",
-        "Nakala cheti cha kuzaliwa",
+        "Cheti cha kuzaliwa",
     ),
     ServiceSpec(
         "dl_renewal",
@@ -374,7 +374,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         ),
         "601",
         "Marriage cert. copy",
-        "Nakala cheti cha ndoa",
+        "Cheti cha ndoa",
     ),
     ServiceSpec(
         "kra_pin",

@@ -85,9 +85,9 @@ class ListQueue:
 
 
 def test_the_action_names_are_static_and_match_the_methods():
-    names = """check_registered register list_departments list_services start_form next_field save_field
-    quote submit_application list_my_applications list_unpaid get_application start_payment
-    submit_feedback"""
+    names = """identify_caller check_registered register list_departments list_services open_service_code
+    list_service_codes start_form next_field save_field quote submit_application list_my_applications
+    list_unpaid get_application start_payment submit_feedback"""
     assert frozenset(names.split()) == ACTION_NAMES
     assert isinstance(ACTION_NAMES, frozenset)
     assert "runner" not in ACTION_NAMES and "__init__" not in ACTION_NAMES
@@ -109,19 +109,60 @@ def test_every_field_prompt_fits_one_screen_with_an_error_line(lang):
             assert len(screen) + PREFIX_LEN <= 160, (service.code, spec.name, len(screen))
 
 
+def service(code: str) -> Service:
+    return next(s for s in CATALOGUE if s.code == code)
+
+
 def test_field_answers_are_checked_like_the_core_service_checks_them():
-    good_conduct = next(s for s in CATALOGUE if s.code == "good_conduct")
-    purpose, county = good_conduct.fields
+    purpose, county = service("good_conduct").asked
     assert check_field(purpose, "2", "en") == ("travel", "")
     assert check_field(purpose, "9", "sw")[1] == "Chagua nambari kwenye orodha."
     assert check_field(county, "Nairobi", "en") == ("Nairobi", "")
+    assert check_field(county, "Murang’a", "en") == ("Murang'a", "")
     assert check_field(county, "Nb", "en")[1] == "Use 3 to 20 characters."
-    marriage = next(s for s in CATALOGUE if s.code == "marriage_cert_copy")
-    number, _, when = marriage.fields
+    number, spouse, when = service("marriage_cert_copy").asked
     assert check_field(number, "12a4", "en")[1] == "Use digits only."
     today = datetime(2025, 3, 1)
     assert check_field(when, "14/02/2010", "en", today) == ("14/02/2010", "")
-    assert check_field(when, "14/02/2030", "en", today)[1].startswith("Use DD/MM/YYYY")
+    assert check_field(when, "14/02/2030", "en", today)[1] == "Use DD/MM/YYYY, from 1920 to today."
+    assert check_field(when, "14/02/1919", "sw", today)[1] == "Tumia DD/MM/YYYY, kuanzia 1920 hadi leo."
+    assert check_field(spouse, "  Otieno   Ng'ang'a ", "en") == ("Otieno Ng'ang'a", "")
+
+
+LETTERS = {"en": "Use letters only, no digits.", "sw": "Tumia herufi pekee, bila tarakimu."}
+BAD_ANSWERS = [
+    ("birth_cert_copy", 0, "2580", LETTERS),
+    ("birth_cert_copy", 0, "Akinyi 2", LETTERS),
+    (
+        "birth_cert_copy",
+        1,
+        "31/02/2001",
+        {"en": "Use DD/MM/YYYY, from 1900 to today.", "sw": "Tumia DD/MM/YYYY, kuanzia 1900 hadi leo."},
+    ),
+    ("dl_renewal", 0, "12-AB-XYZ", {"en": "Type it like DL1234567.", "sw": "Iandike kama DL1234567."}),
+    (
+        "business_name_registration",
+        0,
+        "XX-1234",
+        {"en": "Type it like BN-7K3Q9P.", "sw": "Iandike kama BN-7K3Q9P."},
+    ),
+    ("passport", 1, "Nairobi 254", LETTERS),
+]
+
+
+@pytest.mark.parametrize(("code", "position", "typed", "error"), BAD_ANSWERS)
+def test_each_field_says_what_it_expects_in_one_line_in_the_callers_language(code, position, typed, error):
+    spec = service(code).asked[position]
+    for lang in ("en", "sw"):
+        assert check_field(spec, typed, lang, datetime(2025, 3, 1)) == ("", error[lang])
+        assert "\n" not in error[lang]
+
+
+def test_the_applicants_own_details_are_not_asked():
+    assert [f.name for f in service("passport").asked] == ["pages", "place_of_birth", "collection_centre"]
+    assert [f.name for f in service("good_conduct").asked] == ["purpose", "county"]
+    # a birth certificate copy may be a child's: nothing is assumed
+    assert [f.name for f in service("birth_cert_copy").asked] == ["full_name", "date_of_birth", "county"]
 
 
 def test_idempotency_key_is_stable_per_session_and_request():

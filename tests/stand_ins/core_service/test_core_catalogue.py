@@ -40,7 +40,7 @@ def test_short_labels_fit_a_list_line(client):
     for service in client.get("/services").json["services"]:
         for language in ("en", "sw"):
             assert 0 < len(service["department"]["short_name"][language]) <= 18, service["department"]
-            assert 0 < len(service["short_name"][language]) <= 26, service["code"]
+            assert 0 < len(service["short_name"][language]) <= 22, service["code"]
 
 
 def test_every_field_is_typed_and_fits_a_ussd_screen(client):
