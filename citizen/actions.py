@@ -89,9 +89,10 @@ CATALOGUE_TTL_S = 300.0
 # Kenya keeps East Africa Time all year: dates on screens are local dates.
 EAT = timezone(timedelta(hours=3))
 MAX_LIST = 50
-# The summary screen holds the service's short name, these lines, the fee and two options.
-SUMMARY_LEN = 68
-PROFILE_LEN = 36
+# The summary screen holds the service's short name, these lines, the fee and two options; the
+# applicant's own details take up to PROFILE_LEN of it (a long name is cut, never the ID or date).
+SUMMARY_LEN = 75
+PROFILE_LEN = 48
 GREETING_NAME_LEN = 20
 # The caller lookup before the first screen: a slow core must not hold up the main menu.
 CALLER_LOOKUP_S = 0.8
@@ -417,7 +418,7 @@ class Actions:
                 return _failure("not_registered", **GUEST)
             data = _profile(citizen)
             profile = data
-        known = _cut(", ".join(_prefilled(service, profile)), PROFILE_LEN)
+        known = _prefilled(service, profile)
         answered = ", ".join(_shown(f, form[f.name], lang) for f in service.asked if f.name in form)
         room = SUMMARY_LEN - (len(known) + 1 if known else 0)
         data |= {
@@ -589,14 +590,19 @@ def _profile(citizen: Citizen) -> dict[str, str]:
     }
 
 
-def _prefilled(service: Service, profile: Mapping[str, Any]) -> list[str]:
-    shown = {
-        "full_name": str(profile.get("citizen_name", "")),
-        "national_id": f"ID {profile.get('citizen_id', '')}",
-        "date_of_birth": str(profile.get("citizen_dob", "")),
-    }
-    kinds = [f.prefill for f in service.fields if f.prefill]
-    return [shown[kind] for kind in ("full_name", "national_id", "date_of_birth") if kind in kinds]
+def _prefilled(service: Service, profile: Mapping[str, Any]) -> str:
+    """The details the core fills for this service, as the summary shows them: "Wanjiku Kamau,
+    ID *****789, 01/05/1990" (what the service needs of the three), at most PROFILE_LEN long."""
+    kinds = {f.prefill for f in service.fields if f.prefill}
+    rest = []
+    if "national_id" in kinds:
+        rest.append(f"ID {profile.get('citizen_id', '')}")
+    if "date_of_birth" in kinds:
+        rest.append(str(profile.get("citizen_dob", "")))
+    tail = "".join(f", {part}" for part in rest)
+    if "full_name" not in kinds:
+        return tail.removeprefix(", ")
+    return _cut(str(profile.get("citizen_name", "")), PROFILE_LEN - len(tail)) + tail
 
 
 def _cut(text: str, width: int) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +19,7 @@ from records.sms import SmsMessage
 from stand_ins.core_service.models import Application, IdempotencyRecord
 from stand_ins.core_service.testing import CoreServer, WsgiThread, unregistered_people
 from tests.conftest import Dialler
-from tests.stand_ins.core_service.conftest import ADMIN, core_config
+from tests.stand_ins.core_service.conftest import ADMIN
 
 PIN = "4826"
 REFERENCE = re.compile(r"ECZ-[0-9A-Z]{6}")
@@ -62,24 +61,6 @@ SCREENS = {
         "queued": "Tutakutumia nambari ya kumbukumbu kwa SMS.",
     },
 }
-
-
-@pytest.fixture
-def core(tmp_path) -> Iterator[CoreServer]:
-    server = CoreServer(core_config(tmp_path)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def core_app(settings, core):
-    from app import create_app
-
-    application = create_app(replace(settings, core_url=core.url))
-    application.extensions["database"].upgrade()
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["core_client"].close()
 
 
 def caller(app, phone: str, session: str) -> Dialler:
