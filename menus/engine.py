@@ -148,7 +148,7 @@ class Engine:
             index = _choice(key, len(node.options))
             audience = self.tree.audience(state.answers)
             if index is None or not node.options[index].shown_to(audience):
-                if self._shortcut(node, state, key):
+                if self._shortcut(node, key):
                     return self._take_shortcut(node, state, key, effects)
                 return self._invalid(state, "invalid", effects)
             option = node.options[index]
@@ -162,7 +162,7 @@ class Engine:
 
         if node.kind == "list":
             index = _choice(key, len(state.items))
-            if index is None and self._shortcut(node, state, key):
+            if index is None and self._shortcut(node, key):
                 return self._take_shortcut(node, state, key, effects)
             if index is None or node.store is None or node.next is None:
                 return self._invalid(state, "invalid", effects)
@@ -192,7 +192,7 @@ class Engine:
 
     # -- internals --------------------------------------------------------------------------
     @staticmethod
-    def _shortcut(node: Node, state: SessionState, key: str) -> bool:
+    def _shortcut(node: Node, key: str) -> bool:
         shortcut = node.shortcut
         return shortcut is not None and _compiled(shortcut.pattern).fullmatch(key.strip()) is not None
 

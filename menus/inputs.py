@@ -27,7 +27,7 @@ _TOO_EASY_PINS = frozenset(
 
 
 # Letters of any alphabet in groups joined by one space, hyphen or apostrophe: "Ng'ang'a",
-# "Mary-Anne", "Ole Sankale", "Müller". The typographic apostrophe is kept as the plain one.
+# "Mary-Anne", "Ole Sankale", "Müller". A typographic apostrophe (’) is read as the plain one.
 _NAME = re.compile(r"[^\W\d_]+(?:[ '-][^\W\d_]+)*")
 NAME_MAX = 60
 
