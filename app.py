@@ -23,6 +23,7 @@ from audit.pseudonym import Pseudonymiser, pseudonym_key
 from audit.trail import AuditTrail
 from backend_client import CoreClient
 from citizen.actions import Actions
+from citizen.drafts import DraftNotices
 from citizen.queued import QUEUE_NAME, QueuedWork, RqApplicationQueue
 from cli import register_commands
 from common.db import Database
@@ -45,6 +46,7 @@ from gateway.metrics import live_registry
 from gateway.sink import HopEvents
 from gateway.ussd import HopService
 from menus.live import LiveTreeRegistry
+from sessions.drops import DropWatch
 from sessions.store import SecretBox, SessionStore
 from sms.channel import SmsChannel
 from sms.lookups import BackendLookup
@@ -130,8 +132,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     # The hop service and its collaborators. Writes that miss the hop's budget wait in RQ queue
     # 'default' with the PIN sealed by SECRET_KEY; SMS and audit events come back as effects.
     box = SecretBox(secret_key)
-    actions = Actions(core, RqApplicationQueue(Queue(QUEUE_NAME, connection=queue_redis), box))
+    actions = Actions(
+        core,
+        RqApplicationQueue(Queue(QUEUE_NAME, connection=queue_redis), box),
+        caller_lookup_s=settings.caller_lookup_ms / 1000,
+    )
     auditor = HopAuditor(trail, trees) if settings.audit_enabled else None
+    # A session that drops mid-application keeps its draft and gets one SMS (the worker sweeps).
+    drafts = DraftNotices(
+        store,
+        trees,
+        DropWatch(redis_client),
+        outbox.notify,
+        idle_s=settings.session_ttl_s,
+        keep_s=settings.draft_saved_ttl_s,
+    )
     hops = HopService(
         trees,
         store,
@@ -142,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         hop_budget_ms=settings.hop_budget_ms,
         max_tries=settings.max_invalid_tries,
         log_hops=settings.log_level == "DEBUG",
+        drafts=drafts,
     )
 
     # The SMS channel: outbox, delivery reports, inbound commands, the core service's webhook.
@@ -157,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         trees=trees,
         hops=hops,
         actions=actions,
+        drafts=drafts,
         core_client=core,
         audit=trail,
         sms=channel,
@@ -175,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                 transcript_key=transcript_key(secret_key),
                 database=database,
                 pseudonym=pseudonyms.of,
+                drafts=drafts,
             )
         )
     if "hubtel" in settings.aggregators:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from audit.cli import audit_cli
 from citizen.actions import ACTION_NAMES
 from menus.journeys import journeys_path, load_journeys, run_journeys, split_dial
 from menus.loader import TreeError, load_tree_file, tree_files
-from menus.validator import validate_tree
+from menus.validator import screen_warnings, validate_tree
 from sms.cli import sms_cli
 
 menus_cli = AppGroup("menus", help="Check and test the menu trees.")
@@ -50,6 +53,8 @@ def menus_validate(paths: tuple[str, ...]) -> None:
                 click.echo(f"  - {problem}")
         else:
             click.echo(f"✓ {path} (version {tree.version}, {len(tree.nodes)} nodes, limit {limit})")
+            for warning in screen_warnings(tree, limit):
+                click.echo(f"  ! {warning}")
     sys.exit(1 if failed else 0)
 
 
@@ -229,8 +234,9 @@ def db_upgrade() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--no-audit-drain", is_flag=True, help="Don't drain the audit stream in this process.")
 def worker(burst: bool, no_audit_drain: bool) -> None:
-    """Run an RQ worker on this deployment's queue Redis and queues (and the audit drainer in a
-    thread). Its jobs (queued applications) get the app's `QueuedWork`: core client, sealing key, outbox."""
+    """Run an RQ worker on this deployment's queue Redis and queues (and, in threads, the audit
+    drainer and the sweep that announces dropped applications). Its jobs (queued applications) get
+    the app's `QueuedWork`: core client, sealing key, outbox."""
     from rq import Queue
 
     from audit.drain import start_drainer_thread
@@ -241,11 +247,29 @@ def worker(burst: bool, no_audit_drain: bool) -> None:
     settings = current_app.extensions["settings"]
     if not no_audit_drain:
         start_drainer_thread(queue_client(settings, "drain"), current_app.extensions["database"])
+    start_draft_sweeper(current_app.extensions["drafts"], settings.draft_sweep_interval_s)
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
     connection = queue_client(settings, "worker")
     queues = [Queue(QUEUE_NAME, connection=connection)]
     context = current_app.extensions["queued_work"]
     ContextWorker(queues, connection=connection, context=context).work(burst=burst, with_scheduler=True)
+
+
+def start_draft_sweeper(drafts, interval_s: float) -> threading.Thread:
+    """Every `interval_s`, announce the sessions that went silent mid-application. Safe with
+    workers on several nodes: each due session is claimed by one of them."""
+
+    def run() -> None:
+        while True:
+            time.sleep(interval_s)
+            try:
+                drafts.sweep()
+            except Exception:  # Redis or SQL away for a moment: tried again next interval
+                logging.getLogger("cli.drafts").exception("draft sweep failed")
+
+    thread = threading.Thread(target=run, name="draft-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 def register_commands(app: Flask) -> None:

@@ -75,6 +75,12 @@ class Settings:
     screen_limit: int = 160
     session_ttl_s: int = 180
     draft_ttl_s: int = 600
+    # A draft announced by SMS after a drop stays this long for *384*123*0# to continue it.
+    draft_saved_ttl_s: int = 24 * 3600
+    # How often the worker looks for sessions that went silent mid-application.
+    draft_sweep_interval_s: float = 10
+    # The caller lookup before the first screen (registered or not) waits at most this long.
+    caller_lookup_ms: int = 800
     language_ttl_s: int = 365 * 24 * 3600
     lock_ttl_ms: int = 5000
     lock_wait_ms: int = 3000
@@ -149,6 +155,9 @@ class Settings:
             "screen_limit": _int("USSD_SCREEN_LIMIT", cls.screen_limit),
             "session_ttl_s": _int("SESSION_TTL_S", cls.session_ttl_s),
             "draft_ttl_s": _int("DRAFT_TTL_S", cls.draft_ttl_s),
+            "draft_saved_ttl_s": _int("DRAFT_SAVED_TTL_S", cls.draft_saved_ttl_s),
+            "draft_sweep_interval_s": _float("DRAFT_SWEEP_INTERVAL_S", cls.draft_sweep_interval_s),
+            "caller_lookup_ms": _int("CALLER_LOOKUP_MS", cls.caller_lookup_ms),
             "rate_limit_per_minute": _int("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute),
             "hop_budget_ms": _int("HOP_BUDGET_MS", cls.hop_budget_ms),
             "at_callback_secret": _str("AT_CALLBACK_SECRET", ""),

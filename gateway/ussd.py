@@ -13,6 +13,7 @@ import time
 import redis
 
 from citizen.actions import Actions, HopContext
+from citizen.drafts import RESUME_KEY, DraftNotices
 from common.logs import get_logger
 from common.outcomes import HopOutcome
 from common.phones import mask_phone
@@ -36,7 +37,8 @@ class HopService:
     - `trees`: the tree per service code and every version a session may be pinned to;
     - `store`: session state, the per-session lock, replay, resume drafts, rate limits;
     - `actions`: the citizen actions, bound to their core-service client and queue;
-    - `events`: where the hop's audit event and its actions' effects go after the engine step.
+    - `events`: where the hop's audit event and its actions' effects go after the engine step;
+    - `drafts`: watches sessions mid-application, so a dropped one gets its "saved" SMS.
 
     A repeated hop (`Hop.repeats` the last one answered) gets the stored reply and runs no action
     and no effect. A continuation that needs a session the store does not hold (`Hop.needs_session`)
@@ -57,6 +59,7 @@ class HopService:
         hop_budget_ms: int = 2500,
         max_tries: int = 3,
         log_hops: bool = False,
+        drafts: DraftNotices | None = None,
     ) -> None:
         self.trees = trees
         self.store = store
@@ -67,6 +70,7 @@ class HopService:
         self.hop_budget_s = hop_budget_ms / 1000
         self.max_tries = max_tries
         self.log_hops = log_hops
+        self.drafts = drafts
         # Static screens rendered once per tree version and screen limit, shared by every hop's engine.
         self._pages: dict[tuple[str, str, int], StaticPages] = {}
 
@@ -201,12 +205,21 @@ class HopService:
         try:
             if not self.store.commit(lease, stored, resumable, language, event=event):
                 log.warning("session lock expired before save", session=hop.session_id)
+            elif self.drafts is not None:
+                self._watch(hop, tree, stored)
         finally:
             # After the save, so a retry of this hop is a replay and cannot ask for them again; even
             # when the save failed, because the actions behind them did run.
             if result.effects:
                 self._deliver(hop, result.effects)
         return reply, event is not None
+
+    def _watch(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> None:
+        assert self.drafts is not None
+        try:
+            self.drafts.after_hop(hop.phone, hop.session_id, tree, stored)
+        except redis.RedisError as exc:  # the citizen has their screen; only a drop SMS may be missed
+            log.warning("session not watched for a drop", error=type(exc).__name__)
 
     def _deliver(self, hop: Hop, effects: tuple[Effect, ...]) -> None:
         try:
@@ -220,6 +233,8 @@ class HopService:
         lang = lease.language or self.default_language
         keys = hop.inputs
         draft = lease.draft
+        if keys and keys[0] == RESUME_KEY:
+            return self._resume_at_once(hop, tree, lease, keys[1:])
         if draft is not None and not keys and not draft.reply_final and draft.state.stack:
             state = engine.new_state(draft.state.lang)
             stored = StoredSession(state, hop.service_code, resume_from=lease.draft_id)
@@ -229,6 +244,27 @@ class HopService:
         stored = StoredSession(state, hop.service_code)
         result = engine.start(state)
         return stored, self._keys(engine, state, keys, result)
+
+    def _resume_at_once(
+        self, hop: Hop, tree: MenuTree, lease: Lease, keys: tuple[str, ...]
+    ) -> tuple[StoredSession, StepResult]:
+        """`*384*123*0#` (the code the "saved" SMS gives): continue the phone's draft without
+        asking; with nothing saved, the main menu says so."""
+        draft = lease.draft
+        if draft is not None and not draft.reply_final and draft.state.stack:
+            tree = self._pinned_tree(draft.state, tree)
+            engine = self._engine(tree, hop)
+            state = draft.state
+            state.done = False
+            stored = StoredSession(state, hop.service_code, origin=draft.origin or lease.draft_id)
+            result = StepResult(engine.current(state), (), HopOutcome.RESUMED, state.node)
+            return stored, self._keys(engine, state, keys, result)
+        engine = self._engine(tree, hop)
+        state = engine.new_state(lease.language or self.default_language)
+        started = engine.start(state)
+        notice = tree.string("resume_none", state.lang)
+        result = StepResult(engine.current(state, notice), started.effects, HopOutcome.START, state.node)
+        return StoredSession(state, hop.service_code), self._keys(engine, state, keys, result)
 
     def _continue(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> StepResult:
         keys, certain = hop.new_inputs(stored.replay_key)
@@ -250,6 +286,8 @@ class HopService:
         tree = engine.tree
         if choice == "1":
             draft = self.store.load(hop.phone, stored.resume_from or "")
+            if draft is not None:
+                stored.origin = draft.origin or stored.resume_from
             stored.resume_from = None
             if draft is not None:
                 tree = self._pinned_tree(draft.state, tree)

@@ -26,6 +26,23 @@ _TOO_EASY_PINS = frozenset(
 )
 
 
+# Letters of any alphabet in groups joined by one space, hyphen or apostrophe: "Ng'ang'a",
+# "Mary-Anne", "Ole Sankale", "Müller". A typographic apostrophe (’) is read as the plain one.
+_NAME = re.compile(r"[^\W\d_]+(?:[ '-][^\W\d_]+)*")
+NAME_MAX = 60
+
+
+def clean_name(raw: str, max_length: int = NAME_MAX) -> str | None:
+    """`raw` as a person's name (spaces collapsed, ’ as '), or None when it is not one: letters
+    only, at least 2 of them, at most `max_length` characters."""
+    value = " ".join(raw.replace("\u2019", "'").split())
+    if not _NAME.fullmatch(value) or len(value) > max_length:
+        return None
+    if sum(ch.isalpha() for ch in value) < 2:
+        return None
+    return value
+
+
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
@@ -51,6 +68,9 @@ def check_input(spec: InputSpec, raw: str, answers: Mapping[str, str], today: da
         if not value:
             return Checked(error="bad_length")
         return Checked(value) if _length_ok(value, spec) else Checked(error="bad_length")
+    if kind == "name":
+        name = clean_name(value, spec.max or NAME_MAX)
+        return Checked(name) if name else Checked(error="bad_name")
     if kind == "regex":
         matched = _compiled(spec.pattern or ".*").fullmatch(value)
         return Checked(value) if matched else Checked(error="custom" if spec.error else "invalid")

@@ -1,5 +1,8 @@
 """Journey tests as data: YAML dialogues (dial, send keys, expect screens) run against the engine.
 
+A journey with `hops: N` also says how many requests it takes (each dial or answer is one hop),
+so the hop counts in docs/journeys.md are measured, not estimated.
+
 A journey file sits beside its tree (`ecitizen.journeys.yaml`). It runs without Redis or HTTP:
 actions answer from the journey's `actions:` stubs, so pytest, the CLI and the console can all run
 the same dialogues before a tree is published.
@@ -112,7 +115,11 @@ def run_journey(
     remembered_lang = str(journey.get("lang", "en"))
     state: SessionState | None = None
     final = True
-    for number, step in enumerate(journey.get("steps", []), 1):
+    steps = journey.get("steps", [])
+    # Each step is one request from the phone: a dial (with its keys) or one answer.
+    if "hops" in journey and int(journey["hops"]) != len(steps):
+        return JourneyFailure(name, len(steps), f"took {len(steps)} hops, expected {journey['hops']}", "")
+    for number, step in enumerate(steps, 1):
         if "dial" in step:
             _, keys = split_dial(str(step["dial"]), tree.service_codes)
             state = engine.new_state(remembered_lang)

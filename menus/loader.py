@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from menus.model import InputSpec, MenuTree, Node, Option
+from menus.model import InputSpec, MenuTree, Node, Option, Shortcut
 from menus.render import shorten
 from menus.schema import TREE_SCHEMA
 from menus.strings import BUILTIN_STRINGS
@@ -106,6 +106,10 @@ def _input_spec(raw: dict[str, Any] | None) -> InputSpec | None:
     return InputSpec(**raw)
 
 
+def _option(raw: dict[str, Any]) -> Option:
+    return Option(**{**raw, "audiences": tuple(raw.get("audiences", ()))})
+
+
 def build_tree(document: dict[str, Any]) -> MenuTree:
     """Check `document` against the schema and compile it. Semantic checks live in `validator`."""
     problems = schema_problems(document)
@@ -118,7 +122,7 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
             id=node_id,
             kind=raw["kind"],
             text=dict(raw.get("text", {})),
-            options=tuple(Option(**o) for o in raw.get("options", ())),
+            options=tuple(_option(o) for o in raw.get("options", ())),
             input=spec,
             action=raw.get("action"),
             store=raw.get("store"),
@@ -129,6 +133,9 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
             sensitive=bool(raw.get("sensitive", False)) or bool(spec and spec.sensitive),
             journey=raw.get("journey"),
             params=dict(raw.get("params", {})),
+            audience_text={k: dict(v) for k, v in raw.get("audience_text", {}).items()},
+            shortcut=Shortcut(**raw["shortcut"]) if "shortcut" in raw else None,
+            label_max=raw.get("label_max"),
         )
     strings = {**BUILTIN_STRINGS, **{k: dict(v) for k, v in document.get("strings", {}).items()}}
     return MenuTree(
@@ -140,6 +147,8 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
         nodes=nodes,
         strings=strings,
         source=document,
+        on_start=document.get("on_start"),
+        audiences=tuple(document.get("audiences", ())),
     )
 
 

@@ -69,6 +69,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# KEYS: draft pointer, session. ARGV: session id, TTL. Keep a dropped session for longer, but only
+# while it is still the phone's draft (a newer session has not taken its place).
+_KEEP_DRAFT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXPIRE', KEYS[2], ARGV[2]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
 
 class SessionBusy(Exception):
     """Another hop of the same session held the lock for longer than we may wait."""
@@ -99,6 +108,10 @@ class StoredSession:
     resume_from: str | None = None
     started_at: float = field(default_factory=time.time)
     hops: int = 0
+    # When it was last saved (the hop's time): a silent session is dropped some time after this.
+    saved_at: float = field(default_factory=time.time)
+    # The session a resumed one continues (the first of the line): one draft, however often resumed.
+    origin: str | None = None
 
 
 @dataclass
@@ -205,6 +218,7 @@ class SessionStore:
             _COMMIT.format(draft_ttl_s=int(self.draft_ttl_s), language_ttl_s=int(language_ttl_s))
         )
         self._release = client.register_script(_RELEASE)
+        self._keep_draft = client.register_script(_KEEP_DRAFT)
 
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
@@ -232,11 +246,14 @@ class SessionStore:
             r=stored.reply,
             st=round(stored.started_at, 1),
             h=stored.hops,
+            at=round(stored.saved_at, 1),
         )
         if stored.reply_final:
             doc["rf"] = 1
         if stored.resume_from:
             doc["ro"] = stored.resume_from
+        if stored.origin:
+            doc["og"] = stored.origin
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
     def loads(self, raw: bytes | str) -> StoredSession:
@@ -250,6 +267,8 @@ class SessionStore:
             resume_from=doc.get("ro"),
             started_at=doc.get("st", time.time()),
             hops=doc.get("h", 0),
+            saved_at=doc.get("at", doc.get("st", time.time())),
+            origin=doc.get("og"),
         )
 
     # -- the two round trips of a hop ---------------------------------------------------------
@@ -307,6 +326,7 @@ class SessionStore:
         else:
             # Ended, or back at the start (nothing to resume, or the citizen chose to start again).
             draft_action, ttl = "del", self.session_ttl_s
+        stored.saved_at = time.time()
         keys = self._keys(lease.phone, lease.session_id)[:4]
         args: list[object] = [
             lease.token,
@@ -327,6 +347,16 @@ class SessionStore:
             for name, value in fields.items():
                 args += (name, value)
         return bool(self._commit(keys=keys, args=args))
+
+    def draft_id(self, phone: str) -> str | None:
+        """The id of the session the phone's next dial would offer to continue, if any."""
+        return _text(self.redis.get(f"{self._prefix(phone)}d"))
+
+    def keep_draft(self, phone: str, session_id: str, ttl_s: int) -> bool:
+        """Keep the dropped session `session_id` (and the phone's pointer to it) for `ttl_s` more
+        seconds, if it is still the phone's draft; False (nothing changed) otherwise."""
+        keys = self._keys(phone, session_id)
+        return bool(self._keep_draft(keys=[keys[2], keys[1]], args=[session_id, int(ttl_s)]))
 
     def release(self, lease: Lease) -> None:
         self._release(keys=self._keys(lease.phone, lease.session_id)[:1], args=[lease.token])

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from citizen.drafts import DraftNotices
 from common.db import Database
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
@@ -55,11 +56,13 @@ def ussd_blueprint(
     transcript_key: bytes,
     database: Database,
     pseudonym: Callable[[str], str],
+    drafts: DraftNotices | None = None,
 ) -> Blueprint:
     """The USSD callback and the session-end events, answering through `hops`.
 
     `transcript_key` keys the replay digest of transcripts (the same on every process);
-    `pseudonym` turns a phone into the keyed hash kept with a session-end record.
+    `pseudonym` turns a phone into the keyed hash kept with a session-end record; `drafts` hears
+    of sessions that ended without success, so a dropped application's draft is announced.
     """
     bp = Blueprint("africastalking_ussd", __name__)
 
@@ -126,6 +129,11 @@ def ussd_blueprint(
                 session.add(record)
         except IntegrityError:
             return jsonify(recorded=False, reason="already recorded"), 200
+        if status != "Success" and phone and drafts is not None:
+            try:
+                drafts.session_ended(phone, form["sessionId"].strip())
+            except Exception:  # the event is recorded; a lost "saved" SMS is logged, not a 5xx
+                log.exception("dropped session not announced", session=form["sessionId"])
         if status == "Failed":
             log.warning(
                 "aggregator reports a failed session", session=form["sessionId"], error=record.error_message

@@ -24,6 +24,7 @@ DEVELOPMENT_VALUES = frozenset(
         "dev-admin-token",
         "dev-webhook-secret",
         "dev-id-hash-key",
+        "dev-c2b-token",
         "test-admin-token",
         "test-secret",
         "test-secret-key",
@@ -32,6 +33,7 @@ DEVELOPMENT_VALUES = frozenset(
         "secret",
     }
 )
+DEVELOPMENT_C2B_TOKEN = "dev-c2b-token"  # noqa: S105 - a laptop default, refused in production
 # config key -> the environment variable that sets it, for the secrets production requires
 SECRETS = {
     "ADMIN_TOKEN": "CORE_ADMIN_TOKEN",
@@ -89,6 +91,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REGISTER_MAX_FAILURES_PER_ID": int(_float("CORE_REGISTER_MAX_FAILURES_PER_ID", 10)),
         "REGISTER_FAILURE_WINDOW_S": int(_float("CORE_REGISTER_FAILURE_WINDOW_S", 24 * 3600)),
         "PIN_HASH_PROFILE": _str("CORE_PIN_HASH_PROFILE", "default"),
+        # M-Pesa paybill: the business number citizens pay to, with the reference as account
+        "PAYBILL": _str("CORE_PAYBILL", "222222"),
+        # token in the C2B validation and confirmation URLs registered with Safaricom; empty:
+        # DEVELOPMENT_C2B_TOKEN in development, no paybill endpoints in production
+        "C2B_TOKEN": _str("CORE_C2B_TOKEN", ""),
         # how often the background thread looks for due payments and webhooks
         "TICK_S": _float("CORE_TICK_S", 0.5),
         "BACKGROUND": True,
@@ -132,6 +139,10 @@ def production_problems(config: dict[str, Any]) -> list[str]:
     values = [str(config.get(key) or "") for key in SECRETS]
     if all(values) and len(set(values)) < len(values):
         problems.append(f"{', '.join(SECRETS.values())} must all be different")
+    c2b_token = str(config.get("C2B_TOKEN") or "")
+    problem = secret_problem(c2b_token) if c2b_token else None
+    if problem:
+        problems.append(f"CORE_C2B_TOKEN {problem}")
     if config.get("PIN_HASH_PROFILE") == "cheapest":
         problems.append("CORE_PIN_HASH_PROFILE=cheapest is for tests only")
     return problems

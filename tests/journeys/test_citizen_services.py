@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +19,7 @@ from records.sms import SmsMessage
 from stand_ins.core_service.models import Application, IdempotencyRecord
 from stand_ins.core_service.testing import CoreServer, WsgiThread, unregistered_people
 from tests.conftest import Dialler
-from tests.stand_ins.core_service.conftest import ADMIN, core_config
+from tests.stand_ins.core_service.conftest import ADMIN
 
 PIN = "4826"
 REFERENCE = re.compile(r"ECZ-[0-9A-Z]{6}")
@@ -31,8 +30,8 @@ SCREENS = {
         "welcome": "Welcome to eCitizen",
         "id": "Enter your national ID number",
         "registered": "You are registered on eCitizen.",
-        "dci": "1. Directorate of Criminal Investigations",
-        "good_conduct": "1. Certificate of Good Conduct",
+        "dci": "1. Police (DCI)",
+        "good_conduct": "1. Good conduct",
         "purpose": "Purpose of the certificate (1/2)",
         "county": "County for fingerprints (2/2)",
         "fee": "Fee: KES 1,050",
@@ -48,38 +47,20 @@ SCREENS = {
         "welcome": "Karibu eCitizen",
         "id": "Weka nambari ya kitambulisho",
         "registered": "Umesajiliwa kwenye eCitizen.",
-        "dci": "1. Idara ya Upelelezi wa Jinai",
-        "good_conduct": "1. Cheti cha Maadili Mema",
+        "dci": "1. Polisi (DCI)",
+        "good_conduct": "1. Cheti cha maadili",
         "purpose": "Sababu ya kuomba cheti (1/2)",
         "county": "Kaunti ya kuchukua alama za vidole (2/2)",
         "fee": "Ada: KES 1,050",
         "pin": "Weka PIN kuthibitisha",
         "wrong_pin": "PIN si sahihi. Majaribio 2 yamebaki.",
         "submitted": "Imepokelewa. Nambari ya kumbukumbu: ",
-        "mpesa": "Utapokea ombi la M-Pesa kwenye simu yako",
+        "mpesa": "Utapokea ombi la M-Pesa",
         "under_review": "Hali: Inashughulikiwa tangu ",
         "sorry": "END Samahani, huduma ina shughuli nyingi, tafadhali jaribu tena baadaye.",
         "queued": "Tutakutumia nambari ya kumbukumbu kwa SMS.",
     },
 }
-
-
-@pytest.fixture
-def core(tmp_path) -> Iterator[CoreServer]:
-    server = CoreServer(core_config(tmp_path)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def core_app(settings, core):
-    from app import create_app
-
-    application = create_app(replace(settings, core_url=core.url))
-    application.extensions["database"].upgrade()
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["core_client"].close()
 
 
 def caller(app, phone: str, session: str) -> Dialler:

@@ -225,7 +225,7 @@ def test_the_same_sequence_gets_the_stored_reply_and_runs_nothing_again(app, cli
     [key] = sessions_in(redis_client)
     saved = redis_client.get(key)
     calls = list(actions.calls)
-    assert [name for name, _ in calls] == ["check_registered", "list_departments"]
+    assert [name for name, _ in calls] == ["identify_caller", "check_registered", "list_departments"]
     again = caller.post("Response", "2", sequence=2)
     assert again == first
     assert actions.calls == calls  # no action ran a second time
