@@ -6,36 +6,39 @@ find every collaborator of the hop service (docs/architecture.md draws the whole
 
 from __future__ import annotations
 
-import os
-import secrets
-
 import redis
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from rq import Queue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analytics import register_analytics
 from audit.backend import BackendObserver
 from audit.hops import HopAuditor
 from audit.live import live_collectors
-from audit.pseudonym import Pseudonymiser, pseudonym_key
+from audit.pseudonym import Pseudonymiser
 from audit.trail import AuditTrail
 from backend_client import CoreClient
 from citizen.actions import Actions
 from citizen.queued import QUEUE_NAME, QueuedWork, RqApplicationQueue
 from cli import register_commands
 from common.db import Database
-from common.logs import configure_logging
+from common.keys import GatewayKeys, laptop_master_key
+from common.logs import configure_logging, get_logger
+from common.lookup_limits import LookupLimits
+from common.production import InsecureSettings, gateway_problems
 from config import VAR_DIR, Settings
 from console import init_console
 from console.operators import forward_operator_events
 from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 from gateway.africastalking.sms_callbacks import sms_blueprint
-from gateway.africastalking.transcript import transcript_key
 from gateway.africastalking.ussd import ussd_blueprint
+from gateway.callers import CallerNetworks
 from gateway.events import events_blueprint
 from gateway.health import health_blueprint
 from gateway.metrics import live_registry
+from gateway.security_headers import add_security_headers
 from gateway.sink import HopEvents
 from gateway.ussd import HopService
 from menus.live import LiveTreeRegistry
@@ -43,19 +46,6 @@ from sessions.store import SecretBox, SessionStore
 from sms.channel import SmsChannel
 from sms.lookups import BackendLookup
 from sms.outbox import Outbox
-
-
-def _secret_key() -> str:
-    """SECRET_KEY from the environment; on a laptop, one generated once and kept under var/."""
-    configured = os.environ.get("SECRET_KEY", "")
-    if configured:
-        return configured
-    path = VAR_DIR / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def make_redis(url: str) -> redis.Redis:
@@ -67,6 +57,20 @@ def make_redis(url: str) -> redis.Redis:
         retry_on_timeout=False,
         health_check_interval=30,
     )
+
+
+log = get_logger("app")
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply for the parser is a bad request (400,
+    through `request.get_json`), never a RecursionError and a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
 
 
 class LazySessionInterface(SecureCookieSessionInterface):
@@ -85,23 +89,42 @@ def _sms_sender() -> AfricasTalkingSender:
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the gateway. Tests pass `settings`; everything else reads the environment."""
+    """Build the gateway. Tests pass `settings`; everything else reads the environment.
+
+    Raises `InsecureSettings` (naming every problem) when GATEWAY_ENV=production lacks a proper
+    secret, so no server or worker command starts with development keys.
+    """
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
+    problems = gateway_problems(settings)
+    if problems:
+        log.error("refusing to start", problems=problems)
+        raise InsecureSettings(problems)
+    # One key per purpose from SECRET_KEY (common/keys.py); a laptop's is generated under VAR_DIR.
+    keys = GatewayKeys.derive(
+        settings.secret_key or laptop_master_key(VAR_DIR), pseudonym_key=settings.audit_pseudonym_key
+    )
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=_secret_key(), MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.update(SECRET_KEY=keys.cookies, MAX_CONTENT_LENGTH=64 * 1024)
+    app.json = BoundedJSONProvider(app)
     app.json.sort_keys = False  # keep JSON fields in the order the code writes them
     app.session_interface = LazySessionInterface()
-    secret_key = app.config["SECRET_KEY"]
+    if settings.trusted_proxy_count:
+        # remote_addr (callback allow-list, login throttle) is then the client's address as the
+        # outermost trusted proxy saw it; an X-Forwarded-For written by the client is ignored.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    add_security_headers(app, hsts=settings.production)
 
     # Stores.
     redis_client = make_redis(settings.redis_url)
     database = Database(settings.database_url)
     # Starts with the YAML trees; follows versions published from the console through Redis.
     trees = LiveTreeRegistry.from_directory(settings.trees_dir)
+    box = SecretBox(keys.sealing, keys.legacy_sealing)
     store = SessionStore(
         redis_client,
-        secret_key=secret_key,
+        box,
         session_ttl_s=settings.session_ttl_s,
         draft_ttl_s=settings.draft_ttl_s,
         language_ttl_s=settings.language_ttl_s,
@@ -111,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     # The audit trail, and everything that records into it.
-    pseudonyms = Pseudonymiser(pseudonym_key(settings.audit_pseudonym_key, secret_key))
+    pseudonyms = Pseudonymiser(keys.pseudonyms)
     trail = AuditTrail(redis_client, pseudonyms, settings.audit_stream_maxlen)
     forward_operator_events(database, trail)
     core = CoreClient(
@@ -122,9 +145,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     outbox = Outbox(database, redis_client, settings.sms_queue, settings.phone_regions, trail=trail)
 
     # The hop service and its collaborators. Writes that miss the hop's budget wait in RQ queue
-    # 'default' with the PIN sealed by SECRET_KEY; SMS and audit events come back as effects.
-    box = SecretBox(secret_key)
-    actions = Actions(core, RqApplicationQueue(Queue(QUEUE_NAME, connection=redis_client), box))
+    # 'default', sealed; SMS and audit events come back as effects. Lookups by reference are
+    # limited the same way for USSD and SMS.
+    lookups = LookupLimits(
+        redis_client,
+        keys.counters,
+        max_misses_per_phone=settings.lookup_max_misses_per_phone,
+        max_misses_per_reference=settings.lookup_max_misses_per_reference,
+        window_s=settings.lookup_window_s,
+        max_per_minute=settings.lookup_max_per_minute,
+    )
+    actions = Actions(core, RqApplicationQueue(Queue(QUEUE_NAME, connection=redis_client), box), lookups)
     auditor = HopAuditor(trail, trees) if settings.audit_enabled else None
     hops = HopService(
         trees,
@@ -140,11 +171,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     # The SMS channel: outbox, delivery reports, inbound commands, the core service's webhook.
     channel = SmsChannel(
-        settings, database, outbox, store, BackendLookup(core, settings.sms_lookup_budget_s), trail
+        settings, database, outbox, store, BackendLookup(core, settings.sms_lookup_budget_s), trail, lookups
     )
 
     app.extensions.update(
         settings=settings,
+        keys=keys,
         redis=redis_client,
         database=database,
         trees=trees,
@@ -158,22 +190,34 @@ def create_app(settings: Settings | None = None) -> Flask:
         sms_sender_factory=_sms_sender,
     )
 
+    at_networks = CallerNetworks(settings.at_allowed_networks)
     app.register_blueprint(
         ussd_blueprint(
             hops,
             callback_secret=settings.at_callback_secret,
             phone_regions=settings.phone_regions,
-            transcript_key=transcript_key(secret_key),
+            transcript_key=keys.transcript,
             database=database,
             pseudonym=pseudonyms.of,
+            networks=at_networks,
         )
     )
     app.register_blueprint(
         sms_blueprint(
-            channel, callback_secret=settings.at_callback_secret, phone_regions=settings.phone_regions
+            channel,
+            callback_secret=settings.at_callback_secret,
+            phone_regions=settings.phone_regions,
+            networks=at_networks,
         )
     )
-    app.register_blueprint(events_blueprint(channel, webhook_secret=settings.webhook_secret))
+    app.register_blueprint(
+        events_blueprint(
+            channel,
+            webhook_secret=settings.webhook_secret,
+            seen=redis_client,
+            max_age_s=settings.webhook_max_age_s,
+        )
+    )
     app.register_blueprint(
         health_blueprint(redis_client, database, live_registry(live_collectors(redis_client)))
     )
