@@ -123,7 +123,8 @@ def events_blueprint(
             event = _loads(body)
         except ValueError as exc:
             return jsonify(error="bad_request", reason=f"the body is not JSON: {exc}"[:200]), 400
-        if isinstance(event, dict) and str(event.get("event_id", event_id)) != event_id:
+        body_id = event.get("event_id") if isinstance(event, dict) else None
+        if body_id not in (None, "") and str(body_id) != event_id:
             return jsonify(error="bad_event", reason="the body's event_id is not X-Event-Id"), 400
         try:
             result = channel.handle_event(event, event_id, request.headers.get("X-Event-Type"))

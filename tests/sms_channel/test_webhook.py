@@ -121,7 +121,6 @@ def test_events_that_need_no_sms_are_acknowledged(client, channel):
 @pytest.mark.parametrize(
     ("fields", "status", "reason"),
     [
-        ({"event_id": None}, 400, "missing event_id"),
         ({"reference": None}, 400, "missing reference"),
         ({"phone": None}, 400, "missing phone"),
         ({"new_status": None}, 400, "missing new_status"),
