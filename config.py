@@ -99,7 +99,8 @@ class Settings:
     lookup_max_per_minute: int = 600
     # Console password hashing off the hop path: hashes at once per process, and logins waiting.
     password_hash_workers: int = 1
-    password_hash_queue: int = 2
+    password_hash_queue: int = 1
+    password_hash_profile: str = "default"  # noqa: S105 - "cheapest" only in tests; production refuses it
     api_token_days: int = 90
     api_token_max_days: int = 365
 
@@ -162,6 +163,7 @@ class Settings:
             "lookup_max_per_minute": _int("LOOKUP_MAX_PER_MINUTE", cls.lookup_max_per_minute),
             "password_hash_workers": _int("PASSWORD_HASH_WORKERS", cls.password_hash_workers),
             "password_hash_queue": _int("PASSWORD_HASH_QUEUE", cls.password_hash_queue),
+            "password_hash_profile": _str("PASSWORD_HASH_PROFILE", cls.password_hash_profile),
             "api_token_days": _int("API_TOKEN_DAYS", cls.api_token_days),
             "api_token_max_days": _int("API_TOKEN_MAX_DAYS", cls.api_token_max_days),
         }

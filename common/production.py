@@ -120,7 +120,10 @@ def gateway_problems(settings: Settings) -> list[str]:
         return [problem]
     if not settings.production:
         return []
-    return secrets_problems(*gateway_secrets(settings))
+    problems = secrets_problems(*gateway_secrets(settings))
+    if settings.password_hash_profile != "default":  # noqa: S105 - a profile name
+        problems.append(f"PASSWORD_HASH_PROFILE={settings.password_hash_profile} is for tests only")
+    return problems
 
 
 def gateway_warnings(settings: Settings) -> list[str]:

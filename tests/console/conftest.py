@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from argon2 import PasswordHasher
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -28,16 +27,6 @@ def console_redis_url(redis_server) -> str:
     return redis_server.url
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Production argon2 costs ~50 ms a hash on purpose; tests only need it to be argon2.
-    import console.operators
-
-    monkeypatch.setattr(
-        console.operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
 @pytest.fixture()
 def console_app(console_redis_url: str, tmp_path: Path):
     from app import create_app
@@ -50,6 +39,8 @@ def console_app(console_redis_url: str, tmp_path: Path):
         database_url=f"sqlite:///{tmp_path / 'gateway.db'}",
         log_level="WARNING",
         log_format="console",
+        # Production argon2 costs about a second a hash on purpose; tests only need it to be argon2.
+        password_hash_profile="cheapest",
     )
     application = create_app(settings)
     application.config["TESTING"] = True
@@ -57,7 +48,9 @@ def console_app(console_redis_url: str, tmp_path: Path):
     assert application.extensions["menu_store"].start()
     with application.extensions["database"].session() as db:
         for role in ROLES:
-            create_operator(db, f"{role}@example.org", PASSWORD, role)
+            create_operator(
+                db, f"{role}@example.org", PASSWORD, role, passwords=application.extensions["passwords"]
+            )
     return application
 
 
