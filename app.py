@@ -6,6 +6,8 @@ find every collaborator of the hop service (docs/architecture.md draws the whole
 
 from __future__ import annotations
 
+import sys
+
 import redis
 from flask import Flask, jsonify
 from flask.json.provider import DefaultJSONProvider
@@ -25,7 +27,7 @@ from citizen.queued import QUEUE_NAME, QueuedWork, RqApplicationQueue
 from cli import register_commands
 from common.db import Database
 from common.keys import GatewayKeys, laptop_master_key
-from common.logs import configure_logging, get_logger
+from common.logs import configure_logging
 from common.lookup_limits import LookupLimits
 from common.production import InsecureSettings, gateway_problems
 from config import VAR_DIR, Settings
@@ -57,9 +59,6 @@ def make_redis(url: str) -> redis.Redis:
         retry_on_timeout=False,
         health_check_interval=30,
     )
-
-
-log = get_logger("app")
 
 
 class BoundedJSONProvider(DefaultJSONProvider):
@@ -98,8 +97,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.log_level, settings.log_format)
     problems = gateway_problems(settings)
     if problems:
-        log.error("refusing to start", problems=problems)
-        raise InsecureSettings(problems)
+        refused = InsecureSettings(problems)
+        print(refused.report("eCitizen gateway"), file=sys.stderr, flush=True)
+        raise refused
     # One key per purpose from SECRET_KEY (common/keys.py); a laptop's is generated under VAR_DIR.
     keys = GatewayKeys.derive(
         settings.secret_key or laptop_master_key(VAR_DIR), pseudonym_key=settings.audit_pseudonym_key

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 PRODUCTION = "production"
 DEVELOPMENT = "development"
 ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
+EXIT_INSECURE = 2
 MIN_SECRET_LENGTH = 32
 # A secret with fewer different characters than this is a placeholder ("xxxx…", "1234…").
 MIN_DISTINCT_CHARACTERS = 10
@@ -40,13 +41,21 @@ DEVELOPMENT_VALUES = frozenset(
 )
 
 
-class InsecureSettings(RuntimeError):
+class InsecureSettings(SystemExit):
     """Production was asked for with missing or development settings; `problems` names each, one
-    line per setting, by its environment variable."""
+    line per setting, by its environment variable. A SystemExit (status 2): whatever was starting,
+    a server, a worker or a command, stops there without a traceback."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("refusing to start: " + "; ".join(problems))
+        super().__init__(EXIT_INSECURE)
         self.problems = problems
+
+    def __str__(self) -> str:
+        return "refusing to start: " + "; ".join(self.problems)
+
+    def report(self, who: str) -> str:
+        """The lines printed on stderr before stopping."""
+        return "\n".join([f"{who}: refusing to start:", *(f"  - {p}" for p in self.problems)])
 
 
 def secret_problem(value: str) -> str | None:
