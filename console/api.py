@@ -192,7 +192,6 @@ def test_draft(tree_id: str):
     return jsonify(_report_json(report))
 
 
-
 @bp.post("/menus/<tree_id>/draft/simulate")
 @auth.requires("viewer")
 def simulate_draft(tree_id: str):
@@ -324,7 +323,7 @@ def list_tokens():
 def new_token():
     """Body: `{"name", "days" (default 90), "scope" (a role, default yours)}`. Minted with a token,
     the new one expires no later and acts no higher than it, and dies with it."""
-    body = request.get_json(silent=True) or {}
+    body = _body() if request.get_data(cache=True) else {}
     days = body.get("days")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int)):
         return auth.api_error(400, "bad_request", "'days' must be a whole number of days")
