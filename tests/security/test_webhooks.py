@@ -126,7 +126,11 @@ def test_deeply_nested_json_on_the_console_api_is_never_a_500(as_role, path, cap
     assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
 
 
-@pytest.mark.parametrize("number", ["9" * 3800, "9" * 12, str(2**63), "-5", "1e999"])
+@pytest.mark.parametrize(
+    "number",
+    ["9" * 3800, "9" * 12, str(2**63), "-5", "1e999"],
+    ids=["3800 digits", "over 2^31", "2^63", "negative", "not an integer"],
+)
 def test_absurd_numbers_on_the_session_end_endpoint_are_never_a_500_nor_a_traceback(
     gateway, number, caplog, capfd
 ):
