@@ -60,6 +60,9 @@ def login():
         return render_template("login.html", next=request.args.get("next", ""), error=None)
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
+    passwords = current_app.extensions["passwords"]
+    if passwords.busy():  # answered before any Redis or SQL work: a flood costs little
+        return _login_page("Many logins at once. Please try again in a few seconds.", 503, 3)
     throttle = current_app.extensions["login_throttle"]
     ip = _client_ip()
     wait = throttle.attempt(email, ip)
@@ -68,7 +71,7 @@ def login():
         return _login_page(f"Too many failed logins. Try again in about {minutes} minute(s).", 429, wait)
     with current_app.extensions["database"].session() as db:
         try:
-            operator = check_password(db, current_app.extensions["passwords"], email, password)
+            operator = check_password(db, passwords, email, password)
         except PasswordsBusy:
             throttle.not_checked(email, ip)
             return _login_page("Many logins at once. Please try again in a few seconds.", 503, 3)

@@ -1,12 +1,16 @@
 """Operator logins flooding the gateway while citizens dial, attacked as it was found: 20 logins at
-once with unknown emails (each an argon2 hash at its real cost, about a second of CPU here) against
-the gateway served exactly as `make run` serves it (granian, one process, four request threads),
-while a citizen's hops keep coming. Before hashing moved to its own bounded pool, ten such logins
-took every request thread and a hop waited 3.6 s; now the hops' p99 stays under 100 ms."""
+once with unknown emails (each an argon2 hash at its real cost; the per-address throttle lifted, as
+for an attacker with many addresses) against the gateway served exactly as `make run` serves it
+(granian, one process, four request threads), while hops come on a fixed schedule. When every
+login may wait for a hash on a request thread, the hops wait for a free thread (3.6 s in the
+report; p99 1.3 s here with PASSWORD_HASH_QUEUE=20); with hashing on its bounded pool the hops'
+p99 stays under 100 ms."""
 
 from __future__ import annotations
 
-import re
+import json
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +21,54 @@ import requests
 
 from tests.support import GatewayServer, free_port
 
+_local = threading.local()
 LOGINS = 20
 HOP_P99_LIMIT_S = 0.100
 HOP_INTERVAL_S = 0.02  # 50 hops a second: a busy gateway process's share
+WINDOW_S = 2.0  # hops are measured from the logins' start for at least this long
+
+# Runs in a process of its own, so the logins' HTTP work does not slow the threads that measure
+# the hops: LOGINS browsers fetch the login form, then all post a login at once.
+FLOOD = """
+import collections, json, re, sys, threading
+import requests
+
+url, count = sys.argv[1], int(sys.argv[2])
+browsers = []
+for n in range(count):
+    browser = requests.Session()
+    page = browser.get(url + "/console/login", timeout=30)
+    browsers.append((browser, re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)))
+answers, lock, go = collections.Counter(), threading.Lock(), threading.Event()
+
+def login(n):
+    browser, token = browsers[n]
+    form = {"email": f"nobody{n}@example.org", "password": "a wrong guess", "csrf_token": token}
+    go.wait()
+    status = browser.post(url + "/console/login", data=form, timeout=60, allow_redirects=False).status_code
+    with lock:
+        answers[status] += 1
+
+workers = [threading.Thread(target=login, args=(n,)) for n in range(count)]
+for worker in workers:
+    worker.start()
+print("ready", flush=True)
+sys.stdin.readline()
+go.set()
+for worker in workers:
+    worker.join()
+print(json.dumps(answers), flush=True)
+"""
 
 
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def _summary(latencies: list[float]) -> str:
+    p50, p99 = _percentile(latencies, 0.5) * 1000, _percentile(latencies, 0.99) * 1000
+    return f"n={len(latencies)} p50={p50:.1f} ms p99={p99:.1f} ms max={max(latencies) * 1000:.1f} ms"
 
 
 @pytest.fixture
@@ -38,6 +82,7 @@ def gateway(settings, tmp_path):
         "DATABASE_URL": database_url,
         "CORE_URL": f"http://127.0.0.1:{free_port()}",
         "PASSWORD_HASH_PROFILE": "default",  # the real argon2 cost: the point of the test
+        "LOGIN_MAX_FAILURES_PER_IP": "1000000",
         "RATE_LIMIT_PER_MINUTE": "100000",
         "GATEWAY_THREADS": "4",
         "LOG_LEVEL": "WARNING",
@@ -46,16 +91,6 @@ def gateway(settings, tmp_path):
     server = GatewayServer(env, workers=1).start()
     yield server
     server.stop()
-
-
-def login_with_unknown_email(url: str, n: int, answers: list[int]) -> None:
-    browser = requests.Session()
-    page = browser.get(f"{url}/console/login", timeout=30)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    form = {"email": f"nobody{n}@example.org", "password": f"a guess of {n} letters", "csrf_token": token}
-    answers.append(
-        browser.post(f"{url}/console/login", data=form, timeout=60, allow_redirects=False).status_code
-    )
 
 
 def hop(url: str, n: int, scheduled: float | None = None) -> float:
@@ -69,42 +104,60 @@ def hop(url: str, n: int, scheduled: float | None = None) -> float:
         "text": "7" if n % 2 else "",
     }
     started = time.perf_counter() if scheduled is None else scheduled
-    answer = requests.post(f"{url}/ussd/africastalking", data=form, timeout=30)
+    browser = getattr(_local, "session", None) or requests.Session()
+    _local.session = browser  # keep-alive, as an aggregator's connection pool does
+    answer = browser.post(f"{url}/ussd/africastalking", data=form, timeout=30)
     elapsed = time.perf_counter() - started
     assert answer.status_code == 200 and answer.text.startswith("CON "), answer.text
     return elapsed
 
 
-def test_twenty_logins_at_once_keep_citizens_hops_under_100_ms(gateway):
-    url = gateway.url
-    for n in range(20):  # warm up: connections, first screens rendered
-        hop(url, n)
-    answers: list[int] = []
-    logins = [
-        threading.Thread(target=login_with_unknown_email, args=(url, n, answers)) for n in range(LOGINS)
-    ]
-    for thread in logins:
-        thread.start()
-    # Hops on a fixed schedule while any login is being answered (open loop: a stalled gateway
-    # shows as many late hops, not as one), bounded at 60 s.
+def scheduled_hops(url: str, first: int, going, at_least_s: float, at_most_s: float = 60.0) -> list[float]:
+    """Hops on a fixed schedule for `at_least_s`, then while `going()` (open loop: a stalled gateway
+    shows as many late hops, not as one); their latencies."""
     futures = []
     with ThreadPoolExecutor(max_workers=64) as pool:
-        start, due, deadline = time.perf_counter(), 0, time.monotonic() + 60
-        while any(thread.is_alive() for thread in logins) and time.monotonic() < deadline:
+        start, due = time.perf_counter(), 0
+        while due * HOP_INTERVAL_S < at_least_s or (going() and due * HOP_INTERVAL_S < at_most_s):
             scheduled = start + due * HOP_INTERVAL_S
             time.sleep(max(0.0, scheduled - time.perf_counter()))
-            futures.append(pool.submit(hop, url, 1000 + due, scheduled))
+            futures.append(pool.submit(hop, url, first + due, scheduled))
             due += 1
-        latencies = [future.result() for future in futures]
-    for thread in logins:
-        thread.join(60)
-    assert len(answers) == LOGINS
-    # every login was answered: refused (401) after a real hash, or told to retry (503), never a 500
-    assert set(answers) <= {401, 503} and answers.count(401) >= 2, answers
-    assert len(latencies) >= 20, "the logins ended before the hops could be measured"
-    p99 = _percentile(latencies, 0.99)
-    print(
-        f"\nhops during {LOGINS} logins: n={len(latencies)} p50={_percentile(latencies, 0.5) * 1000:.1f} ms "
-        f"p99={p99 * 1000:.1f} ms max={max(latencies) * 1000:.1f} ms; logins {sorted(answers)}"
+        return [future.result() for future in futures]
+
+
+def flood_once(url: str, attempt: int) -> tuple[list[float], list[float], dict[int, int]]:
+    """(hops alone, hops during LOGINS logins at once, the logins' answers by status)."""
+    baseline = scheduled_hops(url, 10_000 * attempt, lambda: False, at_least_s=WINDOW_S)
+    # niced: the attackers' machines are not the gateway's; here they share its two cores
+    command = ["nice", "-n", "10", sys.executable, "-c", FLOOD, url, str(LOGINS)]
+    flood = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert flood.stdout.readline().strip() == "ready"
+    flood.stdin.write("go\n")
+    flood.stdin.flush()
+    latencies = scheduled_hops(
+        url, 10_000 * attempt + 5000, lambda: flood.poll() is None, at_least_s=WINDOW_S
     )
-    assert p99 < HOP_P99_LIMIT_S
+    answers = {int(status): n for status, n in json.loads(flood.communicate(timeout=60)[0]).items()}
+    print(f"\nhops alone: {_summary(baseline)}\nhops during {LOGINS} logins: {_summary(latencies)}")
+    print(f"logins answered: {answers}")
+    return baseline, latencies, answers
+
+
+def test_twenty_logins_at_once_keep_citizens_hops_under_100_ms(gateway):
+    """Three tries, because this machine is shared with other work: a try whose hops alone already
+    miss half the budget (p99 50 ms) measures the neighbours, not the gateway, and decides nothing.
+    Every other try must keep the hops' p99 during the logins under 100 ms; the test is skipped
+    only when no try could decide."""
+    for n in range(20):  # warm up: connections, first screens rendered
+        hop(gateway.url, n)
+    decided = []
+    for attempt in range(1, 4):
+        baseline, latencies, answers = flood_once(gateway.url, attempt)
+        # every login was answered: refused after a real hash (401) or told to retry (503), never a 500
+        assert set(answers) <= {401, 503} and sum(answers.values()) == LOGINS and answers.get(401, 0) >= 1
+        if _percentile(baseline, 0.99) < HOP_P99_LIMIT_S / 2:
+            decided.append((_percentile(latencies, 0.99), _summary(latencies)))
+    if not decided:
+        pytest.skip("the machine was too loaded to measure in three tries (hops alone missed 50 ms p99)")
+    assert all(p99 < HOP_P99_LIMIT_S for p99, _ in decided), [summary for _, summary in decided]
