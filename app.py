@@ -6,20 +6,21 @@ find every collaborator of the hop service (docs/architecture.md draws the whole
 
 from __future__ import annotations
 
-import os
-import secrets
+import sys
 
 import redis
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from rq import Queue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analytics import register_analytics
 from audit.backend import BackendObserver
 from audit.hops import HopAuditor
 from audit.live import live_collectors
 from audit.metrics import AUDIT_WRITE_FAILURES
-from audit.pseudonym import Pseudonymiser, pseudonym_key
+from audit.pseudonym import Pseudonymiser
 from audit.trail import AuditTrail
 from backend_client import CoreClient
 from citizen.actions import Actions
@@ -27,7 +28,10 @@ from citizen.drafts import DraftNotices
 from citizen.queued import QUEUE_NAME, QueuedWork, RqApplicationQueue
 from cli import register_commands
 from common.db import Database
+from common.keys import GatewayKeys, laptop_master_key
 from common.logs import configure_logging
+from common.lookup_limits import LookupLimits
+from common.production import InsecureSettings, gateway_problems
 from common.redis_conn import queue_client, session_client
 from common.stream_pipe import StreamPipe
 from config import VAR_DIR, Settings
@@ -35,14 +39,15 @@ from console.operators import forward_operator_events
 from console.setup import init_console
 from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 from gateway.africastalking.sms_callbacks import sms_blueprint
-from gateway.africastalking.transcript import transcript_key
 from gateway.africastalking.ussd import ussd_blueprint
-from gateway.arkesel.replay import SameInputReplay, replay_digest_key
+from gateway.arkesel.replay import SameInputReplay
 from gateway.arkesel.ussd import arkesel_blueprint
+from gateway.callers import CallerNetworks
 from gateway.events import events_blueprint
 from gateway.health import health_blueprint
 from gateway.hubtel.ussd import hubtel_blueprint
 from gateway.metrics import live_registry
+from gateway.security_headers import add_security_headers
 from gateway.sink import HopEvents
 from gateway.ussd import HopService
 from menus.live import LiveTreeRegistry
@@ -53,25 +58,23 @@ from sms.lookups import BackendLookup
 from sms.outbox import Outbox
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment; on a laptop, one generated once and kept under var/."""
-    configured = os.environ.get("SECRET_KEY", "")
-    if configured:
-        return configured
-    path = VAR_DIR / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def _hop_event_sink(settings: Settings, queue_redis: redis.Redis):
     """None when sessions and the audit stream share one Redis (the event rides in the session's
     commit script); otherwise a pipe that writes hop events to the queue Redis off the hop path."""
     if settings.session_url == settings.queue_url:
         return None
     return StreamPipe(queue_redis, on_failure=lambda stage, n: AUDIT_WRITE_FAILURES.labels(stage).inc(n))
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply for the parser is a bad request (400,
+    through `request.get_json`), never a RecursionError and a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
 
 
 class LazySessionInterface(SecureCookieSessionInterface):
@@ -90,14 +93,33 @@ def _sms_sender() -> AfricasTalkingSender:
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the gateway. Tests pass `settings`; everything else reads the environment."""
+    """Build the gateway. Tests pass `settings`; everything else reads the environment.
+
+    Raises `InsecureSettings` (naming every problem) when GATEWAY_ENV=production lacks a proper
+    secret, so no server or worker command starts with development keys.
+    """
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
+    problems = gateway_problems(settings)
+    if problems:
+        refused = InsecureSettings(problems)
+        print(refused.report("eCitizen gateway"), file=sys.stderr, flush=True)
+        raise refused
+    # One key per purpose from SECRET_KEY (common/keys.py); a laptop's is generated under VAR_DIR.
+    keys = GatewayKeys.derive(
+        settings.secret_key or laptop_master_key(VAR_DIR), pseudonym_key=settings.audit_pseudonym_key
+    )
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=_secret_key(), MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.update(SECRET_KEY=keys.cookies, MAX_CONTENT_LENGTH=64 * 1024)
+    app.json = BoundedJSONProvider(app)
     app.json.sort_keys = False  # keep JSON fields in the order the code writes them
     app.session_interface = LazySessionInterface()
-    secret_key = app.config["SECRET_KEY"]
+    if settings.trusted_proxy_count:
+        # remote_addr (callback allow-list, login throttle) is then the client's address as the
+        # outermost trusted proxy saw it; an X-Forwarded-For written by the client is ignored.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    add_security_headers(app, hsts=settings.production)
 
     # Stores. Two Redis roles (common/redis_conn.py): sessions, locks and the live tree on one (may be
     # a cluster); RQ queues and the audit stream on the other. One URL (REDIS_URL) serves both.
@@ -106,9 +128,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = Database(settings.database_url)
     # Starts with the YAML trees; follows versions published from the console through Redis.
     trees = LiveTreeRegistry.from_directory(settings.trees_dir)
+    box = SecretBox(keys.sealing, keys.legacy_sealing)
     store = SessionStore(
         redis_client,
-        secret_key=secret_key,
+        box,
         session_ttl_s=settings.session_ttl_s,
         draft_ttl_s=settings.draft_ttl_s,
         language_ttl_s=settings.language_ttl_s,
@@ -119,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     # The audit trail, and everything that records into it.
-    pseudonyms = Pseudonymiser(pseudonym_key(settings.audit_pseudonym_key, secret_key))
+    pseudonyms = Pseudonymiser(keys.pseudonyms)
     trail = AuditTrail(queue_redis, pseudonyms, settings.audit_stream_maxlen)
     forward_operator_events(database, trail)
     core = CoreClient(
@@ -130,11 +153,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     outbox = Outbox(database, queue_redis, settings.sms_queue, settings.phone_regions, trail=trail)
 
     # The hop service and its collaborators. Writes that miss the hop's budget wait in RQ queue
-    # 'default' with the PIN sealed by SECRET_KEY; SMS and audit events come back as effects.
-    box = SecretBox(secret_key)
+    # 'default', sealed; SMS and audit events come back as effects. Lookups by reference are
+    # limited the same way for USSD and SMS.
+    lookups = LookupLimits(
+        redis_client,
+        keys.counters,
+        max_misses_per_phone=settings.lookup_max_misses_per_phone,
+        max_misses_per_reference=settings.lookup_max_misses_per_reference,
+        window_s=settings.lookup_window_s,
+        max_per_minute=settings.lookup_max_per_minute,
+    )
     actions = Actions(
         core,
         RqApplicationQueue(Queue(QUEUE_NAME, connection=queue_redis), box),
+        lookups,
         caller_lookup_s=settings.caller_lookup_ms / 1000,
     )
     auditor = HopAuditor(trail, trees) if settings.audit_enabled else None
@@ -162,11 +194,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     # The SMS channel: outbox, delivery reports, inbound commands, the core service's webhook.
     channel = SmsChannel(
-        settings, database, outbox, store, BackendLookup(core, settings.sms_lookup_budget_s), trail
+        settings, database, outbox, store, BackendLookup(core, settings.sms_lookup_budget_s), trail, lookups
     )
 
     app.extensions.update(
         settings=settings,
+        keys=keys,
         redis=redis_client,
         queue_redis=queue_redis,
         database=database,
@@ -182,6 +215,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         sms_sender_factory=_sms_sender,
     )
 
+    at_networks = CallerNetworks(settings.at_allowed_networks)
     # One USSD callback per enabled aggregator (AGGREGATORS); a disabled one's path is a 404.
     if "africastalking" in settings.aggregators:
         app.register_blueprint(
@@ -189,10 +223,11 @@ def create_app(settings: Settings | None = None) -> Flask:
                 hops,
                 callback_secret=settings.at_callback_secret,
                 phone_regions=settings.phone_regions,
-                transcript_key=transcript_key(secret_key),
+                transcript_key=keys.transcript,
                 database=database,
                 pseudonym=pseudonyms.of,
                 drafts=drafts,
+                networks=at_networks,
             )
         )
     if "hubtel" in settings.aggregators:
@@ -208,7 +243,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             )
         )
     if "arkesel" in settings.aggregators:
-        replay = SameInputReplay(replay_digest_key(secret_key), settings.arkesel_replay_window_s)
+        replay = SameInputReplay(keys.transcript, settings.arkesel_replay_window_s)
         app.extensions["arkesel_replay"] = replay  # its clock is what tests move
         app.register_blueprint(
             arkesel_blueprint(
@@ -223,10 +258,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
     app.register_blueprint(
         sms_blueprint(
-            channel, callback_secret=settings.at_callback_secret, phone_regions=settings.phone_regions
+            channel,
+            callback_secret=settings.at_callback_secret,
+            phone_regions=settings.phone_regions,
+            networks=at_networks,
         )
     )
-    app.register_blueprint(events_blueprint(channel, webhook_secret=settings.webhook_secret))
+    app.register_blueprint(
+        events_blueprint(
+            channel,
+            webhook_secret=settings.webhook_secret,
+            seen=redis_client,
+            max_age_s=settings.webhook_max_age_s,
+        )
+    )
     app.register_blueprint(
         health_blueprint(
             redis_client,

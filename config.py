@@ -5,6 +5,7 @@ Defaults suit a laptop (`make run`); production settings are documented in READM
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,31 @@ class Settings:
     sms_requeue_after_s: float = 60
     sms_sweep_interval_s: float = 10
     sms_lookup_budget_s: float = 1.5
+    # Security (docs/security.md). GATEWAY_ENV=production refuses to start without real secrets.
+    gateway_env: str = "development"
+    secret_key: str = ""  # empty in development: generated once into VAR_DIR/secret_key
+    at_api_key: str = ""  # read by the SMS sender itself; here so production can check it
+    # Client networks (CIDRs) allowed to post aggregator callbacks; empty: any.
+    at_allowed_networks: tuple[str, ...] = ()
+    # Proxies in front of the gateway whose X-Forwarded-For is believed (werkzeug ProxyFix x_for).
+    trusted_proxy_count: int = 0
+    webhook_max_age_s: int = 300
+    # Application lookups by reference (USSD Track and Pay, SMS STATUS): misses per phone and per
+    # reference within the window, and lookups of everyone per minute.
+    lookup_max_misses_per_phone: int = 10
+    lookup_max_misses_per_reference: int = 20
+    lookup_window_s: int = 3600
+    lookup_max_per_minute: int = 600
+    # Console password hashing off the hop path: hashes at once per process, and logins waiting.
+    password_hash_workers: int = 1
+    password_hash_queue: int = 1
+    password_hash_profile: str = "default"  # noqa: S105 - "cheapest" only in tests; production refuses it
+    api_token_days: int = 90
+    api_token_max_days: int = 365
+
+    @property
+    def production(self) -> bool:
+        return self.gateway_env == "production"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -197,7 +223,30 @@ class Settings:
             "sms_requeue_after_s": _float("SMS_REQUEUE_AFTER_S", cls.sms_requeue_after_s),
             "sms_sweep_interval_s": _float("SMS_SWEEP_INTERVAL_S", cls.sms_sweep_interval_s),
             "sms_lookup_budget_s": _float("SMS_LOOKUP_BUDGET_S", cls.sms_lookup_budget_s),
+            "gateway_env": _str("GATEWAY_ENV", cls.gateway_env).strip().lower(),
+            "secret_key": _str("SECRET_KEY", ""),
+            "at_api_key": _str("AT_API_KEY", ""),
+            "at_allowed_networks": tuple(
+                n.strip() for n in _str("AT_ALLOWED_NETWORKS", "").split(",") if n.strip()
+            ),
+            "trusted_proxy_count": _int("TRUSTED_PROXY_COUNT", cls.trusted_proxy_count),
+            "webhook_max_age_s": _int("WEBHOOK_MAX_AGE_S", cls.webhook_max_age_s),
+            "lookup_max_misses_per_phone": _int(
+                "LOOKUP_MAX_MISSES_PER_PHONE", cls.lookup_max_misses_per_phone
+            ),
+            "lookup_max_misses_per_reference": _int(
+                "LOOKUP_MAX_MISSES_PER_REFERENCE", cls.lookup_max_misses_per_reference
+            ),
+            "lookup_window_s": _int("LOOKUP_WINDOW_S", cls.lookup_window_s),
+            "lookup_max_per_minute": _int("LOOKUP_MAX_PER_MINUTE", cls.lookup_max_per_minute),
+            "password_hash_workers": _int("PASSWORD_HASH_WORKERS", cls.password_hash_workers),
+            "password_hash_queue": _int("PASSWORD_HASH_QUEUE", cls.password_hash_queue),
+            "password_hash_profile": _str("PASSWORD_HASH_PROFILE", cls.password_hash_profile),
+            "api_token_days": _int("API_TOKEN_DAYS", cls.api_token_days),
+            "api_token_max_days": _int("API_TOKEN_MAX_DAYS", cls.api_token_max_days),
         }
+        if values["gateway_env"] == "production" and not os.environ.get("WEBHOOK_SECRET"):
+            values["webhook_secret"] = ""  # no development default in production
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -240,6 +289,15 @@ class Settings:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
         if not self.sms_retry_delays_s or self.sms_max_attempts < 1:
             raise ValueError("SMS_RETRY_DELAYS_S needs a delay and SMS_MAX_ATTEMPTS at least 1")
+        if self.trusted_proxy_count < 0:
+            raise ValueError("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front")
+        for cidr in self.at_allowed_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"AT_ALLOWED_NETWORKS: {cidr!r} is not a network (e.g. 196.201.214.0/24)"
+                ) from None
 
     def text_limit(self, aggregator: str) -> int:
         """Characters of screen text `aggregator` may show: its own setting, or the room Africa's

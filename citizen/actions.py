@@ -19,7 +19,9 @@ Error codes an action returns, for the tree's `errors:` routing:
   already_registered   register: this phone is already registered
   id_registered        register: this national ID is registered on another phone
   identity_mismatch    register: the details do not match the population register
-  too_many_attempts    register: too many details that did not match, from this phone or for this ID
+  too_many_attempts    register: too many details that did not match, from this phone or for this ID;
+                       track and pay by reference: too many lookups that found nothing
+                       (common.lookup_limits), from this phone or of this reference
   invalid              the core service refused a field (data: field)
   wrong_pin            data: attempts_left
   locked               3 wrong PINs: the account is locked for a while
@@ -78,6 +80,7 @@ from citizen.texts import (
     word,
 )
 from common.logs import get_logger
+from common.lookup_limits import LookupLimits
 from menus.effects import RecordEvent, SendSms
 from menus.engine import ActionResult, ActionRunner
 from menus.inputs import clean_name
@@ -139,6 +142,10 @@ def idempotency_key(context: HopContext, *parts: str) -> str:
     return f"ussd-{digest[:40]}"
 
 
+class _TooManyLookups(Exception):
+    """Over the lookup limits (common.lookup_limits): answered as `too_many_attempts`."""
+
+
 def _failure(error: str, **data: Any) -> ActionResult:
     return ActionResult(ok=False, data=data, error=error)
 
@@ -163,6 +170,8 @@ def action(forget: tuple[str, ...] = ()) -> Callable[[ActionMethod], ActionMetho
         def _mapped(self: Actions, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
             try:
                 return method(self, context, params, lang)
+            except _TooManyLookups:
+                return _failure("too_many_attempts")
             except BackendUnavailable as exc:
                 log.warning("core service unavailable", action=name, code=exc.code)
                 return _failure("unavailable")
@@ -227,20 +236,41 @@ class Actions:
     """The citizen actions of one process, bound to their collaborators. Thread-safe.
 
     `queue` takes applications confirmed while the core service cannot answer in time; without
-    one, such a confirmation apologises (`unavailable`) instead of promising an SMS.
+    one, such a confirmation apologises (`unavailable`) instead of promising an SMS. `lookups`
+    limits looking applications up by a typed reference (Track, Pay); without it, no limit.
     """
 
     def __init__(
         self,
         client: CoreClient,
         queue: ApplicationQueue | None = None,
+        lookups: LookupLimits | None = None,
         *,
         caller_lookup_s: float = CALLER_LOOKUP_S,
     ) -> None:
         self.client = client
         self.queue = queue
+        self.lookups = lookups
         self.catalogue = _Catalogue(client)
         self.caller_lookup_s = caller_lookup_s
+
+    def _by_reference(self, context: HopContext, reference: str, call: Callable[[], Any]) -> Any:
+        """`call()`, a core-service call about `reference`, inside the lookup limits: raises
+        `_TooManyLookups` when over them. Only an unknown (or someone else's) reference counts as
+        a miss; the caller's own, or a core that could not tell, gives the count back."""
+        if self.lookups is None:
+            return call()
+        if not self.lookups.admit(context.phone, reference):
+            raise _TooManyLookups
+        try:
+            result = call()
+        except NotFound:
+            raise
+        except BackendError:
+            self.lookups.found(context.phone, reference)
+            raise
+        self.lookups.found(context.phone, reference)
+        return result
 
     def runner(self, context: HopContext) -> ActionRunner:
         """The engine's action runner for one hop of `context`."""
@@ -511,7 +541,11 @@ class Actions:
     def get_application(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
         """Status of application `reference` in glossary words, with the date it got that status."""
         reference = str(params.get("reference", ""))
-        application = self.client.get_application(reference, phone=context.phone, budget=_budget(context))
+        application = self._by_reference(
+            context,
+            reference,
+            lambda: self.client.get_application(reference, phone=context.phone, budget=_budget(context)),
+        )
         since = application.history[-1].changed_at if application.history else application.updated_at
         names = application.service_name
         data = {
@@ -528,7 +562,8 @@ class Actions:
 
     @action()
     def start_payment(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-        """Start the M-Pesa prompt for application `reference`'s fee, to the caller's phone.
+        """Start the M-Pesa prompt for application `reference`'s fee, to the caller's phone. Only
+        the caller's own applications: anyone else's is `not_found`, as the core answers.
 
         When the prompt cannot be sent (the core or M-Pesa does not answer in time) and the amount
         due for this reference is known (`due_reference`/`amount_due`, from applying or from the
@@ -536,11 +571,15 @@ class Actions:
         `paybill_instructions`); otherwise `unavailable`."""
         reference = str(params.get("reference", ""))
         try:
-            payment = self.client.start_payment(
+            payment = self._by_reference(
+                context,
                 reference,
-                phone=context.phone,
-                idempotency_key=idempotency_key(context, "pay", reference.upper()),
-                budget=_budget(context),
+                lambda: self.client.start_payment(
+                    reference,
+                    phone=context.phone,
+                    idempotency_key=idempotency_key(context, "pay", reference.upper()),
+                    budget=_budget(context),
+                ),
             )
         except BackendUnavailable:
             canonical = canonical_reference(reference)

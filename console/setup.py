@@ -9,6 +9,7 @@ from flask import Flask
 from console.api import bp as api_bp
 from console.cli import operators_cli
 from console.menu_store import MenuStore, UnknownTree
+from console.passwords import PasswordWork
 from console.releases import Releases, ReleaseWatcher
 from console.throttle import LoginThrottle
 from console.views import bp as console_bp
@@ -52,8 +53,13 @@ def init_console(app: Flask) -> MenuStore:
     from console.auth import analytics_check
 
     app.extensions["operator_check"] = analytics_check
+    # argon2 on its own small pool per process, never on the threads that answer hops.
+    app.extensions["passwords"] = PasswordWork.for_profile(
+        settings.password_hash_profile, settings.password_hash_workers, settings.password_hash_queue
+    )
     app.extensions["login_throttle"] = LoginThrottle(
         app.extensions["redis"],
+        app.extensions["keys"].counters,
         max_failures=settings.login_max_failures,
         max_failures_per_ip=settings.login_max_failures_per_ip,
         window_s=settings.login_lockout_s,
@@ -61,7 +67,7 @@ def init_console(app: Flask) -> MenuStore:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.console_secure_cookie,
+        SESSION_COOKIE_SECURE=settings.console_secure_cookie or settings.production,
         SESSION_COOKIE_NAME="console_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )

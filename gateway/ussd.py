@@ -101,7 +101,7 @@ class HopService:
         if tree is None:
             return HopReply(polite("unknown_service"), True, HopOutcome.UNKNOWN_SERVICE), False
         try:
-            lease = self.store.begin(hop.phone, hop.session_id)
+            lease = self.store.begin(hop.phone, hop.session_id, hop.replay_key)
         except RateLimited as limited:
             return HopReply(polite("rate_limited", limited.lang), True, HopOutcome.RATE_LIMITED), False
         except SessionBusy:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 
 from menus.model import InputSpec
+from menus.patterns import PatternError, compiled
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,6 @@ def clean_name(raw: str, max_length: int = NAME_MAX) -> str | None:
     return value
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _length_ok(value: str, spec: InputSpec) -> bool:
     return (spec.min is None or len(value) >= spec.min) and (spec.max is None or len(value) <= spec.max)
 
@@ -72,7 +67,11 @@ def check_input(spec: InputSpec, raw: str, answers: Mapping[str, str], today: da
         name = clean_name(value, spec.max or NAME_MAX)
         return Checked(name) if name else Checked(error="bad_name")
     if kind == "regex":
-        matched = _compiled(spec.pattern or ".*").fullmatch(value)
+        # RE2: linear time whatever the operator wrote (menus/patterns.py)
+        try:
+            matched = compiled(spec.pattern or ".*").fullmatch(value)
+        except PatternError:
+            matched = None  # the validator refuses such a tree; never a stalled or failed hop
         return Checked(value) if matched else Checked(error="custom" if spec.error else "invalid")
     if kind == "national_id":
         ok = value.isascii() and value.isdigit() and 7 <= len(value) <= 8

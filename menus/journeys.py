@@ -10,7 +10,6 @@ the same dialogues before a tree is published.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +21,7 @@ import yaml
 from menus.effects import SetLanguage
 from menus.engine import ActionResult, ActionRunner, Engine, SessionState
 from menus.model import MenuTree
+from menus.patterns import PatternError, compiled
 
 
 @dataclass
@@ -90,8 +90,13 @@ def _check(expectation: Mapping[str, Any], body: str, final: bool) -> str | None
         if text in body:
             return f"did not expect {text!r} on the screen"
     pattern = expectation.get("expect_re")
-    if pattern and not re.search(pattern, body):
-        return f"expected the screen to match /{pattern}/"
+    if pattern:
+        # RE2 (menus/patterns.py): a journey written in the console cannot stall the process.
+        try:
+            if not compiled(str(pattern)).search(body):
+                return f"expected the screen to match /{pattern}/"
+        except PatternError as exc:
+            return f"expect_re /{pattern}/ cannot be used: {exc}"
     if "end" in expectation and bool(expectation["end"]) != final:
         return "expected the session to end" if expectation["end"] else "expected the session to continue"
     return None

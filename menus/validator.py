@@ -11,6 +11,7 @@ from typing import Any
 from menus.engine import _PLACEHOLDER, Engine, SessionState
 from menus.loader import TreeError, TreeProblem, build_tree
 from menus.model import LANGUAGES, MenuTree, Node
+from menus.patterns import pattern_problem
 from menus.render import PREFIX_LEN, page_content, shorten, shows_nav
 
 # Placeholders are filled with this many characters when screens are measured.
@@ -78,6 +79,10 @@ def _reference_problems(tree: MenuTree) -> list[TreeProblem]:
                 )
         if node.input and node.input.type == "regex" and not node.input.pattern:
             problems.append(TreeProblem("a regex input needs a 'pattern'", node=node.id))
+        elif node.input and node.input.type == "regex":
+            unusable = pattern_problem(node.input.pattern or "")
+            if unusable:
+                problems.append(TreeProblem(unusable, node=node.id))
         if node.kind == "end" and node.targets():
             problems.append(TreeProblem("an end node leads nowhere; remove next/options", node=node.id))
         problems += _audience_problems(tree, node)

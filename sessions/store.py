@@ -10,8 +10,6 @@ Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 import time
@@ -20,22 +18,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from common.keys import fernet_key
 from menus.engine import SessionState
 
 # Scripts take their settings baked in (see SessionStore.__init__): fewer arguments, less packing
-# per hop. KEYS: lock, session, draft pointer, language, rate counter. ARGV: lock token, session id.
+# per hop. KEYS: lock, session, draft pointer, language, rate counter. ARGV: lock token, session
+# id, the hop's replay key. A hop repeating the last answered one (an aggregator's retry) is a
+# replay: it is answered from the session and never counts toward the phone's hops per minute.
 _BEGIN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', {lock_ttl_ms}) then return {{0}} end
-local n = redis.call('INCR', KEYS[5])
-if n == 1 then redis.call('EXPIRE', KEYS[5], 60) end
-local lang = redis.call('GET', KEYS[4])
-if n > {rate_limit} then
-  redis.call('DEL', KEYS[1])
-  return {{2, false, false, lang, false}}
-end
 local session = redis.call('GET', KEYS[2])
+local lang = redis.call('GET', KEYS[4])
+local replay = false
+if session and ARGV[3] ~= '' then
+  local ok, doc = pcall(cjson.decode, session)
+  replay = ok and type(doc) == 'table' and doc['rk'] == ARGV[3]
+end
+if not replay then
+  local n = redis.call('INCR', KEYS[5])
+  if n == 1 then redis.call('EXPIRE', KEYS[5], 60) end
+  if n > {rate_limit} then
+    redis.call('DEL', KEYS[1])
+    return {{2, false, false, lang, false}}
+  end
+end
 local draft, draft_id = false, false
 if not session then
   draft_id = redis.call('GET', KEYS[3])
@@ -128,11 +136,15 @@ class Lease:
 
 
 class SecretBox:
-    """Encrypts the sensitive answers (PIN, ID number) a session must hold until its action runs."""
+    """Seals the sensitive answers (PIN, ID number) a session must hold until its action runs, and
+    a queued application's fields (Fernet: AES-128-CBC and HMAC-SHA256).
 
-    def __init__(self, secret_key: str) -> None:
-        key = base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode("utf-8")).digest())
-        self._fernet = Fernet(key)
+    `key` (32 bytes, `GatewayKeys.sealing`) seals; `older` keys only open what they sealed before a
+    key change. `open` answers "" for anything no key opens.
+    """
+
+    def __init__(self, key: bytes, *older: bytes) -> None:
+        self._fernet = MultiFernet([Fernet(fernet_key(k)) for k in (key, *older)])
 
     def seal(self, value: str) -> str:
         return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
@@ -140,7 +152,7 @@ class SecretBox:
     def open(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             return ""  # a key rotation loses in-flight secrets; the citizen is asked again
 
 
@@ -193,7 +205,7 @@ class SessionStore:
     def __init__(
         self,
         client: redis.Redis,
-        secret_key: str,
+        box: SecretBox,
         session_ttl_s: int = 180,
         draft_ttl_s: int = 600,
         language_ttl_s: int = 365 * 24 * 3600,
@@ -206,7 +218,7 @@ class SessionStore:
         # Set when the audit stream is on another Redis (a cluster, or a separate queue role):
         # the hop's event then goes to this sink instead of riding in the commit script.
         self.event_sink = event_sink
-        self.box = SecretBox(secret_key)
+        self.box = box
         self.session_ttl_s = session_ttl_s
         self.draft_ttl_s = max(draft_ttl_s, session_ttl_s)
         self.language_ttl_s = language_ttl_s
@@ -272,11 +284,12 @@ class SessionStore:
         )
 
     # -- the two round trips of a hop ---------------------------------------------------------
-    def begin(self, phone: str, session_id: str) -> Lease:
+    def begin(self, phone: str, session_id: str, replay_key: str = "") -> Lease:
         """Take the session's lock and read the session, the resume draft and the language.
 
         Waits up to `lock_wait_ms` while another hop of the same session runs; raises
-        `SessionBusy` after that and `RateLimited` when the phone is over its hops per minute.
+        `SessionBusy` after that and `RateLimited` when the phone is over its hops per minute. A
+        hop whose `replay_key` equals the session's last one is not counted toward that limit.
         """
         token = secrets.token_hex(8)
         keys = self._keys(phone, session_id)
@@ -285,7 +298,7 @@ class SessionStore:
         while True:
             result = self._begin(
                 keys=keys,
-                args=[token, session_id],
+                args=[token, session_id, replay_key],
             )
             if result[0] != 0:
                 break

@@ -8,6 +8,8 @@ from urllib.parse import parse_qs
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from gateway.callers import CallerNetworks
+
 MAX_FORM_BYTES = 4096
 
 
@@ -58,3 +60,15 @@ def require(form: dict[str, str], limits: dict[str, int]) -> dict[str, str]:
 def secret_ok(given: str, expected: str) -> bool:
     """True when no secret is configured or `given` matches it (constant time)."""
     return not expected or hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def caller_refused(request: Request, secret: str, networks: CallerNetworks) -> str | None:
+    """Why this callback must not be acted on (`"network"`, `"bad_secret"`), or None.
+
+    Africa's Talking signs nothing: a callback proves itself by the `?key=` secret configured in
+    its callback URL (AT_CALLBACK_SECRET) and, optionally, by coming from AT_ALLOWED_NETWORKS."""
+    if not networks.allows(request.remote_addr):
+        return "network"
+    if not secret_ok(request.args.get("key", ""), secret):
+        return "bad_secret"
+    return None

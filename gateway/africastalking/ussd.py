@@ -20,8 +20,9 @@ from common.db import Database
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
-from gateway.africastalking.forms import BadCallback, read_form, require, secret_ok
+from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
 from gateway.africastalking.transcript import AGGREGATOR, transcript_hop
+from gateway.callers import CallerNetworks
 from gateway.replies import polite
 from gateway.ussd import HopService
 from records.ussd import UssdSessionEnd
@@ -29,6 +30,10 @@ from records.ussd import UssdSessionEnd
 log = get_logger("gateway.africastalking")
 
 USSD_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "text": 400}
+_FORBIDDEN = {
+    "network": "callbacks are not taken from this network",
+    "bad_secret": "wrong or missing callback key",
+}
 EVENT_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "status": 16}
 
 
@@ -57,19 +62,24 @@ def ussd_blueprint(
     database: Database,
     pseudonym: Callable[[str], str],
     drafts: DraftNotices | None = None,
+    networks: CallerNetworks | None = None,
 ) -> Blueprint:
     """The USSD callback and the session-end events, answering through `hops`.
 
-    `transcript_key` keys the replay digest of transcripts (the same on every process);
-    `pseudonym` turns a phone into the keyed hash kept with a session-end record; `drafts` hears
-    of sessions that ended without success, so a dropped application's draft is announced.
+    `callback_secret` (when set) and `networks` (when any) decide who may post: anyone else gets
+    403 and nothing is acted on. `transcript_key` keys the replay digest of transcripts (the same
+    on every process); `pseudonym` turns a phone into the keyed hash kept with a session-end record;
+    `drafts` hears of sessions that ended without success, so a dropped application's draft is
+    announced.
     """
+    callers = networks or CallerNetworks()
     bp = Blueprint("africastalking_ussd", __name__)
 
     @bp.post("/ussd/africastalking")
     def ussd_callback() -> Response:
-        if not secret_ok(request.args.get("key", ""), callback_secret):
-            metrics.CALLBACK_REJECTED.labels("bad_secret").inc()
+        refused = caller_refused(request, callback_secret, callers)
+        if refused:
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
             return _plain("END " + polite("error"), status=403)
         try:
             form = require(read_form(request), USSD_FIELDS)
@@ -97,8 +107,10 @@ def ussd_blueprint(
     @bp.post("/ussd/africastalking/events")
     def session_end_event() -> tuple[Response, int] | Response:
         """Record the aggregator's end-of-session report once per sessionId; repeats are acknowledged."""
-        if not secret_ok(request.args.get("key", ""), callback_secret):
-            return jsonify(error="forbidden", message="wrong or missing callback key"), 403
+        refused = caller_refused(request, callback_secret, callers)
+        if refused:
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
+            return jsonify(error="forbidden", message=_FORBIDDEN[refused]), 403
         try:
             form = require(read_form(request), EVENT_FIELDS)
         except BadCallback as exc:
@@ -158,11 +170,19 @@ def ussd_blueprint(
     return bp
 
 
+# The columns are 32-bit: a larger count is not a real session's, so it is not kept.
+_MAX_COUNT = 2**31 - 1
+
+
 def _int(value: str | None) -> int | None:
+    """A non-negative count from the form, or None for anything else (absurd sizes included)."""
+    if not value or len(value) > 12:
+        return None
     try:
-        return int(value) if value else None
+        number = int(value)
     except ValueError:
         return None
+    return number if 0 <= number <= _MAX_COUNT else None
 
 
 def _date(value: str | None) -> datetime | None:

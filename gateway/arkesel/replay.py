@@ -22,11 +22,6 @@ SLOTS = 4
 _DIGEST_SIZE = 6
 
 
-def replay_digest_key(secret_key: str) -> bytes:
-    """The digest key, derived from the app's SECRET_KEY (the same on every gateway process)."""
-    return hashlib.blake2b(secret_key.encode("utf-8"), digest_size=32, person=b"arkesel-replay").digest()
-
-
 class SameInputReplay:
     """Derives a request's replay key and aliases; `window_s` 0 turns replay detection off.
     `clock` is wall time (every gateway process must agree on it), swappable for tests."""

@@ -12,27 +12,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-PRODUCTION = "production"
-DEVELOPMENT = "development"
-MIN_SECRET_LENGTH = 32
-# A secret with fewer different characters than this is a placeholder ("xxxx…", "1234…").
-MIN_DISTINCT_CHARACTERS = 10
-
-# Values that appear in this repository, its docs and its tests: never secret anywhere.
-DEVELOPMENT_VALUES = frozenset(
-    {
-        "dev-admin-token",
-        "dev-webhook-secret",
-        "dev-id-hash-key",
-        "dev-c2b-token",
-        "test-admin-token",
-        "test-secret",
-        "test-secret-key",
-        "changeme",
-        "change-me",
-        "secret",
-    }
+from common.production import (  # noqa: F401 - one set of rules for every service's secrets
+    DEVELOPMENT,
+    DEVELOPMENT_VALUES,
+    MIN_DISTINCT_CHARACTERS,
+    MIN_SECRET_LENGTH,
+    PRODUCTION,
+    InsecureSettings,
+    secret_problem,
 )
+
 DEVELOPMENT_C2B_TOKEN = "dev-c2b-token"  # noqa: S105 - a laptop default, refused in production
 # config key -> the environment variable that sets it, for the secrets production requires
 SECRETS = {
@@ -40,14 +29,6 @@ SECRETS = {
     "WEBHOOK_SECRET": "WEBHOOK_SECRET",
     "ID_HASH_KEY": "CORE_ID_HASH_KEY",
 }
-
-
-class InsecureSettings(RuntimeError):
-    """Production was asked for with missing or development settings; `problems` names each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def _float(name: str, default: float) -> float:
@@ -107,19 +88,6 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def is_production(config: dict[str, Any]) -> bool:
     return config.get("ENV") == PRODUCTION
-
-
-def secret_problem(value: str) -> str | None:
-    """Why `value` cannot be a production secret, or None when it can."""
-    if not value:
-        return "is not set"
-    if value.strip().lower() in DEVELOPMENT_VALUES or value.startswith(("dev-", "test-")):
-        return "is a development value"
-    if len(value) < MIN_SECRET_LENGTH:
-        return f"is shorter than {MIN_SECRET_LENGTH} characters"
-    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
-        return "looks like a placeholder (too few different characters)"
-    return None
 
 
 def production_problems(config: dict[str, Any]) -> list[str]:

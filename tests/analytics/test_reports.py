@@ -230,7 +230,13 @@ def test_a_logged_in_operator_sees_analytics(settings, redis_client):
     app = create_app(settings)
     app.extensions["database"].upgrade()
     with app.extensions["database"].session() as db:
-        create_operator(db, "viewer@example.org", "a long enough password 1", "viewer")
+        create_operator(
+            db,
+            "viewer@example.org",
+            "a long enough password 1",
+            "viewer",
+            passwords=app.extensions["passwords"],
+        )
     client = app.test_client()
     login_page = client.get("/console/login")
     assert login_page.status_code == 200

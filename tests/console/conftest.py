@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from argon2 import PasswordHasher
 from werkzeug.serving import make_server
 
 from config import ROOT
@@ -42,16 +41,6 @@ def console_redis_url(redis_server) -> str:
     return redis_server.url
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Production argon2 costs ~50 ms a hash on purpose; tests only need it to be argon2.
-    import console.operators
-
-    monkeypatch.setattr(
-        console.operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
 def make_console_app(redis_url: str, tmp_path: Path, **overrides):
     """A fresh app on an emptied Redis and a new SQLite file, with one operator of every role."""
     from app import create_app
@@ -66,6 +55,8 @@ def make_console_app(redis_url: str, tmp_path: Path, **overrides):
         "log_format": "console",
         # nothing listens here: a test that wants the core service starts one (never `make run`'s)
         "core_url": f"http://127.0.0.1:{free_port()}",
+        # Production argon2 costs on purpose; tests only need it to be argon2.
+        "password_hash_profile": "cheapest",
     }
     settings = Settings.from_env(**{**values, **overrides})
     application = create_app(settings)
@@ -74,7 +65,9 @@ def make_console_app(redis_url: str, tmp_path: Path, **overrides):
     assert application.extensions["menu_store"].start()
     with application.extensions["database"].session() as db:
         for role in ROLES:
-            create_operator(db, f"{role}@example.org", PASSWORD, role)
+            create_operator(
+                db, f"{role}@example.org", PASSWORD, role, passwords=application.extensions["passwords"]
+            )
     return application
 
 

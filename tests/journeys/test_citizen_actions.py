@@ -31,7 +31,7 @@ from menus.render import PREFIX_LEN
 from menus.strings import BUILTIN_STRINGS
 from sessions.store import SecretBox, SessionStore
 from stand_ins.core_service.catalogue import SERVICES
-from tests.hops import at_hop
+from tests.hops import TEST_SEALING_KEY, at_hop
 
 CATALOGUE = [Service.model_validate(s.to_json()) for s in SERVICES]
 CONTEXT = HopContext("+254712345678", "ATUid_unit", deadline=time.monotonic() + 5)
@@ -253,18 +253,24 @@ class ListOutbox:
 
 
 def test_a_refused_queued_application_tells_the_citizen_through_the_jobs_outbox():
-    box = SecretBox("k")
+    box = SecretBox(TEST_SEALING_KEY)
     outbox = ListOutbox()
     refusal = WrongPin("no", code="wrong_pin", status=401, details={"attempts_left": 2})
     work = QueuedWork(FailingClient(refusal), box, outbox)
-    assert submit(work, PHONE, "good_conduct", {}, box.seal("4826"), "ussd-key", "sw") is None
+    assert submit(work, PHONE, "good_conduct", {}, "4826", "ussd-key", "sw") is None
     assert outbox.sent == [
         SendSms("application_not_submitted", PHONE, {"service": "good_conduct"}, "sw",
                 "application_not_submitted:ussd-key"),
     ]  # fmt: skip
     with pytest.raises(BackendUnavailable):  # left to RQ's retries, no SMS
         submit(
-            QueuedWork(FailingClient(BackendUnavailable("down")), box, outbox), PHONE, "x", {}, "", "k", "en"
+            QueuedWork(FailingClient(BackendUnavailable("down")), box, outbox),
+            PHONE,
+            "x",
+            {},
+            "4826",
+            "k",
+            "en",
         )
     assert len(outbox.sent) == 1
 
@@ -274,7 +280,7 @@ def test_a_queued_job_outside_its_worker_fails_loudly_instead_of_building_an_app
     from common.jobs import NoJobContext
 
     with pytest.raises(NoJobContext):
-        submit_queued_application(PHONE, "good_conduct", {}, "", "k", "en")
+        submit_queued_application("sealed", "k")
 
 
 # ---- the hop service hands effects on ------------------------------------------------------------
@@ -294,7 +300,7 @@ def hop_service(redis_client):
     from config import Settings
 
     trees = TreeRegistry.from_directory(Settings().trees_dir)
-    store = SessionStore(redis_client, secret_key="k")
+    store = SessionStore(redis_client, SecretBox(TEST_SEALING_KEY))
     client = RecordingClient()
     client.find_citizen = lambda *_a, **_k: None  # not registered: "Register" leads to the form
     sink = RecordingSink()

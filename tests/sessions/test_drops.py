@@ -7,7 +7,8 @@ import time
 
 from menus.engine import SessionState
 from sessions.drops import DropWatch
-from sessions.store import Lease, SessionStore, StoredSession
+from sessions.store import Lease, SecretBox, SessionStore, StoredSession
+from tests.hops import TEST_SEALING_KEY
 
 PHONE = "+254712345678"
 
@@ -44,7 +45,7 @@ def test_watching_again_moves_the_time(redis_client):
 
 
 def test_a_draft_is_kept_longer_only_while_it_is_the_phones_draft(redis_client):
-    store = SessionStore(redis_client, secret_key="k", session_ttl_s=180, draft_ttl_s=600)
+    store = SessionStore(redis_client, SecretBox(TEST_SEALING_KEY), session_ttl_s=180, draft_ttl_s=600)
 
     def save(session_id: str) -> None:
         lease = store.begin(PHONE, session_id)
@@ -62,7 +63,7 @@ def test_a_draft_is_kept_longer_only_while_it_is_the_phones_draft(redis_client):
 
 
 def test_saved_time_and_origin_survive_a_round_trip(redis_client):
-    store = SessionStore(redis_client, secret_key="k")
+    store = SessionStore(redis_client, SecretBox(TEST_SEALING_KEY))
     stored = StoredSession(SessionState("t", "v", "n", "sw"), "*384*123#", origin="first")
     lease = Lease("s", PHONE, "token", None, None, None, None)
     redis_client.set(f"u:{{{PHONE}}}:k:s", "token")

@@ -29,6 +29,7 @@ EXPECTED_IDS = {
     "payment_failed",
     "status_reply",
     "status_not_found",
+    "status_too_many",
     "help",
     "stop_confirmed",
     "start_confirmed",
