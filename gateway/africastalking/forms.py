@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import parse_qs
 
 from flask import Request
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from gateway.callbacks import BadCallback, read_body, secret_ok
 from gateway.callers import CallerNetworks
 
+__all__ = ["BadCallback", "caller_refused", "read_form", "require", "secret_ok"]
+
 MAX_FORM_BYTES = 4096
-
-
-class BadCallback(ValueError):
-    """A callback we will not act on; `reason` is for logs and metrics, never for the citizen."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
@@ -26,14 +19,7 @@ def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, st
     mimetype = request.mimetype or ""
     if mimetype != "application/x-www-form-urlencoded":
         raise BadCallback(f"content type {mimetype or 'missing'}")
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise BadCallback("body too large")
-    try:
-        raw = request.stream.read(max_bytes + 1)
-    except RequestEntityTooLarge:
-        raise BadCallback("body too large") from None
-    if len(raw) > max_bytes:
-        raise BadCallback("body too large")
+    raw = read_body(request, max_bytes)
     try:
         body = raw.decode("utf-8")
         fields = parse_qs(body, keep_blank_values=True, errors="strict", max_num_fields=40)
@@ -55,11 +41,6 @@ def require(form: dict[str, str], limits: dict[str, int]) -> dict[str, str]:
         if len(form[name]) > limit:
             raise BadCallback(f"{name} over {limit} characters")
     return form
-
-
-def secret_ok(given: str, expected: str) -> bool:
-    """True when no secret is configured or `given` matches it (constant time)."""
-    return not expected or hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def caller_refused(request: Request, secret: str, networks: CallerNetworks) -> str | None:

@@ -19,7 +19,8 @@ from gateway import metrics
 from gateway.arkesel.replay import SameInputReplay
 from gateway.arkesel.reply import render
 from gateway.arkesel.request import arkesel_hop, read_request
-from gateway.json_callbacks import BadCallback, echo, read_json, token_ok
+from gateway.callbacks import secret_ok
+from gateway.json_callbacks import BadCallback, echo, read_json
 from gateway.replies import polite
 from gateway.ussd import HopService
 
@@ -53,7 +54,7 @@ def arkesel_blueprint(
     @bp.post("/ussd/arkesel")
     @bp.post("/ussd/arkesel/<token>")
     def ussd_callback(token: str = "") -> tuple[Response, int]:
-        if not token_ok(token or request.args.get("key", ""), callback_secret):
+        if not secret_ok(token or request.args.get("key", ""), callback_secret):
             metrics.CALLBACK_REJECTED.labels("bad_secret").inc()
             return _json(render(NO_IDS, polite("error"), final=True), 403)
         fields: dict[str, Any] | None = None

@@ -21,6 +21,7 @@ from common.db import Database
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
+from gateway.callbacks import secret_ok
 from gateway.hubtel.reply import render
 from gateway.hubtel.request import (
     AGGREGATOR,
@@ -32,7 +33,7 @@ from gateway.hubtel.request import (
     read_request,
     route,
 )
-from gateway.json_callbacks import BadCallback, echo, read_json, token_ok
+from gateway.json_callbacks import BadCallback, echo, read_json
 from gateway.replies import polite
 from gateway.ussd import HopService
 from records.ussd import UssdSessionEnd
@@ -95,7 +96,7 @@ def hubtel_blueprint(
     @bp.post("/ussd/hubtel")
     @bp.post("/ussd/hubtel/<token>")
     def ussd_callback(token: str = "") -> tuple[Response, int]:
-        if not token_ok(token or request.args.get("key", ""), callback_secret):
+        if not secret_ok(token or request.args.get("key", ""), callback_secret):
             metrics.CALLBACK_REJECTED.labels("bad_secret").inc()
             return _json(render("", polite("error"), final=True), 403)
         fields: dict[str, Any] | None = None
