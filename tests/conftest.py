@@ -1,8 +1,18 @@
-"""Shared fixtures: one real Redis per test session, a fresh database and app per test."""
+"""Shared fixtures: one real Redis and (on first use) one throwaway PostgreSQL cluster per test
+process (per xdist worker), a migrated database per test on SQLite and on PostgreSQL, an app per test.
+
+Every test that asks for `database_url` (directly, or through `settings`, `app`, `client`…) runs
+twice, as `test_x[sqlite]` and `test_x[postgresql]`. Each copy gets its own database, cloned from a
+template migrated once per process: SQLite copies a file, PostgreSQL runs CREATE DATABASE … TEMPLATE.
+`TEST_DATABASES=sqlite` (or `postgresql`) runs one backend only; `TEST_POSTGRES=required` (set by
+.ci/run) turns "no PostgreSQL on this machine" from a skip into a failure.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,13 +20,15 @@ import pytest
 import redis
 
 from config import Settings
-from tests.support import RedisServer, free_port
+from tests.support import PostgresCluster, PostgresUnavailable, RedisServer, free_port
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 SERVICE = "*384*123#"
 PHONE = "+254712345678"
+DATABASES = [name for name in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if name]
+TEMPLATE = "gateway_template"
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +45,65 @@ def redis_client(redis_server: RedisServer) -> redis.Redis:
     return client
 
 
-@pytest.fixture()
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'gateway.db'}"
+def _migrate(url: str) -> None:
+    from common.db import Database
+
+    database = Database(url)
+    database.upgrade()
+    database.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest revision, once per test process."""
+    path = tmp_path_factory.mktemp("template") / "gateway.db"
+    _migrate(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # fold the WAL into the file so a copy of it is complete
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster for this test process, with the template database migrated once."""
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("TEST_POSTGRES") == "required":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        cluster.create_database(name=TEMPLATE)
+        _migrate(cluster.url(TEMPLATE))
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of its own for this test, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "gateway.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.create_database(template=TEMPLATE)
+    yield cluster.url(name)
+    cluster.drop_database(name)
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all (migrations not run), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.create_database()
+    yield cluster.url(name)
+    cluster.drop_database(name)
 
 
 @pytest.fixture()
@@ -55,9 +123,15 @@ def app(settings: Settings):
     from app import create_app
 
     application = create_app(settings)
-    application.extensions["database"].upgrade()
     application.config["TESTING"] = True
     return application
+
+
+@pytest.fixture()
+def seeded_menus(app) -> None:
+    """The YAML trees seeded as menu versions in SQL and announced in Redis, as `flask --app app
+    menus seed` does on a deployment; without it SQL holds no menu version."""
+    assert app.extensions["menu_store"].start()
 
 
 @pytest.fixture()

