@@ -187,7 +187,6 @@ def test_a_logged_in_operator_sees_analytics(settings, redis_client):
     from console.operators import create_operator
 
     app = create_app(settings)
-    app.extensions["database"].upgrade()
     with app.extensions["database"].session() as db:
         create_operator(db, "viewer@example.org", "a long enough password 1", "viewer")
     client = app.test_client()

@@ -11,7 +11,6 @@ event exactly once.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -23,6 +22,7 @@ from audit.trail import STREAM
 from audit.verify import verify_chain
 from gateway.hop import Hop
 from records.audit import AuditRecord
+from tests.support import wait_until
 
 
 def count_records(database) -> int:
@@ -31,12 +31,7 @@ def count_records(database) -> int:
 
 
 def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_until(condition, timeout=timeout, interval=0.05)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the reference core service over real HTTP on 127.0.0.1, plus its faults (down, s
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -75,7 +76,6 @@ def core_app(settings, core):
     from app import create_app
 
     application = create_app(replace(settings, core_url=core.url))
-    application.extensions["database"].upgrade()
     application.config["TESTING"] = True
     yield application
     application.extensions["core_client"].close()
@@ -231,22 +231,29 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     assert PIN not in logged and "4567890" not in logged and phone not in logged
 
 
-def _slow_app(environ, start_response):
-    time.sleep(1.5)
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [b"{}"]
+class SlowCore:
+    """A core service that answers only once `release` is set (or after 5 s)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def __call__(self, environ, start_response):
+        self.release.wait(5)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
 
 
 def test_slow_core_gets_an_apology_within_the_hop_budget(settings):
     from app import create_app
 
-    with WsgiThread(_slow_app) as slow:
+    core = SlowCore()
+    with WsgiThread(core) as slow:
         app = create_app(replace(settings, core_url=slow.url, hop_budget_ms=400))
-        app.extensions["database"].upgrade()
         dialler = caller(app, "+254755000333", "slow-1")
         started = time.monotonic()
         screen = dialler.dial("3", "ECZ-7K3Q9P")
         elapsed = time.monotonic() - started
+        core.release.set()
         assert screen.startswith(SCREENS["en"]["sorry"])
         assert elapsed < 0.8, elapsed
         app.extensions["core_client"].close()

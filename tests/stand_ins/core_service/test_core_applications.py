@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -9,6 +8,7 @@ from sqlalchemy import func, select
 from stand_ins.core_service.models import Application, WebhookEvent
 from stand_ins.core_service.references import ALPHABET, new_reference, normalise_reference
 from tests.stand_ins.core_service.conftest import ADMIN, PHONE, PIN, apply
+from tests.support import wait_until
 
 REFERENCE = re.compile(r"^ECZ-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
 
@@ -174,9 +174,8 @@ def test_payment_goes_pending_then_paid(client, citizen):
     assert (payment["status"], payment["amount_kes"], payment["phone"]) == ("pending", 1050, PHONE)
     again = client.post(f"/applications/{reference}/payments", json={})
     assert (again.status_code, again.json["id"]) == (200, payment["id"])  # one STK push at a time
-    time.sleep(0.08)
+    assert wait_until(lambda: client.get(f"/payments/{payment['id']}").json["status"] == "paid")
     settled = client.get(f"/payments/{payment['id']}").json
-    assert settled["status"] == "paid"
     assert re.match(r"^[A-Z0-9]{10}$", settled["mpesa_receipt"])
     assert client.get(f"/applications/{reference}").json["payment_status"] == "paid"
     paid_twice = client.post(f"/applications/{reference}/payments", json={})
@@ -186,9 +185,8 @@ def test_payment_goes_pending_then_paid(client, citizen):
 def test_payment_fails_for_the_test_phone_and_can_be_retried(client, citizen):
     reference = apply(client).json["reference"]
     payment = client.post(f"/applications/{reference}/payments", json={"phone": "+254700000000"}).json
-    time.sleep(0.08)
+    assert wait_until(lambda: client.get(f"/payments/{payment['id']}").json["status"] == "failed")
     failed = client.get(f"/payments/{payment['id']}").json
-    assert failed["status"] == "failed"
     assert failed["failure_reason"] == "Request cancelled by user"
     assert client.get(f"/applications/{reference}").json["payment_status"] == "unpaid"
     retry = client.post(f"/applications/{reference}/payments", json={})
