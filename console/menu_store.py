@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from common.db import Database
+from common.db import Database, utcnow
 from common.logs import get_logger
 from console.operators import SYSTEM, Actor, record
 from menus import live as publishing
@@ -388,7 +388,7 @@ class MenuStore:
                     journeys=journeys if journeys is not None else draft.journeys,
                     revision=revision + 1,
                     updated_by=actor.email,
-                    updated_at=datetime.utcnow(),
+                    updated_at=utcnow(),
                 )
             )
             if updated.rowcount != 1:
