@@ -56,6 +56,17 @@ class BadDraft(ValueError):
     """A draft document that cannot even be stored (not a mapping, wrong tree id)."""
 
 
+class PublishConflict(Exception):
+    """Another publish of the same tree (on this node or another) committed first; nothing was saved."""
+
+    def __init__(self, tree_id: str) -> None:
+        super().__init__(
+            f"tree '{tree_id}' was published by someone else at the same moment; nothing was published: "
+            "reload to see what is live, then publish again if it is still needed"
+        )
+        self.tree_id = tree_id
+
+
 class NotPublishable(Exception):
     """The draft fails validation or its journey tests; nothing was published."""
 
@@ -397,7 +408,14 @@ class MenuStore:
         return self.draft(tree_id)
 
     def publish(self, tree_id: str, actor: Actor, note: str = "", revision: int | None = None) -> MenuVersion:
-        """Publish the draft as it is in SQL now. Refused (NotPublishable) on any problem."""
+        """Publish the draft as it is in SQL now. Refused (NotPublishable) on any problem; when another
+        publish of the tree commits first, PublishConflict and nothing changes (SQL nor Redis)."""
+        try:
+            return self._publish(tree_id, actor, note, revision)
+        except IntegrityError as exc:  # both took the same version number: the later insert loses
+            raise PublishConflict(tree_id) from exc
+
+    def _publish(self, tree_id: str, actor: Actor, note: str, revision: int | None) -> MenuVersion:
         with self.database.session() as session:
             draft = session.get(MenuDraft, tree_id)
             if draft is None:
