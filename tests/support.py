@@ -111,28 +111,13 @@ class PostgresCluster:
     def start(self) -> PostgresCluster:
         data = self.dir / "data"
         env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "TZ": "UTC"}
-        subprocess.run(
-            self._command(
-                str(self.bin_dir / "initdb"),
-                "--pgdata",
-                str(data),
-                "--username",
-                self.SUPERUSER,
-                "--auth",
-                "trust",
-                "--encoding",
-                "UTF8",
-                "--no-sync",
-            ),
-            cwd=self.dir,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        # Password logins for roles whose name says so (the URL-encoding tests), trust for the rest.
-        hba = data / "pg_hba.conf"
-        hba.write_text(
+        initdb = [str(self.bin_dir / "initdb"), "--pgdata", str(data), "--username", self.SUPERUSER]
+        initdb += ["--auth", "trust", "--encoding", "UTF8", "--no-sync"]
+        done = subprocess.run(self._command(*initdb), cwd=self.dir, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr[-2000:]}")
+        # Members of the password_login role (the URL-encoding tests) must give a password; others not.
+        (data / "pg_hba.conf").write_text(
             "host all +password_login 127.0.0.1/32 scram-sha-256\n"
             "host all all 127.0.0.1/32 trust\n"
             "local all all trust\n"
@@ -145,28 +130,36 @@ class PostgresCluster:
             "full_page_writes": "off",
             "max_connections": "300",
             "timezone": self.TIMEZONE,
-            "log_min_messages": "fatal",
         }
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         self.log = open(self.dir / "postgres.log", "ab")  # noqa: SIM115 - open while the server runs
-        self.process = subprocess.Popen(
-            self._command(str(self.bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), *options),
-            cwd=self.dir,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        if not wait_until(self._accepts_connections, timeout=30, interval=0.05):
-            self.stop()
-            raise RuntimeError(f"postgres did not start: {self.logs()[-2000:]}")
-        self.admin().execute("CREATE ROLE password_login NOLOGIN")
-        return self
+        for _attempt in range(3):  # another process may take the free port before postgres binds it
+            self.process = subprocess.Popen(
+                self._command(
+                    str(self.bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), *options
+                ),
+                cwd=self.dir,
+                env=env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+            )
+            ready = wait_until(self._accepts_connections, timeout=30, interval=0.05)
+            if self.process.poll() is not None:
+                self.port = free_port()
+                continue
+            if ready:
+                self.admin().execute("CREATE ROLE password_login NOLOGIN")
+                return self
+            break
+        logs = self.logs()[-2000:]
+        self.stop()
+        raise RuntimeError(f"postgres did not start: {logs}")
 
     def _accepts_connections(self) -> bool:
         import psycopg
 
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"postgres exited: {self.logs()[-2000:]}")
+            return True  # exited: start() looks at why
         try:
             psycopg.connect(self.url("postgres", driver="postgresql"), connect_timeout=2).close()
         except psycopg.OperationalError:
