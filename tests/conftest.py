@@ -2,8 +2,9 @@
 process (per xdist worker), a migrated database per test on SQLite and on PostgreSQL, an app per test.
 
 Every test that asks for `database_url` (directly, or through `settings`, `app`, `client`…) runs
-twice, as `test_x[sqlite]` and `test_x[postgresql]`. Each copy gets its own database, cloned from a
-template migrated once per process: SQLite copies a file, PostgreSQL runs CREATE DATABASE … TEMPLATE.
+twice, as `test_x[sqlite]` and `test_x[postgresql]`, each on a migrated database with no rows: SQLite
+copies a file migrated once per process; PostgreSQL empties the one database it migrated per process
+(and disconnects what the previous test left connected) before each test.
 `TEST_DATABASES=sqlite` (or `postgresql`) runs one backend only; `TEST_POSTGRES=required` (set by
 .ci/run) turns "no PostgreSQL on this machine" from a skip into a failure.
 """
@@ -28,7 +29,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 SERVICE = "*384*123#"
 PHONE = "+254712345678"
 DATABASES = [name for name in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if name]
-TEMPLATE = "gateway_template"
+POSTGRES_DATABASE = "gateway_test"
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +66,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
-    """A PostgreSQL cluster for this test process, with the template database migrated once."""
+    """A PostgreSQL cluster for this test process, with the tests' database migrated once."""
     try:
         cluster = PostgresCluster().start()
     except PostgresUnavailable as exc:
@@ -73,25 +74,23 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
             pytest.fail(str(exc))
         pytest.skip(str(exc))
     try:
-        cluster.create_database(name=TEMPLATE)
-        _migrate(cluster.url(TEMPLATE))
+        cluster.create_database(name=POSTGRES_DATABASE)
+        _migrate(cluster.url(POSTGRES_DATABASE))
         yield cluster
     finally:
         cluster.stop()
 
 
 @pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database of its own for this test, on SQLite and on PostgreSQL."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database holding no rows, for this test alone, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "gateway.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
-        return
+        return f"sqlite:///{path}"
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    name = cluster.create_database(template=TEMPLATE)
-    yield cluster.url(name)
-    cluster.drop_database(name)
+    cluster.empty_database(POSTGRES_DATABASE)
+    return cluster.url(POSTGRES_DATABASE)
 
 
 @pytest.fixture(params=DATABASES)

@@ -89,6 +89,7 @@ class PostgresCluster:
         self.process: subprocess.Popen | None = None
         self._names = itertools.count(1)
         self._admin = None
+        self._cleaners: dict[str, object] = {}
         self._owner = None
         self.log = None
         if os.geteuid() == 0:
@@ -181,6 +182,49 @@ class PostgresCluster:
         self.admin().execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
         return name
 
+    def empty_database(self, name: str) -> None:
+        """Delete every row of every table in `name` (but Alembic's version) and restart its sequences,
+        after disconnecting whoever is still connected to it (what a previous test left behind).
+
+        Deleting is what makes one database per process cheap: a few tests' rows go in well under a
+        millisecond, where TRUNCATE or a database copied per test cost tens to hundreds (measured in
+        docs/testing.md).
+        """
+        import psycopg
+
+        self.admin().execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        try:
+            self._empty(self._cleaner(name))
+        except psycopg.OperationalError:  # a test ended our connection too: once more on a new one
+            self._cleaners.pop(name).close()
+            self._empty(self._cleaner(name))
+
+    def _cleaner(self, name: str):
+        import psycopg
+
+        if name not in self._cleaners:
+            self._cleaners[name] = psycopg.connect(self.url(name, driver="postgresql"), autocommit=True)
+        return self._cleaners[name]
+
+    @staticmethod
+    def _empty(conn) -> None:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        tables = conn.execute(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'alembic_version'"
+        ).fetchall()
+        sequences = conn.execute(
+            "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = 'public'"
+        ).fetchall()
+        statements = ["SET LOCAL session_replication_role = replica"]  # no foreign-key checks: all goes
+        statements += [f"DELETE FROM {table}" for (table,) in tables]
+        statements += [f"SELECT setval('{sequence}', 1, false)" for (sequence,) in sequences]
+        with conn.transaction():
+            conn.execute(";".join(statements))
+
     def drop_database(self, name: str) -> None:
         """Drop `name`, disconnecting whoever is still connected to it."""
         self.admin().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -190,8 +234,9 @@ class PostgresCluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self._admin is not None:
-            self._admin.close()
+        for conn in [self._admin, *self._cleaners.values()]:
+            if conn is not None:
+                conn.close()
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # "fast" shutdown: clients are disconnected
             try:
