@@ -74,8 +74,8 @@ class PostgresCluster:
     """A throwaway PostgreSQL cluster on 127.0.0.1 with durability switched off (tests only).
 
     PostgreSQL refuses to run as root, so under root (as in CI) `initdb` and `postgres` run as the
-    `postgres` system user (or `nobody`), which owns the data directory. Databases are made from a
-    template with `create_database` (a file copy, milliseconds) and dropped with `drop_database`.
+    `postgres` system user (or `nobody`), which owns the data directory. Databases are made with
+    `create_database`, emptied for the next test with `empty_database`, dropped with `drop_database`.
     """
 
     SUPERUSER = "postgres"
