@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to the newest revision, once per test process."""
     path = tmp_path_factory.mktemp("template") / "gateway.db"
     _migrate(f"sqlite:///{path}")
-    with sqlite3.connect(path) as conn:  # fold the WAL into the file so a copy of it is complete
+    with closing(sqlite3.connect(path)) as conn:  # fold the WAL into the file: a copy of it is whole
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
