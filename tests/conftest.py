@@ -33,6 +33,12 @@ DATABASES = [name for name in os.environ.get("TEST_DATABASES", "sqlite,postgresq
 POSTGRES_DATABASE = "gateway_test"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: spread over the xdist workers from the start, they do not end the run
+    late on one worker while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
