@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-sms validate journeys clean
+.PHONY: run test lint format bench bench-sms validate journeys clean cluster drill
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/python -m tools.run_all
+
+# The production topology on this machine (Debian's redis-server, redis-sentinel, haproxy, postgresql).
+cluster: $(STAMP)
+	$(BIN)/python -m tools.cluster
+
+# Faults under load against that topology; DRILL_SECONDS sets the length (default: the full run).
+drill: $(STAMP)
+	$(BIN)/python -m tools.drill
 
 # Both cores; every database test runs on SQLite and on a throwaway PostgreSQL (docs/testing.md).
 test: $(STAMP)

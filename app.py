@@ -1,42 +1,80 @@
-"""The gateway's Flask application factory and command-line entry point (`flask --app app …`)."""
+"""The gateway's Flask application factory and command-line entry point (`flask --app app …`).
+
+`create_app` is where every service is built, once, and handed to whatever uses it: read it to
+find every collaborator of the hop service (docs/architecture.md draws the whole picture).
+"""
 
 from __future__ import annotations
 
-import secrets
+import sys
 
 import redis
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
+from rq import Queue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from analytics import register_analytics
+from audit.backend import BackendObserver
+from audit.hops import HopAuditor
+from audit.live import live_collectors
+from audit.metrics import AUDIT_WRITE_FAILURES
+from audit.pseudonym import Pseudonymiser
+from audit.trail import AuditTrail
+from backend_client import CoreClient
+from citizen.actions import Actions
+from citizen.drafts import DraftNotices
+from citizen.queued import QUEUE_NAME, QueuedWork, RqApplicationQueue
+from cli import register_commands
 from common.db import Database
+from common.keys import GatewayKeys, laptop_master_key
 from common.logs import configure_logging
+from common.lookup_limits import LookupLimits
+from common.production import InsecureSettings, gateway_problems
+from common.redis_conn import queue_client, session_client
+from common.stream_pipe import StreamPipe
 from config import VAR_DIR, Settings
+from console.operators import forward_operator_events
+from console.setup import init_console
+from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
+from gateway.africastalking.sms_callbacks import sms_blueprint
+from gateway.africastalking.ussd import ussd_blueprint
+from gateway.arkesel.replay import SameInputReplay
+from gateway.arkesel.ussd import arkesel_blueprint
+from gateway.callers import CallerNetworks
+from gateway.events import events_blueprint
+from gateway.health import health_blueprint
+from gateway.hubtel.ussd import hubtel_blueprint
+from gateway.metrics import live_registry
+from gateway.security_headers import add_security_headers
+from gateway.sink import HopEvents
+from gateway.ussd import HopService
+from menus.live import LiveTreeRegistry
+from sessions.drops import DropWatch
+from sessions.store import SecretBox, SessionStore
+from sms.channel import SmsChannel
+from sms.lookups import BackendLookup
+from sms.outbox import Outbox
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment; on a laptop, one generated once and kept under var/."""
-    import os
-
-    configured = os.environ.get("SECRET_KEY", "")
-    if configured:
-        return configured
-    path = VAR_DIR / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def _hop_event_sink(settings: Settings, queue_redis: redis.Redis):
+    """None when sessions and the audit stream share one Redis (the event rides in the session's
+    commit script); otherwise a pipe that writes hop events to the queue Redis off the hop path."""
+    if settings.session_url == settings.queue_url:
+        return None
+    return StreamPipe(queue_redis, on_failure=lambda stage, n: AUDIT_WRITE_FAILURES.labels(stage).inc(n))
 
 
-def make_redis(url: str) -> redis.Redis:
-    """A Redis client that fails fast: a citizen waits at most about a second when Redis is gone."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.25,
-        retry_on_timeout=False,
-        health_check_interval=30,
-    )
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply for the parser is a bad request (400,
+    through `request.get_json`), never a RecursionError and a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
 
 
 class LazySessionInterface(SecureCookieSessionInterface):
@@ -49,91 +87,202 @@ class LazySessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _wire_audit(app: Flask, settings: Settings, redis_client: redis.Redis, trees, hops) -> None:
-    """Audit trail (hop listener, `audit.record`), its live metrics, and the analytics pages."""
-    from analytics import register_analytics
-    from audit.metrics import install_live_collectors
-    from audit.setup import init_audit
-    from gateway.metrics import LIVE
-
-    hops.auditor = init_audit(app, settings, redis_client, trees)
-    install_live_collectors(LIVE, redis_client)
-    register_analytics(app)
-
-
-def _wire_citizen_services(app: Flask, settings: Settings, redis_client: redis.Redis) -> None:
-    """One CoreClient per process for the journeys' actions; writes that miss the hop's budget go
-    to RQ queue 'default'; SMS requests go through notifications.notify to the SMS outbox."""
-    from rq import Queue
-
-    from backend_client import CoreClient
-    from citizen.queued import QUEUE_NAME
-    from citizen.registry import configure
-
-    core = CoreClient(settings.core_url, per_call_timeout_s=settings.hop_budget_ms / 1000)
-    configure(core, secret_key=app.config["SECRET_KEY"], queue=Queue(QUEUE_NAME, connection=redis_client))
-    app.extensions["core_client"] = core
-
-
-def _add_sms_channel(app: Flask, settings: Settings, redis_client, database, store) -> None:
-    """The SMS outbox, delivery reports, inbound SMS and the core service's webhook (docs/sms.md)."""
-    from gateway.africastalking.sms_callbacks import bp as at_sms_bp
-    from gateway.events import bp as events_bp
-    from sms.channel import build_channel
-
-    core_client = app.extensions.get("core_client")
-    app.extensions["sms"] = build_channel(settings, redis_client, database, store, core_client)
-    app.register_blueprint(at_sms_bp)
-    app.register_blueprint(events_bp)
+def _sms_sender() -> AfricasTalkingSender:
+    """The SMS provider's sender, for the SMS worker commands (one per worker process)."""
+    return AfricasTalkingSender(ProviderConfig.from_env())
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the gateway. Tests pass `settings`; everything else reads the environment."""
-    from console import init_console
-    from gateway.africastalking.ussd import bp as at_ussd_bp
-    from gateway.health import bp as health_bp
-    from gateway.ussd import HopService
-    from menus.live import LiveTreeRegistry
-    from sessions.store import SessionStore
+    """Build the gateway. Tests pass `settings`; everything else reads the environment.
 
+    Raises `InsecureSettings` (naming every problem) when GATEWAY_ENV=production lacks a proper
+    secret, so no server or worker command starts with development keys.
+    """
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
+    problems = gateway_problems(settings)
+    if problems:
+        refused = InsecureSettings(problems)
+        print(refused.report("eCitizen gateway"), file=sys.stderr, flush=True)
+        raise refused
+    # One key per purpose from SECRET_KEY (common/keys.py); a laptop's is generated under VAR_DIR.
+    keys = GatewayKeys.derive(
+        settings.secret_key or laptop_master_key(VAR_DIR), pseudonym_key=settings.audit_pseudonym_key
+    )
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=_secret_key(), MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.update(SECRET_KEY=keys.cookies, MAX_CONTENT_LENGTH=64 * 1024)
+    app.json = BoundedJSONProvider(app)
     app.json.sort_keys = False  # keep JSON fields in the order the code writes them
     app.session_interface = LazySessionInterface()
+    if settings.trusted_proxy_count:
+        # remote_addr (callback allow-list, login throttle) is then the client's address as the
+        # outermost trusted proxy saw it; an X-Forwarded-For written by the client is ignored.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    add_security_headers(app, hsts=settings.production)
 
-    redis_client = make_redis(settings.redis_url)
+    # Stores. Two Redis roles (common/redis_conn.py): sessions, locks and the live tree on one (may be
+    # a cluster); RQ queues and the audit stream on the other. One URL (REDIS_URL) serves both.
+    redis_client = session_client(settings)
+    queue_redis = queue_client(settings)
     database = Database(settings.database_url)
     # Starts with the YAML trees; follows versions published from the console through Redis.
     trees = LiveTreeRegistry.from_directory(settings.trees_dir)
+    box = SecretBox(keys.sealing, keys.legacy_sealing)
     store = SessionStore(
         redis_client,
-        secret_key=app.config["SECRET_KEY"],
+        box,
         session_ttl_s=settings.session_ttl_s,
         draft_ttl_s=settings.draft_ttl_s,
         language_ttl_s=settings.language_ttl_s,
         lock_ttl_ms=settings.lock_ttl_ms,
         lock_wait_ms=settings.lock_wait_ms,
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        event_sink=_hop_event_sink(settings, queue_redis),
     )
-    hops = HopService(
+
+    # The audit trail, and everything that records into it.
+    pseudonyms = Pseudonymiser(keys.pseudonyms)
+    trail = AuditTrail(queue_redis, pseudonyms, settings.audit_stream_maxlen)
+    forward_operator_events(database, trail)
+    core = CoreClient(
+        settings.core_url,
+        per_call_timeout_s=settings.hop_budget_ms / 1000,
+        observe=BackendObserver(trail),
+    )
+    outbox = Outbox(database, queue_redis, settings.sms_queue, settings.phone_regions, trail=trail)
+
+    # The hop service and its collaborators. Writes that miss the hop's budget wait in RQ queue
+    # 'default', sealed; SMS and audit events come back as effects. Lookups by reference are
+    # limited the same way for USSD and SMS.
+    lookups = LookupLimits(
+        redis_client,
+        keys.counters,
+        max_misses_per_phone=settings.lookup_max_misses_per_phone,
+        max_misses_per_reference=settings.lookup_max_misses_per_reference,
+        window_s=settings.lookup_window_s,
+        max_per_minute=settings.lookup_max_per_minute,
+    )
+    actions = Actions(
+        core,
+        RqApplicationQueue(Queue(QUEUE_NAME, connection=queue_redis), box),
+        lookups,
+        caller_lookup_s=settings.caller_lookup_ms / 1000,
+    )
+    auditor = HopAuditor(trail, trees) if settings.audit_enabled else None
+    # A session that drops mid-application keeps its draft and gets one SMS (the worker sweeps).
+    drafts = DraftNotices(
         store,
         trees,
+        DropWatch(redis_client),
+        outbox.notify,
+        idle_s=settings.session_ttl_s,
+        keep_s=settings.draft_saved_ttl_s,
+    )
+    hops = HopService(
+        trees,
+        store,
+        actions,
+        HopEvents(outbox, trail, auditor),
         screen_limit=settings.screen_limit,
         default_language=settings.default_language,
         hop_budget_ms=settings.hop_budget_ms,
         max_tries=settings.max_invalid_tries,
         log_hops=settings.log_level == "DEBUG",
+        drafts=drafts,
     )
-    app.extensions.update(settings=settings, redis=redis_client, database=database, trees=trees, hops=hops)
-    _wire_audit(app, settings, redis_client, trees, hops)
-    _wire_citizen_services(app, settings, redis_client)
 
-    app.register_blueprint(at_ussd_bp)
-    app.register_blueprint(health_bp)
+    # The SMS channel: outbox, delivery reports, inbound commands, the core service's webhook.
+    channel = SmsChannel(
+        settings, database, outbox, store, BackendLookup(core, settings.sms_lookup_budget_s), trail, lookups
+    )
+
+    app.extensions.update(
+        settings=settings,
+        keys=keys,
+        redis=redis_client,
+        queue_redis=queue_redis,
+        database=database,
+        trees=trees,
+        hops=hops,
+        actions=actions,
+        drafts=drafts,
+        core_client=core,
+        audit=trail,
+        sms=channel,
+        # For the worker commands (cli.py, sms/cli.py): what their jobs work with.
+        queued_work=QueuedWork(core, box, outbox),
+        sms_sender_factory=_sms_sender,
+    )
+
+    at_networks = CallerNetworks(settings.at_allowed_networks)
+    # One USSD callback per enabled aggregator (AGGREGATORS); a disabled one's path is a 404.
+    if "africastalking" in settings.aggregators:
+        app.register_blueprint(
+            ussd_blueprint(
+                hops,
+                callback_secret=settings.at_callback_secret,
+                phone_regions=settings.phone_regions,
+                transcript_key=keys.transcript,
+                database=database,
+                pseudonym=pseudonyms.of,
+                drafts=drafts,
+                networks=at_networks,
+            )
+        )
+    if "hubtel" in settings.aggregators:
+        app.register_blueprint(
+            hubtel_blueprint(
+                hops,
+                callback_secret=settings.hubtel_callback_secret,
+                phone_regions=settings.phone_regions,
+                service_codes=dict(settings.hubtel_service_codes),
+                text_limit=settings.text_limit("hubtel"),
+                database=database,
+                pseudonym=pseudonyms.of,
+            )
+        )
+    if "arkesel" in settings.aggregators:
+        replay = SameInputReplay(keys.transcript, settings.arkesel_replay_window_s)
+        app.extensions["arkesel_replay"] = replay  # its clock is what tests move
+        app.register_blueprint(
+            arkesel_blueprint(
+                hops,
+                callback_secret=settings.arkesel_callback_secret,
+                phone_regions=settings.phone_regions,
+                tree_id=settings.arkesel_tree,
+                service_code=settings.arkesel_service_code,
+                text_limit=settings.text_limit("arkesel"),
+                replay=replay,
+            )
+        )
+    app.register_blueprint(
+        sms_blueprint(
+            channel,
+            callback_secret=settings.at_callback_secret,
+            phone_regions=settings.phone_regions,
+            networks=at_networks,
+        )
+    )
+    app.register_blueprint(
+        events_blueprint(
+            channel,
+            webhook_secret=settings.webhook_secret,
+            seen=redis_client,
+            max_age_s=settings.webhook_max_age_s,
+        )
+    )
+    app.register_blueprint(
+        health_blueprint(
+            redis_client,
+            queue_redis,
+            database,
+            live_registry(live_collectors(queue_redis)),
+            drain_file=settings.drain_file,
+        )
+    )
     init_console(app)  # /console, /api/v1, `operators` commands; menu versions from SQL via Redis
-    _add_sms_channel(app, settings, redis_client, database, store)
+    register_analytics(app)
 
     @app.errorhandler(404)
     def not_found(_error):
@@ -142,8 +291,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(405)
     def wrong_method(_error):
         return jsonify(error="method_not_allowed", message="use POST for callbacks"), 405
-
-    from cli import register_commands
 
     register_commands(app)
     return app

@@ -1,8 +1,8 @@
-"""Who may see analytics: a small pluggable check until the operator console's login is merged.
+"""Who may see analytics: a small pluggable check, so analytics needs no console to run.
 
 `require_operator` asks, in order:
 1. `app.extensions["operator_check"]`, if the console installed one: a callable returning None to
-   allow or a Response to refuse (the lead wires the console's login and roles here on merge);
+   allow or a Response to refuse (the console's login and roles; see console/setup.py);
 2. else, when ANALYTICS_TOKEN is set: `Authorization: Bearer <token>`;
 3. else: only requests from this machine (127.0.0.1 / ::1).
 """

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from markupsafe import Markup, escape
 
-from analytics.graph import layout
-from menus.model import MenuTree
+from menus.render import shorten
 
 PALETTE = ("#2b6cb0", "#38a169", "#dd6b20", "#c53030", "#6b46c1")
 
@@ -22,18 +20,23 @@ def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
     )
 
 
-def bars(items: Sequence[tuple[str, float, str]], title: str, width: int = 460) -> Markup:
-    """Horizontal bars: (label, value, value text) each; for funnels, ratings, error rates."""
-    row, label_w = 26, 130
+def bars(
+    items: Sequence[tuple[str, float, str]], title: str, width: int = 460, label_width: int = 130
+) -> Markup:
+    """Horizontal bars: (label, value, value text) each; for funnels, ratings, error rates. Labels
+    longer than the label column are shortened (the whole label is the bar's tooltip)."""
+    row, label_w = 26, label_width
+    fits = max(int(label_w / 6.6), 8)
     peak = max((value for _, value, _ in items), default=0) or 1
     body = []
     for i, (label, value, text) in enumerate(items):
         y = i * row + 4
         length = (width - label_w - 90) * value / peak
         body.append(
-            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
+            f"<g><title>{escape(label)}: {escape(text)}</title>"
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(shorten(label, fits))}</text>'
             f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{row - 8}" fill="{PALETTE[0]}"/>'
-            f'<text x="{label_w + length + 6:.1f}" y="{y + 15}">{escape(text)}</text>'
+            f'<text x="{label_w + length + 6:.1f}" y="{y + 15}">{escape(text)}</text></g>'
         )
     return _svg(width, max(len(items), 1) * row + 8, body, title)
 
@@ -76,38 +79,3 @@ def heat_colour(rate: float) -> str:
     """Green (no drop-off) through amber to red (everyone who got here left)."""
     hue = 120 * (1 - min(max(rate, 0.0), 1.0))
     return f"hsl({hue:.0f}, 70%, 75%)"
-
-
-def heat_map(tree: MenuTree, dropoff: Sequence[dict[str, Any]], title: str) -> Markup:
-    """The menu graph, left to right by depth, each screen coloured by its drop-off rate."""
-    positions, edges = layout(tree)
-    by_node = {row["node"]: row for row in dropoff}
-    box_w, box_h, gap_x, gap_y = 150, 44, 60, 14
-    x_of = {n: 10 + c * (box_w + gap_x) for n, (c, _) in positions.items()}
-    y_of = {n: 10 + r * (box_h + gap_y) for n, (_, r) in positions.items()}
-    width = max(x_of.values(), default=0) + box_w + 20
-    height = max(y_of.values(), default=0) + box_h + 20
-    body = []
-    for source, target in edges:
-        body.append(
-            f'<line x1="{x_of[source] + box_w}" y1="{y_of[source] + box_h / 2}" x2="{x_of[target]}" '
-            f'y2="{y_of[target] + box_h / 2}" stroke="#bbb"/>'
-        )
-    for node_id in positions:
-        row = by_node.get(node_id, {})
-        rate, reached, dropped = row.get("dropoff_rate", 0.0), row.get("reached", 0), row.get("dropped", 0)
-        detail = ", ".join(f"{r} {row.get(r, 0)}" for r in ("timeout", "invalid", "exit", "error"))
-        x, y = x_of[node_id], y_of[node_id]
-        fill = heat_colour(rate) if reached else "#eee"
-        action = tree.nodes[node_id].kind == "action"  # passes straight through: never a screen
-        figures = "action, not a screen" if action else f"{dropped}/{reached} left · {rate:.0%}"
-        dash = ' stroke-dasharray="4 3"' if action else ""
-        body.append(
-            f"<g><title>{escape(node_id)}: reached {reached}, dropped {dropped} ({rate:.0%}); "
-            f"{escape(detail)}</title>"
-            f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="{fill}" '
-            f'stroke="#666"{dash}/>'
-            f'<text x="{x + 8}" y="{y + 18}" font-weight="bold">{escape(node_id[:20])}</text>'
-            f'<text x="{x + 8}" y="{y + 35}">{escape(figures)}</text></g>'
-        )
-    return _svg(width, height, body, title)

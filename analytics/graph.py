@@ -1,4 +1,4 @@
-"""What analytics needs to know about a menu tree: success END screens, journey steps, a layout."""
+"""What analytics needs to know about a menu tree: success END screens and the steps of a journey."""
 
 from __future__ import annotations
 
@@ -26,23 +26,36 @@ def success_ends(tree: MenuTree) -> set[str]:
     return {node.id for node in tree.nodes.values() if node.kind == "end" and node.id not in failures}
 
 
-def journey_steps(tree: MenuTree, journey: str) -> list[str]:
-    """The screens of one journey in the order a citizen meets them (action nodes never show)."""
-    order = depths(tree)
-    nodes = [n for n in tree.nodes.values() if n.journey == journey and n.kind != "action"]
-    return [n.id for n in sorted(nodes, key=lambda n: (order.get(n.id, 999), n.id))]
+def _reaches(tree: MenuTree, start: str, members: set[str], goals: set[str], without: str | None) -> bool:
+    seen, todo = {start}, [start]
+    while todo:
+        current = todo.pop()
+        if current in goals:
+            return True
+        for target in tree.nodes[current].targets():
+            if target in members and target != without and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return False
 
 
-def layout(tree: MenuTree) -> tuple[dict[str, tuple[int, int]], list[tuple[str, str]]]:
-    """Column (depth) and row of each node, and the forward edges between them, for the heat map."""
+def funnel_steps(tree: MenuTree, journey: str) -> list[str]:
+    """The screens every citizen passes on the way through `journey`, in order: from the journey's
+    entry, the screens on every road to its success END (or, without one, to its deepest screens).
+    Retry screens and side branches (already registered, cancelled…) are not steps. A citizen who
+    reached a step passed every step before it, so a funnel over these never goes up."""
+    members = {n.id for n in tree.nodes.values() if n.journey == journey}
+    if not members:
+        return []
     order = depths(tree)
-    columns: dict[int, list[str]] = {}
-    for node_id, depth in sorted(order.items(), key=lambda item: (item[1], list(tree.nodes).index(item[0]))):
-        columns.setdefault(depth, []).append(node_id)
-    positions = {node_id: (depth, row) for depth, ids in columns.items() for row, node_id in enumerate(ids)}
-    edges = []
-    for node_id in positions:
-        for target in dict.fromkeys(tree.nodes[node_id].targets()):
-            if target in positions and positions[target][0] > positions[node_id][0]:
-                edges.append((node_id, target))
-    return positions, edges
+    # the nearest to the start; a screen before an action at the same depth (two doors into one
+    # journey, e.g. "Track application" and "My applications": the one a citizen sees first)
+    entry = min(members, key=lambda n: (order.get(n, 10**6), tree.nodes[n].kind == "action", n))
+    reachable = {n for n in members if _reaches(tree, entry, members, {n}, None)}
+    goals = reachable & success_ends(tree)
+    if not goals:
+        deepest = max(order.get(n, -1) for n in reachable)
+        goals = {n for n in reachable if order.get(n, -1) == deepest}
+    steps = [n for n in reachable if n == entry or not _reaches(tree, entry, members, goals - {n}, without=n)]
+    screens = [n for n in steps if tree.nodes[n].kind != "action"]
+    return sorted(screens, key=lambda n: (order.get(n, 10**6), n))

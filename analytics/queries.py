@@ -7,10 +7,11 @@ How a session is judged, from its last hop (replays ignored):
 - completed: the last screen was an END screen a journey is meant to reach (`graph.success_ends`);
 - dropped, error: the gateway failed it (error, busy, redis_down);
 - dropped, exit: it ended on another END screen (a failure or "unavailable" screen), or the
-  aggregator reported it ended normally (Success) while a menu was still open: the citizen left;
+  aggregator reported it ended normally (Success; Hubtel: Release) while a menu was still open:
+  the citizen left;
 - dropped, invalid: the last key was invalid input;
-- dropped, timeout: the aggregator reported Incomplete, or no end report came and the last hop is
-  older than the session limit (180 s);
+- dropped, timeout: the aggregator reported Incomplete (Africa's Talking) or Timeout (Hubtel), or no
+  end report came and the last hop is older than the session limit (180 s);
 - active: none of the above yet.
 """
 
@@ -28,17 +29,21 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from analytics.graph import journey_steps, success_ends
+from analytics.graph import funnel_steps, success_ends
+from common.outcomes import GATEWAY_FAULTS, NOT_A_STEP, HopOutcome
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
+from menus.render import shorten
 from records.audit import AuditRecord
 from records.ussd import UssdSessionEnd
 
 SESSION_LIMIT_S = 180
 JOURNEYS = ("register", "apply", "pay", "track")
-GATEWAY_FAULTS = frozenset({"error", "busy", "redis_down"})
-NOT_A_STEP = ("replay", "rate_limited", "unknown_service")
 DROP_REASONS = ("timeout", "invalid", "exit", "error")
+# Session-end statuses (as each aggregator words them) that mean the session timed out.
+TIMED_OUT = ("Incomplete", "Timeout")
+# As stored in the trail, for SQL: outcomes of hops that are no step of a journey.
+_NOT_A_STEP_VALUES = sorted(outcome.value for outcome in NOT_A_STEP)
 
 
 def utcnow() -> datetime:
@@ -81,6 +86,7 @@ class SessionFacts:
     end_status: str | None
     state: str = "active"  # completed | dropped | active
     reason: str | None = None  # for dropped: timeout | invalid | exit | error
+    network: str | None = None  # the mobile network code of the first hop (e.g. 63902)
 
     @property
     def seconds(self) -> float:
@@ -109,7 +115,7 @@ def sessions(db: Session, trees: TreeRegistry, filters: Filters) -> list[Session
             func.count(hop.seq).label("hops"),
             func.min(hop.at).label("started"),
             func.max(hop.at).label("last_at"),
-        ).where(hop.kind == "hop", hop.outcome.not_in(NOT_A_STEP)),
+        ).where(hop.kind == "hop", hop.outcome.not_in(_NOT_A_STEP_VALUES)),
         hop.at,
         filters,
     ).group_by(hop.session_id)
@@ -123,6 +129,7 @@ def sessions(db: Session, trees: TreeRegistry, filters: Filters) -> list[Session
             agg.c.last_at,
             first.tree_id,
             first.tree_version,
+            first.details,
             last.language,
             last.node,
             last.outcome,
@@ -155,6 +162,7 @@ def sessions(db: Session, trees: TreeRegistry, filters: Filters) -> list[Session
             bool(row.final),
             row.status,
         )
+        facts.network = _network(row.details)
         key = (row.tree_id, row.tree_version)
         if key not in ends_cache:
             tree = _tree(trees, *key)
@@ -162,6 +170,13 @@ def sessions(db: Session, trees: TreeRegistry, filters: Filters) -> list[Session
         judge(facts, ends_cache[key], filters.now)
         found.append(facts)
     return found
+
+
+def _network(details: str | None) -> str | None:
+    try:
+        return str(json.loads(details).get("network") or "") or None if details else None
+    except (ValueError, AttributeError):
+        return None
 
 
 def judge(facts: SessionFacts, success: set[str], now: datetime) -> None:
@@ -174,9 +189,9 @@ def judge(facts: SessionFacts, success: set[str], now: datetime) -> None:
         facts.reason = "error"
     elif facts.last_final:
         facts.reason = "exit"
-    elif facts.last_outcome == "invalid":
+    elif facts.last_outcome == HopOutcome.INVALID:
         facts.reason = "invalid"
-    elif facts.end_status == "Incomplete":
+    elif facts.end_status in TIMED_OUT:
         facts.reason = "timeout"
     elif facts.end_status is not None:
         facts.reason = "exit"
@@ -195,6 +210,7 @@ def summary(db: Session, trees: TreeRegistry, filters: Filters) -> list[dict[str
     groups: dict[tuple, list[SessionFacts]] = defaultdict(list)
     for facts in sessions(db, trees, filters):
         groups[(facts.tree_id, facts.version, facts.lang)].append(facts)
+    numbers = version_numbers(db)
     rows = []
     for (tree_id, version, lang), members in sorted(groups.items(), key=lambda g: tuple(map(str, g[0]))):
         completed = [f for f in members if f.state == "completed"]
@@ -211,6 +227,7 @@ def summary(db: Session, trees: TreeRegistry, filters: Filters) -> list[dict[str
         row["active"] = sum(1 for f in members if f.state == "active")
         row["median_hops_to_complete"] = _median([f.hops for f in completed])
         row["median_seconds_to_complete"] = _median([f.seconds for f in completed])
+        row["version_number"] = numbers.get((tree_id or "", version or ""))
         rows.append(row)
     return rows
 
@@ -233,7 +250,7 @@ def _visits(db: Session, filters: Filters) -> dict[tuple, int]:
     hop = AuditRecord
     query = _window(
         select(hop.tree_id, hop.tree_version, hop.node, func.count(func.distinct(hop.session_id)))
-        .where(hop.kind == "hop", hop.node.is_not(None), hop.outcome.not_in(NOT_A_STEP))
+        .where(hop.kind == "hop", hop.node.is_not(None), hop.outcome.not_in(_NOT_A_STEP_VALUES))
         .group_by(hop.tree_id, hop.tree_version, hop.node),
         hop.at,
         filters,
@@ -253,6 +270,7 @@ def dropoff(db: Session, trees: TreeRegistry, filters: Filters) -> list[dict[str
         if facts.state == "dropped" and facts.reason:
             drops[(facts.tree_id, facts.version, facts.last_node)][facts.reason] += 1
     rows = []
+    numbers = version_numbers(db)
     visits = _visits(db, filters)
     for key in sorted(set(visits) | set(drops), key=lambda k: tuple(map(str, k))):
         reached = visits.get(key, 0)
@@ -268,6 +286,7 @@ def dropoff(db: Session, trees: TreeRegistry, filters: Filters) -> list[dict[str
                 "dropped": dropped,
                 **{reason: reasons[reason] for reason in DROP_REASONS},
                 "dropoff_rate": round(dropped / reached, 4) if reached else 0.0,
+                "version_number": numbers.get((tree_id or "", version or "")),
             }
         )
     return rows
@@ -279,7 +298,7 @@ def funnels(db: Session, trees: TreeRegistry, filters: Filters) -> list[dict[str
     hop = AuditRecord
     query = _window(
         select(hop.session_id, hop.journey, hop.node)
-        .where(hop.kind == "hop", hop.journey.is_not(None), hop.outcome.not_in(NOT_A_STEP))
+        .where(hop.kind == "hop", hop.journey.is_not(None), hop.outcome.not_in(_NOT_A_STEP_VALUES))
         .order_by(hop.seq),
         hop.at,
         filters,
@@ -294,17 +313,25 @@ def funnels(db: Session, trees: TreeRegistry, filters: Filters) -> list[dict[str
     rows = []
     for journey in JOURNEYS:
         members = visited.get(journey, {})
-        steps = journey_steps(tree, journey) if tree else []
-        steps += sorted({n for nodes in members.values() for n in nodes} - set(steps))
+        steps = funnel_steps(tree, journey) if tree else []
         entered = len(members)
-        rows.append(_funnel_row(journey, 0, "entered", None, entered, entered))
+        rows.append(_funnel_row(journey, 0, "entered", None, entered, entered, tree))
+        # How far each session got along the steps; a later step implies the earlier ones (a deep
+        # dial or a resumed session passes screens the trail never saw).
+        furthest = [
+            max((i for i, n in enumerate(steps, 1) if n in nodes), default=0) for nodes in members.values()
+        ]
         for position, node in enumerate(steps, 1):
-            reached = sum(1 for nodes in members.values() if node in nodes)
-            rows.append(_funnel_row(journey, position, "screen", node, reached, entered))
+            reached = sum(1 for got in furthest if got >= position)
+            rows.append(_funnel_row(journey, position, "screen", node, reached, entered, tree))
         completed = sum(
             1 for s in members if judged[s].state == "completed" and last_journey.get(s) == journey
         )
-        rows.append(_funnel_row(journey, len(steps) + 1, "completed", None, completed, entered))
+        rows.append(_funnel_row(journey, len(steps) + 1, "completed", None, completed, entered, tree))
+        others = sorted({n for nodes in members.values() for n in nodes} - set(steps))
+        for node in others:  # retries and side branches: counted, but not steps of the funnel
+            reached = sum(1 for nodes in members.values() if node in nodes)
+            rows.append(_funnel_row(journey, None, "branch", node, reached, entered, tree))
     return rows
 
 
@@ -313,15 +340,35 @@ def _main_tree(trees: TreeRegistry) -> str | None:
     return current[0].id if current else None
 
 
-def _funnel_row(journey: str, step: int, kind: str, node: str | None, sessions: int, entered: int) -> dict:
+def _funnel_row(
+    journey: str,
+    step: int | None,
+    kind: str,
+    node: str | None,
+    sessions: int,
+    entered: int,
+    tree: MenuTree | None,
+) -> dict:
     return {
         "journey": journey,
         "step": step,
         "kind": kind,
         "node": node,
+        "label": screen_label(tree, node) if node else kind,
         "sessions": sessions,
         "share_of_entered": round(sessions / entered, 4) if entered else 0.0,
     }
+
+
+def screen_label(tree: MenuTree | None, node_id: str | None, width: int = 40) -> str:
+    """A screen as an operator knows it: the first line of its English text (the id if unknown)."""
+    node = tree.nodes.get(node_id) if tree and node_id else None
+    if node is None:
+        return node_id or ""
+    if node.kind == "action":
+        return f"{node.action} (action)"
+    first = node.text.get("en", "").strip().split("\n")[0]
+    return shorten(first, width) if first else node_id or ""
 
 
 def _events(db: Session, kind: str, filters: Filters) -> Iterable[tuple[datetime, dict[str, Any], Any]]:
@@ -425,3 +472,65 @@ def versions(db: Session) -> list[tuple[str, str]]:
         .distinct()
     )
     return sorted((t, v) for t, v in db.execute(query))
+
+
+def version_numbers(db: Session) -> dict[tuple[str, str], int]:
+    """(tree, content hash) -> the version's number as the console shows it (#1, #2…)."""
+    from records.menus import MenuVersion
+
+    return {
+        (t, v): n
+        for t, v, n in db.execute(select(MenuVersion.tree_id, MenuVersion.version, MenuVersion.number))
+    }
+
+
+SPLITS = ("version", "network", "lang")
+
+
+def dropoff_split(db: Session, trees: TreeRegistry, filters: Filters, by: str) -> list[dict[str, Any]]:
+    """Drop-off per screen of one tree, split by the session's `by` (version, network or lang):
+    sessions that reached the screen and those that ended there without completing."""
+    if by not in SPLITS:
+        raise ValueError(f"split by one of {', '.join(SPLITS)}")
+    judged = {f.session_id: f for f in sessions(db, trees, filters)}
+    numbers = version_numbers(db) if by == "version" else {}
+
+    def group(facts: SessionFacts) -> str:
+        if by == "version":
+            number = numbers.get((facts.tree_id or "", facts.version or ""))
+            return f"#{number}" if number else (facts.version or "?")
+        return str(getattr(facts, by) or "?")
+
+    hop = AuditRecord
+    query = _window(
+        select(hop.session_id, hop.node)
+        .where(hop.kind == "hop", hop.node.is_not(None), hop.outcome.not_in(_NOT_A_STEP_VALUES))
+        .distinct(),
+        hop.at,
+        filters,
+    )
+    if filters.tree:
+        query = query.where(hop.tree_id == filters.tree)
+    reached: dict[tuple[str, str], int] = defaultdict(int)
+    for session_id, node in db.execute(query):
+        if session_id in judged:
+            reached[(node, group(judged[session_id]))] += 1
+    dropped: dict[tuple[str, str], int] = defaultdict(int)
+    for facts in judged.values():
+        if facts.state == "dropped" and facts.last_node:
+            dropped[(facts.last_node, group(facts))] += 1
+    tree = _tree(trees, filters.tree or _main_tree(trees), filters.version)
+    rows = []
+    for (node, value), count in sorted(reached.items(), key=lambda item: (item[0][0], item[0][1])):
+        left = dropped.get((node, value), 0)
+        rows.append(
+            {
+                "node": node,
+                "label": screen_label(tree, node),
+                by: value,
+                "reached": count,
+                "dropped": left,
+                "dropoff_rate": round(left / count, 4) if count else 0.0,
+            }
+        )
+    return rows

@@ -17,7 +17,8 @@ def _parts():
     from audit.drain import drain_client
 
     settings = current_app.extensions["settings"]
-    return settings, drain_client(settings.redis_url), current_app.extensions["database"]
+    client = drain_client(settings.queue_url, settings.redis_password, settings.redis_sentinel_password)
+    return settings, client, current_app.extensions["database"]
 
 
 @audit_cli.command("drain")
@@ -59,7 +60,9 @@ def purge_command(days: int | None) -> None:
 
     settings, client, database = _parts()
     try:
-        result = purge(database, client, days or settings.audit_retention_days)
+        result = purge(
+            database, client, days or settings.audit_retention_days, current_app.extensions["audit"]
+        )
     except PurgeRefused as exc:
         click.echo(f"✗ {exc}")
         sys.exit(1)

@@ -49,9 +49,14 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 Entry = tuple[str, dict[str, str] | None]
 
 
-def drain_client(url: str) -> redis.Redis:
-    """A patient client: the drainer blocks on the stream for a second at a time."""
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10, socket_connect_timeout=2)
+def drain_client(url: str, password: str = "", sentinel_password: str = "") -> redis.Redis:
+    """A patient client: the drainer blocks on the stream for a second at a time. `url` may be a
+    Sentinel URL (common/redis_conn.py)."""
+    from common.redis_conn import connect
+
+    client = connect(url, "drain", password, sentinel_password)
+    assert isinstance(client, redis.Redis), "the audit stream lives on the queue role, never a cluster"
+    return client
 
 
 @contextlib.contextmanager
@@ -218,10 +223,10 @@ def event_values(seq: int, entry_id: str, fields: dict[str, str]) -> dict[str, A
     return values
 
 
-def start_drainer_thread(redis_url: str, database: Database) -> tuple[threading.Thread, threading.Event]:
-    """Run a drainer beside the RQ worker; set the returned event to stop it."""
+def start_drainer_thread(client: redis.Redis, database: Database) -> tuple[threading.Thread, threading.Event]:
+    """Run a drainer beside the RQ worker (`client`: see `drain_client`); set the event to stop it."""
     stop = threading.Event()
-    drainer = Drainer(drain_client(redis_url), database)
+    drainer = Drainer(client, database)
     thread = threading.Thread(target=drainer.run, args=(stop,), name="audit-drainer", daemon=True)
     thread.start()
     return thread, stop

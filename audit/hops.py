@@ -10,6 +10,7 @@ from typing import Protocol
 
 from audit import metrics
 from audit.trail import STREAM, AuditTrail
+from common.outcomes import HopOutcome
 from menus.registry import TreeRegistry
 
 
@@ -22,15 +23,17 @@ class HopLike(Protocol):
 
 class HopReplyLike(Protocol):
     final: bool
-    outcome: str
+    outcome: HopOutcome
     node: str | None
     language: str | None
+    tree_id: str | None
+    tree_version: str | None
 
 
 class HopAuditor:
-    """`HopService.auditor` (set by `create_app` when AUDIT_ENABLED=1): `stream_event` hands a hop's
-    event to the session's commit script; calling it records a hop that saved nothing (a replay, a
-    refusal, an error) with its own XADD after the reply."""
+    """The hop recorder of the hop service's event sink (built by `create_app` when AUDIT_ENABLED=1):
+    `stream_event` hands a hop's event to the session's commit script; calling it records a hop
+    that saved nothing (a replay, a refusal, an error) with its own XADD after the reply."""
 
     def __init__(self, trail: AuditTrail, trees: TreeRegistry) -> None:
         self.trail = trail
@@ -57,8 +60,8 @@ class HopAuditor:
     def event(self, hop: HopLike, reply: HopReplyLike, elapsed: float) -> dict[str, str]:
         """The hop's event in its compact stream form: `kind` plus one packed field (`HOP_FIELDS`
         joined by a unit separator). Its time is the stream entry's own; the drainer unpacks."""
-        tree_id = getattr(reply, "tree_id", None) or ""
-        version = getattr(reply, "tree_version", None) or ""
+        tree_id = reply.tree_id or ""
+        version = reply.tree_version or ""
         journey = ""
         if tree_id and version and reply.node:
             tree = self.trees.version(tree_id, version)

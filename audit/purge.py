@@ -10,7 +10,7 @@ import redis
 from sqlalchemy import delete, func, select
 
 from audit.drain import drain_lock
-from audit.trail import record
+from audit.trail import AuditTrail
 from audit.verify import ChainProblem, verify_chain
 from common.db import Database
 from records.audit import AuditCheckpoint, AuditRecord
@@ -31,9 +31,14 @@ class PurgeResult:
 
 
 def purge(
-    database: Database, client: redis.Redis, retention_days: int, now: datetime | None = None
+    database: Database,
+    client: redis.Redis,
+    retention_days: int,
+    trail: AuditTrail,
+    now: datetime | None = None,
 ) -> PurgeResult:
-    """Delete the oldest records, a whole prefix of the chain, whose time is before the cutoff."""
+    """Delete the oldest records, a whole prefix of the chain, whose time is before the cutoff; the
+    purge itself is recorded in `trail`."""
     report = verify_chain(database, client)
     if report.problem is not None:
         raise PurgeRefused(report.problem)
@@ -59,7 +64,7 @@ def purge(
             )
             session.execute(delete(AuditRecord).where(AuditRecord.seq <= through))
     # The purge itself joins the trail, so the checkpoint it left is chained too.
-    record(
+    trail.record(
         "operator",
         action="audit_purge",
         actor="cli",

@@ -1,7 +1,8 @@
 """Writing audit events: one `XADD` to a Redis stream, never SQL (the drainer moves them to SQL).
 
-Other parts of the gateway call `audit.record(kind, **fields)`; the hop listener calls
-`AuditTrail.add` with a ready-made flat mapping. Neither ever raises into the caller.
+`create_app` builds one `AuditTrail` and hands it to whatever records events (the hop service's
+event sink, the SMS outbox and worker, the console); `AuditTrail.record(kind, **fields)` and
+`record_many` never raise into the caller.
 """
 
 from __future__ import annotations
@@ -48,25 +49,39 @@ class AuditTrail:
         return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     def record_many(self, kind: str, items: list[dict[str, Any]]) -> int:
-        """Record several events of `kind` in one round trip; how many went in."""
+        """`record` for a batch, in one round trip; how many went in. Never raises."""
         if not items:
             return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for fields in items:
-            _count(kind, fields)
-            pipe.xadd(STREAM, self.event(kind, dict(fields)), maxlen=self.maxlen, approximate=True)
         try:
+            pipe = self.redis.pipeline(transaction=False)
+            for fields in items:
+                _count(kind, fields)
+                pipe.xadd(STREAM, self.event(kind, dict(fields)), maxlen=self.maxlen, approximate=True)
             return sum(
                 1 for result in pipe.execute(raise_on_error=False) if not isinstance(result, Exception)
             )
         except redis.RedisError:
             metrics.AUDIT_WRITE_FAILURES.labels("stream").inc()
             return 0
+        except Exception:  # auditing must never break the caller's work
+            metrics.AUDIT_WRITE_FAILURES.labels("stream").inc()
+            log.exception("audit record failed", kind=kind)
+            return 0
 
     def record(self, kind: str, **fields: Any) -> str | None:
-        """Record one event of `kind`; see `audit.record`."""
-        event = self.event(kind, fields)
-        _count(kind, fields)
+        """Append one event; the stream entry id, or None if it was not recorded. Never raises.
+
+        `kind` is one of EVENT_KINDS. Pass ids, statuses and figures as keyword arguments; a `phone`
+        is replaced by its keyed pseudonym (`phone_hash`); PINs, ID numbers and message bodies are
+        dropped. `at` (milliseconds since the epoch) defaults to now.
+        """
+        try:
+            event = self.event(kind, fields)
+            _count(kind, fields)
+        except Exception:  # auditing must never break the caller's work
+            metrics.AUDIT_WRITE_FAILURES.labels("stream").inc()
+            log.exception("audit record failed", kind=kind)
+            return None
         return self.add(event)
 
     def event(self, kind: str, fields: dict[str, Any]) -> dict[str, str]:
@@ -95,47 +110,3 @@ def _count(kind: str, fields: dict[str, Any]) -> None:
     """The alert-worthy figures also go to Prometheus as they are recorded."""
     if kind == "sms" and fields.get("status") in ("failed", "rejected"):
         metrics.SMS_FAILURES.labels(str(fields.get("reason") or fields.get("status"))).inc()
-
-
-_trail: AuditTrail | None = None
-
-
-def configure(trail: AuditTrail | None) -> None:
-    """Make `trail` the one `record()` writes to (done by `create_app`); None turns recording off."""
-    global _trail
-    _trail = trail
-
-
-def current() -> AuditTrail | None:
-    return _trail
-
-
-def record(kind: str, **fields: Any) -> str | None:
-    """Append an audit event; returns the stream entry id, or None if not recorded. Never raises.
-
-    `kind` is one of EVENT_KINDS. Pass ids, statuses and figures as keyword arguments; a `phone`
-    is replaced by its keyed pseudonym (`phone_hash`); PINs, ID numbers and message bodies are
-    dropped. `at` (milliseconds since the epoch) defaults to now.
-    """
-    trail = _trail
-    if trail is None:
-        return None
-    try:
-        return trail.record(kind, **fields)
-    except Exception:  # auditing must never break the caller's work
-        metrics.AUDIT_WRITE_FAILURES.labels("stream").inc()
-        log.exception("audit record failed", kind=kind)
-        return None
-
-
-def record_many(kind: str, items: list[dict[str, Any]]) -> int:
-    """`record` for a batch (one round trip); never raises. Returns how many were recorded."""
-    trail = _trail
-    if trail is None:
-        return 0
-    try:
-        return trail.record_many(kind, items)
-    except Exception:  # auditing must never break the caller's work
-        metrics.AUDIT_WRITE_FAILURES.labels("stream").inc()
-        log.exception("audit record failed", kind=kind)
-        return 0

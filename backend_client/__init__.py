@@ -1,5 +1,9 @@
 """backend_client: the only way the gateway reaches the core service (contract: openapi.yaml).
 
+The client only: it imports nothing of the gateway's other packages. Observability comes through
+the `observe` hook `create_app` passes in; the core service's webhooks are received by
+gateway/events.py (contract: sms/events.py).
+
 from backend_client import Budget, CoreClient, BackendUnavailable
 
 client = CoreClient()                     # CORE_URL, default http://127.0.0.1:8010
@@ -17,6 +21,7 @@ from backend_client.errors import (
     BudgetExhausted,
     CircuitOpen,
     Conflict,
+    IdentityMismatch,
     InvalidRequest,
     NotFound,
     WrongPin,
@@ -31,12 +36,11 @@ from backend_client.models import (
     Feedback,
     LocalText,
     Payment,
+    Person,
     Service,
     ServiceField,
     StatusChange,
-    WebhookEvent,
 )
-from backend_client.webhooks import parse_event, sign, verify_signature
 
 __all__ = [
     "AccountLocked",
@@ -56,17 +60,15 @@ __all__ = [
     "CoreClient",
     "Department",
     "Feedback",
+    "IdentityMismatch",
     "InvalidRequest",
     "LocalText",
     "NotFound",
     "Payment",
+    "Person",
     "Service",
     "ServiceField",
     "StatusChange",
-    "WebhookEvent",
     "WrongPin",
     "new_idempotency_key",
-    "parse_event",
-    "sign",
-    "verify_signature",
 ]

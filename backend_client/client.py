@@ -7,6 +7,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -15,7 +16,6 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from audit.metrics import observe_backend
 from backend_client.breaker import CircuitBreaker
 from backend_client.budget import Budget
 from backend_client.errors import (
@@ -27,7 +27,7 @@ from backend_client.errors import (
     NotFound,
     rejection_for,
 )
-from backend_client.models import Application, ApplicationPage, Citizen, Feedback, Payment, Service
+from backend_client.models import Application, ApplicationPage, Citizen, Feedback, Payment, Person, Service
 
 # Ids in paths become ":id" so metric labels stay few: /applications/ECZ-7K3Q9P -> /applications/:id
 _ROUTE_ID = re.compile(r"^/(applications|payments|services)/[^/]+")
@@ -40,6 +40,14 @@ DEFAULT_URL = "http://127.0.0.1:8010"
 # below this a call cannot even connect; failing fast is more honest than a doomed attempt
 MIN_CALL_S = 0.005
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+
+# (operation, seconds, ok, error code, is a write) after every call; a refusal counts as ok.
+CallObserver = Callable[[str, float, bool, str | None, bool], None]
+
+
+def _no_observer(_operation: str, _seconds: float, _ok: bool, _error: str | None, _write: bool) -> None:
+    return None
 
 
 def new_idempotency_key() -> str:
@@ -60,6 +68,9 @@ class CoreClient:
     - One circuit breaker per client: `breaker_threshold` consecutive failures open it for
       `breaker_reset_s`; then one probe decides.
     - Raises only BackendError subclasses (see backend_client.errors).
+    - `observe(operation, seconds, ok, error, write)` is called after every call (e.g. "GET
+      /applications/:id"; a refusal such as a wrong PIN counts as ok with its code as `error`). It
+      must be quick and never raise; `create_app` passes one that feeds metrics and the audit trail.
 
     Thread-safe: share one instance per process (it pools connections).
     """
@@ -77,6 +88,7 @@ class CoreClient:
         breaker_reset_s: float = 10.0,
         pool_size: int = 20,
         session: requests.Session | None = None,
+        observe: CallObserver | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("CORE_URL") or DEFAULT_URL).rstrip("/")
         self.per_call_timeout_s = per_call_timeout_s
@@ -84,6 +96,7 @@ class CoreClient:
         self.max_attempts = max(1, max_attempts)
         self.retry_backoff_s = retry_backoff_s
         self.breaker = breaker or CircuitBreaker(breaker_threshold, breaker_reset_s)
+        self.observe = observe or _no_observer
         self.session = session or requests.Session()
         # no urllib3 retries: retrying is decided here, where idempotency is known
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
@@ -116,8 +129,9 @@ class CoreClient:
         idempotency_key: str | None = None,
         budget: Budget | None = None,
     ) -> Citizen:
-        """Register a citizen. Conflict('already_registered', details['field'] = 'phone' or
-        'national_id'); InvalidRequest for a bad field."""
+        """Register a citizen whose ID, names and date of birth match the population register.
+        IdentityMismatch when they do not; Conflict('already_registered', details['field'] =
+        'phone' or 'national_id'); InvalidRequest for a bad field."""
         body = {
             "national_id": national_id,
             "first_name": first_name,
@@ -188,10 +202,17 @@ class CoreClient:
         data = self._request("GET", "/applications", params=params, budget=budget, retry=True)
         return _parse(ApplicationPage, data)
 
-    def get_application(self, reference: str, *, budget: Budget | None = None) -> Application:
-        """One application with its status history and latest payment. The reference may be typed
-        loosely ('ecz7k3q9p'); NotFound('application_not_found')."""
-        data = self._request("GET", f"/applications/{_segment(reference)}", budget=budget, retry=True)
+    def get_application(self, reference: str, *, phone: str, budget: Budget | None = None) -> Application:
+        """One application of the citizen of `phone`, with its status history and latest payment.
+        The reference may be typed loosely ('ecz7k3q9p'). NotFound('application_not_found') both
+        when there is no such application and when it belongs to someone else."""
+        data = self._request(
+            "GET",
+            f"/applications/{_segment(reference)}",
+            params={"phone": phone},
+            budget=budget,
+            retry=True,
+        )
         return _parse(Application, data)
 
     # ---- payments -------------------------------------------------------------------------------
@@ -200,16 +221,15 @@ class CoreClient:
         self,
         reference: str,
         *,
-        phone: str | None = None,
+        phone: str,
         idempotency_key: str | None = None,
         budget: Budget | None = None,
     ) -> Payment:
-        """Start an M-Pesa STK push for the application's fee (to `phone`, default the applicant's).
-        Returns the `pending` payment (the one already pending, if any). Conflict('already_paid' or
-        'no_fee_due'); NotFound."""
-        body = {"phone": phone} if phone else {}
+        """Start an M-Pesa STK push for the fee of an application of the citizen of `phone`, to that
+        phone. Returns the `pending` payment (the one already pending, if any).
+        Conflict('already_paid' or 'no_fee_due'); NotFound, also for someone else's application."""
         data = self._write(
-            "POST", f"/applications/{_segment(reference)}/payments", body, idempotency_key, budget
+            "POST", f"/applications/{_segment(reference)}/payments", {"phone": phone}, idempotency_key, budget
         )
         return _parse(Payment, data)
 
@@ -253,6 +273,19 @@ class CoreClient:
             return False
         return True
 
+    # ---- development ----------------------------------------------------------------------------
+
+    def dev_people(
+        self, n: int = 1, *, unregistered: bool = True, budget: Budget | None = None
+    ) -> list[Person]:
+        """Up to `n` (1-100) people from the core's population register, by default only ones not
+        registered yet: for simulators and test tools. Development only: NotFound in production."""
+        params = {"n": n, "unregistered": int(unregistered)}
+        data = self._request("GET", "/dev/people", params=params, budget=budget, retry=True)
+        if not isinstance(data, list):
+            raise BackendUnavailable("answer is not a list of people", code="bad_response")
+        return [_parse(Person, item) for item in data]
+
     # ---- transport ------------------------------------------------------------------------------
 
     def _write(
@@ -272,7 +305,7 @@ class CoreClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """`_call`, timed and counted: latency and errors to /metrics, every write to the audit trail."""
+        """`_call`, timed and reported to `observe`."""
         route = _ROUTE_ID.sub(r"/\1/:id", path)
         operation = f"{method} {route}"
         started = time.perf_counter()
@@ -283,9 +316,9 @@ class CoreClient:
         except BackendError as exc:
             # A refusal (wrong PIN, not found) is an answer, not a fault of the core service.
             ok = isinstance(exc, BackendRejected)
-            observe_backend(operation, time.perf_counter() - started, ok, exc.code, write=method != "GET")
+            self.observe(operation, time.perf_counter() - started, ok, exc.code, method != "GET")
             raise
-        observe_backend(operation, time.perf_counter() - started, True, write=method != "GET")
+        self.observe(operation, time.perf_counter() - started, True, None, method != "GET")
         return body
 
     def _call(

@@ -7,6 +7,7 @@
     │   └── CircuitOpen           the breaker is open; nothing was sent
     └── BackendRejected           a 4xx: the request was understood and refused (.code, .message)
         ├── InvalidRequest        400/422; .field names the bad field when known
+        │   └── IdentityMismatch  422 identity_mismatch: registration details not in the register
         ├── NotFound              404
         ├── Conflict              409 (already_registered, illegal_transition, already_paid, ...)
         ├── WrongPin              401 wrong_pin; .attempts_left
@@ -62,6 +63,11 @@ class InvalidRequest(BackendRejected):
         return self.details.get("field")
 
 
+class IdentityMismatch(InvalidRequest):
+    """Registration refused: the ID, names and date of birth do not match the population register
+    (the answer never says which one is wrong)."""
+
+
 class NotFound(BackendRejected):
     pass
 
@@ -93,6 +99,8 @@ def rejection_for(status: int, body: Any) -> BackendRejected:
     kind: type[BackendRejected] = BackendRejected
     if status == 423 or code == "account_locked":
         kind = AccountLocked
+    elif code == "identity_mismatch":
+        kind = IdentityMismatch
     elif code == "wrong_pin":
         kind = WrongPin
     elif status == 404:

@@ -13,7 +13,8 @@ ApplicationStatus = Literal[
 ]
 PaymentStatus = Literal["pending", "paid", "failed"]
 ApplicationPaymentStatus = Literal["unpaid", "pending", "paid", "not_required"]
-FieldType = Literal["text", "digits", "date", "choice"]
+FieldType = Literal["text", "name", "digits", "date", "choice", "national_id"]
+Prefill = Literal["full_name", "date_of_birth", "national_id"]
 
 
 class Model(BaseModel):
@@ -41,9 +42,24 @@ class Citizen(Model):
     created_at: datetime
 
 
+class Person(Model):
+    """Someone in the population register (development: `CoreClient.dev_people`)."""
+
+    national_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+
+
 class Department(Model):
     code: str
     name: LocalText
+    # for a list line on a 160-character screen ("Police (DCI)"); the name when the core has none
+    short_name: LocalText | None = None
+
+    @property
+    def label(self) -> LocalText:
+        return self.short_name or self.name
 
 
 class Choice(Model):
@@ -59,6 +75,12 @@ class ServiceField(Model):
     min_length: int | None = None
     max_length: int | None = None
     choices: tuple[Choice, ...] = ()
+    # a `text` answer's format (a regular expression), with an example to show the citizen
+    pattern: str | None = None
+    example: str | None = None
+    min_year: int | None = None
+    # the applicant's own detail: the core fills it from their record, nobody asks for it
+    prefill: Prefill | None = None
 
 
 class Service(Model):
@@ -67,6 +89,18 @@ class Service(Model):
     department: Department
     fee_kes: int
     fields: tuple[ServiceField, ...] = ()
+    short_name: LocalText | None = None
+    # three digits dialled after Apply: *384*123*2*101#
+    short_code: str = ""
+
+    @property
+    def label(self) -> LocalText:
+        return self.short_name or self.name
+
+    @property
+    def asked(self) -> tuple[ServiceField, ...]:
+        """The fields a citizen is asked, in order (not the prefilled ones)."""
+        return tuple(f for f in self.fields if f.prefill is None)
 
     def fee_for(self, answers: dict[str, str]) -> int:
         """The fee an application with these answers will be charged (a choice may set it)."""
@@ -90,6 +124,7 @@ class Payment(Model):
     phone: str
     amount_kes: int
     status: PaymentStatus
+    method: Literal["mpesa_stk", "paybill"] = "mpesa_stk"
     checkout_request_id: str
     mpesa_receipt: str | None = None
     failure_reason: str | None = None
@@ -130,26 +165,3 @@ class Feedback(Model):
     application_reference: str | None = None
     service_code: str
     created_at: datetime
-
-
-class WebhookPayment(Model):
-    id: str
-    status: PaymentStatus
-    amount_kes: int
-    mpesa_receipt: str | None = None
-    failure_reason: str | None = None
-
-
-class WebhookEvent(Model):
-    """The body of a webhook from the core service (see backend_client.webhooks)."""
-
-    event_id: str
-    type: Literal["application.submitted", "application.status_changed", "payment.settled"]
-    occurred_at: datetime
-    reference: str
-    phone: str
-    service_code: str
-    old_status: ApplicationStatus | None = None
-    new_status: ApplicationStatus | None = None
-    note: str | None = None
-    payment: WebhookPayment | None = None

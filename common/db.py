@@ -18,6 +18,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 
+from common.files import private_file, sqlite_path
 from config import ROOT
 
 # A 64-bit id; SQLite keeps INTEGER so the column stays its (already 64-bit) autoincrementing rowid.
@@ -54,11 +55,12 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder, WAL and a busy timeout."""
+    """An engine for `url`. A SQLite file is made 0600 before SQLite opens it (its folder 0700 when
+    new; SQLite gives -wal and -shm the file's mode), with WAL and a busy timeout."""
     if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            private_file(path)
         engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -79,11 +81,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Public so a package can listen to this database's sessions (e.g. "after_commit").
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        session = self._sessions()
+        session = self.session_factory()
         try:
             yield session
             session.commit()
@@ -122,7 +125,9 @@ class Database:
         if not database or database == ":memory:":
             yield
             return
-        with open(f"{database}.migrate-lock", "a") as lock:
+        lock_path = Path(f"{database}.migrate-lock")
+        private_file(lock_path)  # beside private SQLite files, private like them
+        with open(lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield

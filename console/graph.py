@@ -1,78 +1,85 @@
-"""Lay a tree out for drawing: columns by distance from the start node, one row per node in a column.
+"""The tree as a graph for drawing: every node with its screen text, every link with its kind and
+label, and which nodes a citizen can reach. The browser lays it out (dagre) and draws it.
 
-Done on the server so the browser only draws boxes and lines (no layout library, no build step).
+Reachability comes from `menus.validator.reachable`, the validator's own rule, so the graph and the
+problem list never disagree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-COLUMN_WIDTH = 190
-ROW_HEIGHT = 46
-NODE_WIDTH = 160
-NODE_HEIGHT = 32
+from menus.model import LANGUAGES
+from menus.render import shorten
+from menus.validator import links, reachable
+
+TITLE_CHARS = 30
+EDGE_LABEL_CHARS = 16
 
 
-def _targets(node: dict[str, Any]) -> list[tuple[str, str]]:
-    """(target, edge label) pairs, tolerant of half-edited nodes."""
-    found = []
-    for number, option in enumerate(node.get("options") or [], 1):
-        if isinstance(option, dict) and isinstance(option.get("next"), str):
-            found.append((option["next"], str(number)))
-    for key in ("next", "failure", "empty"):
-        if isinstance(node.get(key), str):
-            found.append((node[key], key if key != "next" else ""))
-    return found
+def _title(node: Mapping[str, Any]) -> str:
+    """The first line of the node's English screen text, shortened; an action shows its name."""
+    if node.get("kind") == "action":
+        return f"⚙ {node.get('action') or 'action'}"
+    text = node.get("text") if isinstance(node.get("text"), Mapping) else {}
+    first = str(text.get("en") or text.get("sw") or "").strip().split("\n")[0]
+    return shorten(first, TITLE_CHARS) if first else "(no text)"
 
 
-def layout(document: dict[str, Any]) -> dict[str, Any]:
-    """Positions of every node and every edge (including edges to missing nodes, marked `dangling`)."""
-    nodes = document.get("nodes") if isinstance(document.get("nodes"), dict) else {}
-    start = document.get("start")
-    depth: dict[str, int] = {}
-    order: list[str] = []
-    if start in nodes:
-        depth[start] = 0
-        queue = [start]
-        while queue:
-            current = queue.pop(0)
-            order.append(current)
-            raw = nodes[current] if isinstance(nodes[current], dict) else {}
-            for target, _label in _targets(raw):
-                if target in nodes and target not in depth:
-                    depth[target] = depth[current] + 1
-                    queue.append(target)
-    deepest = max(depth.values(), default=-1)
-    for node_id in nodes:  # unreachable nodes go in a column of their own, at the right
-        if node_id not in depth:
-            depth[node_id] = deepest + 1
-            order.append(node_id)
-    rows: dict[int, int] = {}
-    placed = []
-    for node_id in order:
-        column = depth[node_id]
-        row = rows.get(column, 0)
-        rows[column] = row + 1
-        raw = nodes[node_id] if isinstance(nodes[node_id], dict) else {}
-        placed.append(
+def _texts(node: Mapping[str, Any]) -> dict[str, str]:
+    text = node.get("text") if isinstance(node.get("text"), Mapping) else {}
+    return {lang: str(text.get(lang) or "") for lang in LANGUAGES}
+
+
+def _option_label(node: Mapping[str, Any], number: int) -> str:
+    options = node.get("options") if isinstance(node.get("options"), list) else []
+    option = options[number - 1] if number <= len(options) else {}
+    label = option.get("label") if isinstance(option, Mapping) else None
+    english = str(label.get("en") or "") if isinstance(label, Mapping) else ""
+    return shorten(f"{number} {english}".strip(), EDGE_LABEL_CHARS)
+
+
+def graph(document: Mapping[str, Any], problems: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Nodes and edges of `document` (which may be half-edited), for the console's graph.
+
+    Node: id, kind, title, text (en/sw), journey, start, reachable, errors and warnings (counts).
+    Edge: from, to, kind (option, next, failure, error, empty), label, dangling (target missing).
+    """
+    nodes = document.get("nodes") if isinstance(document.get("nodes"), Mapping) else {}
+    reached = reachable(document)
+    counts: dict[str, dict[str, int]] = {}
+    for problem in problems or []:
+        if problem.get("node"):
+            tally = counts.setdefault(problem["node"], {"error": 0, "warning": 0})
+            severity = problem.get("severity", "error")
+            tally[severity if severity in tally else "error"] += 1
+    out_nodes, out_edges = [], []
+    for node_id, raw in nodes.items():
+        raw = raw if isinstance(raw, Mapping) else {}
+        tally = counts.get(node_id, {"error": 0, "warning": 0})
+        out_nodes.append(
             {
                 "id": node_id,
-                "kind": raw.get("kind", "?"),
-                "x": 10 + column * COLUMN_WIDTH,
-                "y": 10 + row * ROW_HEIGHT,
-                "reachable": node_id in depth and depth[node_id] <= deepest,
-                "start": node_id == start,
+                "kind": str(raw.get("kind", "?")),
+                "title": _title(raw),
+                "text": _texts(raw),
+                "journey": raw.get("journey"),
+                "start": node_id == document.get("start"),
+                "reachable": node_id in reached,
+                "errors": tally["error"],
+                "warnings": tally["warning"],
             }
         )
-    edges = []
-    for node_id, raw in nodes.items():
-        for target, label in _targets(raw if isinstance(raw, dict) else {}):
-            edges.append({"from": node_id, "to": target, "label": label, "dangling": target not in nodes})
-    return {
-        "nodes": placed,
-        "edges": edges,
-        "width": 20 + (max(rows, default=0) + 1) * COLUMN_WIDTH,
-        "height": 20 + max(rows.values(), default=1) * ROW_HEIGHT,
-        "node_width": NODE_WIDTH,
-        "node_height": NODE_HEIGHT,
-    }
+        for link in links(raw):
+            label = _option_label(raw, int(link.label)) if link.kind == "option" else link.label
+            out_edges.append(
+                {
+                    "from": node_id,
+                    "to": link.target,
+                    "kind": link.kind,
+                    "label": label,
+                    "dangling": link.target not in nodes,
+                }
+            )
+    return {"start": document.get("start"), "nodes": out_nodes, "edges": out_edges}

@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from common.db import Database, utcnow
 from common.logs import get_logger
 from console.operators import SYSTEM, Actor, record
+from console.releases import ReleaseConflict, Releases
 from menus import live as publishing
 from menus.journeys import JourneyReport, journeys_path, run_journeys
 from menus.loader import TreeError, TreeProblem, parse_yaml, tree_files
 from menus.model import MenuTree
-from menus.validator import validate_document
-from records.menus import MenuDraft, MenuPublication, MenuVersion
+from menus.validator import screen_warnings, validate_document
+from records.menus import MenuDraft, MenuPublication, MenuRelease, MenuVersion
 
 log = get_logger("console.menus")
 
@@ -42,10 +43,13 @@ class UnknownVersion(LookupError):
 class StaleDraft(Exception):
     """The draft changed since the caller read it; nothing was saved."""
 
-    def __init__(self, current_revision: int, updated_by: str, updated_at: datetime) -> None:
+    def __init__(
+        self, current_revision: int, updated_by: str, updated_at: datetime, by_you: bool = False
+    ) -> None:
+        who = f"by you ({updated_by}) in another tab or window" if by_you else f"by {updated_by}"
         super().__init__(
-            f"the draft was saved by {updated_by} (revision {current_revision}) after you opened it; "
-            "your changes were not saved: reload the draft, apply them again and save"
+            f"the draft was saved {who} (revision {current_revision}) after you opened it; "
+            "your changes here were not saved yet: look at what changed, then save yours over it or reload"
         )
         self.current_revision = current_revision
         self.updated_by = updated_by
@@ -83,6 +87,8 @@ class CheckReport:
     tree: MenuTree | None
     problems: list[TreeProblem] = field(default_factory=list)
     journeys: JourneyReport | None = None
+    # Shown at the node, never blocking: options pushed behind "98 More", mid-sentence page breaks.
+    warnings: list[TreeProblem] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Any]:
@@ -116,6 +122,8 @@ class MenuStore:
         self.known_actions = known_actions
         self.trees_dir = trees_dir
         self.started = False
+        # Staged releases (console.releases.Releases), wired by init_console.
+        self.releases: Releases | None = None
 
     # -- start-up -----------------------------------------------------------------------------
     def seed(self) -> list[str]:
@@ -214,6 +222,16 @@ class MenuStore:
                 live = self._live(session, tree_id)
                 if live is not None:
                     publishing.announce(self.redis, tree_id, live.version, live.document)
+            for release in session.scalars(select(MenuRelease).where(MenuRelease.state == "running")):
+                candidate = session.get(MenuVersion, release.candidate_id)
+                publishing.announce_staged(
+                    self.redis,
+                    release.tree_id,
+                    candidate.version,
+                    candidate.document,
+                    release.share,
+                    release.token,
+                )
         self.registry.refresh(force=True)
 
     def start(self) -> bool:
@@ -345,6 +363,7 @@ class MenuStore:
         report = CheckReport(tree, list(problems))
         if tree is None:
             return report
+        report.warnings = screen_warnings(tree, self.screen_limit)
         for code in tree.service_codes:
             owner = self.registry.for_service_code(code)
             if owner is not None and owner.id != tree.id:
@@ -403,54 +422,93 @@ class MenuStore:
                 )
             )
             if updated.rowcount != 1:
-                raise StaleDraft(draft.revision, draft.updated_by, draft.updated_at)
+                session.refresh(draft)
+                same = draft.document == document and (journeys is None or draft.journeys == journeys)
+                if same and draft.updated_by == actor.email:
+                    return draft  # the same save twice (a double click, a retried request): done
+                raise StaleDraft(
+                    draft.revision, draft.updated_by, draft.updated_at, by_you=draft.updated_by == actor.email
+                )
             record(session, actor, "draft.save", tree_id, {"revision": revision + 1})
         return self.draft(tree_id)
 
-    def publish(self, tree_id: str, actor: Actor, note: str = "", revision: int | None = None) -> MenuVersion:
+    def reset_draft(self, tree_id: str, actor: Actor, ref: str, revision: int) -> MenuDraft:
+        """Make the draft a copy of version `ref` (journeys kept), as a new revision; nothing goes live."""
+        target = self.version(tree_id, ref)
+        draft = self.save_draft(tree_id, actor, revision, copy.deepcopy(target.document))
+        with self.database.session() as session:
+            record(
+                session, actor, "draft.reset", tree_id, {"revision": draft.revision, "number": target.number}
+            )
+        return draft
+
+    def publish(
+        self, tree_id: str, actor: Actor, note: str = "", revision: int | None = None, share: int = 100
+    ) -> MenuVersion:
         """Publish the draft as it is in SQL now. Refused (NotPublishable) on any problem; when another
-        publish of the tree commits first, PublishConflict and nothing changes (SQL nor Redis)."""
+        publish of the tree commits first, PublishConflict and nothing changes (SQL nor Redis).
+
+        With `share` below 100 it is a staged release: the version serves that share of new
+        sessions while the live one keeps the rest (`console.releases`)."""
         try:
-            return self._publish(tree_id, actor, note, revision)
+            return self._publish(tree_id, actor, note, revision, share)
         except IntegrityError as exc:  # both took the same version number: the later insert loses
             raise PublishConflict(tree_id) from exc
 
-    def _publish(self, tree_id: str, actor: Actor, note: str, revision: int | None) -> MenuVersion:
+    def _publish(
+        self, tree_id: str, actor: Actor, note: str, revision: int | None, share: int
+    ) -> MenuVersion:
         with self.database.session() as session:
             draft = session.get(MenuDraft, tree_id)
             if draft is None:
                 raise UnknownTree(tree_id)
             if revision is not None and draft.revision != revision:
                 raise StaleDraft(draft.revision, draft.updated_by, draft.updated_at)
+            if self.releases is not None and self.releases.running(session, tree_id) is not None:
+                raise ReleaseConflict(
+                    "a staged release of this tree is running: promote it or roll it back first"
+                )
             document = copy.deepcopy(draft.document)
             report = self.check(document, draft.journeys)
             if not report.ok or report.tree is None:
                 raise NotPublishable(report)
             version = self._version_for(session, report.tree, document, actor, note)
-            session.add(
-                MenuPublication(
-                    tree_id=tree_id, version_id=version.id, kind="publish", author=actor.email, note=note
+            if share < 100 and self.releases is not None:
+                live = self._live(session, tree_id)
+                if live is None:
+                    raise ReleaseConflict("nothing is live yet to compare with: publish to everyone first")
+                self.releases.start(session, tree_id, version, live, actor, share, note)
+            else:
+                session.add(
+                    MenuPublication(
+                        tree_id=tree_id, version_id=version.id, kind="publish", author=actor.email, note=note
+                    )
                 )
-            )
-            record(
-                session,
-                actor,
-                "publish",
-                tree_id,
-                {
-                    "version": version.version,
-                    "number": version.number,
-                    "note": note,
-                    "revision": draft.revision,
-                },
-            )
-            # Redis before the commit: if Redis is down the publish fails as a whole.
-            publishing.announce(self.redis, tree_id, version.version, document)
+                record(
+                    session,
+                    actor,
+                    "publish",
+                    tree_id,
+                    {
+                        "version": version.version,
+                        "number": version.number,
+                        "note": note,
+                        "revision": draft.revision,
+                    },
+                )
+                # Redis before the commit: if Redis is down the publish fails as a whole.
+                publishing.announce(self.redis, tree_id, version.version, document)
         self.registry.refresh(force=True)
         return version
 
     def rollback(self, tree_id: str, actor: Actor, ref: str, note: str = "") -> MenuVersion:
         """Make an earlier version live again, as a new publish event. The draft is left as it is."""
+        if self.releases is not None:
+            with self.database.session() as session:
+                if self.releases.running(session, tree_id) is not None:
+                    raise ReleaseConflict(
+                        "a staged release of this tree is running: roll it back (or promote it) first"
+                    )
         target = self.version(tree_id, ref)
         report = self.check(target.document, run_tests=False)
         if not report.ok:
@@ -508,7 +566,12 @@ def version_summary(version: MenuVersion) -> dict[str, Any]:
 
 
 def problem_json(problem: TreeProblem) -> dict[str, Any]:
-    return {"node": problem.node, "message": problem.message, "path": problem.path}
+    return {
+        "node": problem.node,
+        "message": problem.message,
+        "path": problem.path,
+        "severity": problem.severity,
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:

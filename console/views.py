@@ -1,4 +1,4 @@
-"""`/console`: server-rendered pages; the tree editor page drives `/api/v1` from console.js."""
+"""`/console`: server-rendered pages; the tree editor page drives `/api/v1` from static/js/editor.js."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from urllib.parse import urlparse
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from console import auth
-from console.operators import check_password, record
+from console.operators import actor_of, check_password, record
+from console.passwords import PasswordsBusy
 
 bp = Blueprint(
     "console",
@@ -32,11 +33,17 @@ def authenticate():
 
 @bp.app_context_processor
 def console_context() -> dict:
-    return {"actor": g.get("actor"), "csrf_token": auth.csrf_token}
+    path = request.path
+    section = (
+        "dropoff"
+        if path.startswith("/console/analytics/dropoff")
+        else ("analytics" if path.startswith("/console/analytics") else "menus")
+    )
+    return {"actor": g.get("actor"), "csrf_token": auth.csrf_token, "section": section}
 
 
 def _client_ip() -> str:
-    # Behind a proxy, configure ProxyFix in front of the app so remote_addr is the client's address.
+    # The client's address when TRUSTED_PROXY_COUNT tells app.py how many proxies to believe.
     return request.remote_addr or "unknown"
 
 
@@ -47,32 +54,39 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.trees")
 
 
+def _login_page(error: str, status: int, retry_after: int | None = None):
+    page = render_template("login.html", next=request.form.get("next", ""), error=error)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return page, status, headers
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""), error=None)
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
+    passwords = current_app.extensions["passwords"]
+    if passwords.busy():  # answered before any Redis or SQL work: a flood costs little
+        return _login_page("Many logins at once. Please try again in a few seconds.", 503, 3)
     throttle = current_app.extensions["login_throttle"]
     ip = _client_ip()
-    wait = throttle.retry_after(email, ip)
+    wait = throttle.attempt(email, ip)
     if wait:
         minutes = max(wait // 60, 1)
-        error = f"Too many failed logins. Try again in about {minutes} minute(s)."
-        return render_template("login.html", next=request.form.get("next", ""), error=error), 429
+        return _login_page(f"Too many failed logins. Try again in about {minutes} minute(s).", 429, wait)
     with current_app.extensions["database"].session() as db:
-        operator = check_password(db, email, password)
+        try:
+            operator = check_password(db, passwords, email, password)
+        except PasswordsBusy:
+            throttle.not_checked(email, ip)
+            return _login_page("Many logins at once. Please try again in a few seconds.", 503, 3)
         if operator is None:
-            throttle.failed(email, ip)
-            return render_template(
-                "login.html", next=request.form.get("next", ""), error="Wrong email or password."
-            ), 401
+            return _login_page("Wrong email or password.", 401)
         auth.login(operator)
         g.actor = None
-        from console.operators import actor_of
-
         record(db, actor_of(operator), "login", detail={"ip": ip})
-    throttle.succeeded(email)
+    throttle.succeeded(email, ip)
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -80,6 +94,18 @@ def login():
 def logout():
     auth.logout()
     return redirect(url_for("console.login"))
+
+
+@bp.get("/relogged")
+@auth.requires("viewer", page=True)
+def relogged():
+    """Where "log in again" from an editor page lands: back to that tab, whose edits were kept."""
+    return render_template(
+        "message.html",
+        title="You are logged in again",
+        message="Go back to the tab you were editing in and press Continue: your edits are still there. "
+        "You can close this tab.",
+    )
 
 
 @bp.get("/")

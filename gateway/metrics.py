@@ -4,6 +4,7 @@ worker processes) `/metrics` adds up every process."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -13,6 +14,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 HOPS = Counter("ussd_hops_total", "USSD hops answered, by outcome", ["outcome"])
 HOP_LATENCY = Histogram(
@@ -23,17 +25,25 @@ HOP_LATENCY = Histogram(
 HOP_ERRORS = Counter("ussd_hop_errors_total", "Hops that failed inside the gateway, by kind", ["kind"])
 SESSION_ENDS = Counter("ussd_session_ends_total", "Session-end events from the aggregator", ["status"])
 CALLBACK_REJECTED = Counter("ussd_callbacks_rejected_total", "Callbacks refused before a hop ran", ["reason"])
-# Collectors that read live figures at scrape time (audit backlog, queue depth), added by app.py.
-LIVE = CollectorRegistry(auto_describe=False)
 
 
-def render_metrics() -> tuple[bytes, str]:
-    """The Prometheus text exposition of every metric this deployment keeps."""
+def live_registry(collectors: Iterable[Collector]) -> CollectorRegistry:
+    """A registry of collectors that read live figures at scrape time (audit backlog, queue depth)."""
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        registry.register(collector)
+    return registry
+
+
+def render_metrics(live: CollectorRegistry | None = None) -> tuple[bytes, str]:
+    """The Prometheus text exposition of every metric this deployment keeps, plus `live`'s."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=directory)
-        return generate_latest(registry) + generate_latest(LIVE), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
-
-    return generate_latest(REGISTRY) + generate_latest(LIVE), CONTENT_TYPE_LATEST
+    else:
+        from prometheus_client import REGISTRY as registry
+    payload = generate_latest(registry)
+    if live is not None:
+        payload += generate_latest(live)
+    return payload, CONTENT_TYPE_LATEST

@@ -1,5 +1,5 @@
 """Screens the gateway shows on its own, when no tree can answer. Short, polite, both languages
-when the citizen's language is not known (terms from shared/glossary-sw.md)."""
+when the citizen's language is not known. Every adapter renders these in its own reply shape."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Too many requests. Please wait a minute and dial again.",
         "sw": "Maombi mengi mno. Tafadhali subiri dakika moja kisha upige tena.",
     },
+    "expired": {
+        "en": "Your session has ended. Please dial again.",
+        "sw": "Muda umekwisha. Tafadhali piga tena.",
+    },
     "error": {
         "en": "Sorry, something went wrong. Please dial again.",
         "sw": "Samahani, kuna hitilafu. Tafadhali piga tena.",
@@ -37,10 +41,3 @@ def polite(key: str, lang: str | None = None) -> str:
     if lang in texts:
         return texts[lang]
     return f"{texts['en']}\n{texts['sw']}"
-
-
-def render_at(body: str, final: bool) -> str:
-    """Africa's Talking's reply: `CON …` waits for input, `END …` closes. Never an empty CON."""
-    if not body.strip():
-        return "END " + polite("error")
-    return ("END " if final else "CON ") + body

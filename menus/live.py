@@ -2,6 +2,8 @@
 
 Keys (no TTL; Redis runs with `noeviction`):
 - `menus:current` — hash, tree id -> content hash of the version new dials get;
+- `menus:staged` — hash, tree id -> JSON `{"version", "share", "token"}` of a staged release: that
+  version serves `share`% of new sessions, chosen by a stable hash of the session id;
 - `menus:doc:<tree id>:<version>` — the tree document as JSON, for every version ever published.
 
 `LiveTreeRegistry` is the gateway's `TreeRegistry` plus a look at `menus:current` at most once a
@@ -14,18 +16,30 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
-
-import redis
+import zlib
+from typing import TYPE_CHECKING, Any
 
 from common.logs import get_logger
 from menus.loader import TreeError, build_tree
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
 
+if TYPE_CHECKING:  # menus/ does not import redis at run time: the client is handed in
+    import redis
+
 log = get_logger("menus.live")
 
 CURRENT_KEY = "menus:current"
+STAGED_KEY = "menus:staged"
+
+
+def in_share(session_id: str, version: str, share: int) -> bool:
+    """Whether a new session belongs to the `share`% that get `version` in a staged release.
+
+    A stable hash (CRC-32, the same in every process and after restarts) of the version and the
+    session id: the same session always lands on the same side, and each release draws its own
+    sample of sessions."""
+    return zlib.crc32(f"{version}:{session_id}".encode()) % 100 < share
 
 
 def doc_key(tree_id: str, version: str) -> str:
@@ -38,16 +52,39 @@ def _encode(document: dict[str, Any]) -> str:
 
 def announce(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> None:
     """Make `version` the current one for `tree_id` in every process (within a second)."""
-    pipe = client.pipeline(transaction=True)
-    pipe.set(doc_key(tree_id, version), _encode(document))
-    pipe.hset(CURRENT_KEY, tree_id, version)
-    pipe.execute()
+    # The document first, then the pointer, as two commands: the keys sit in different Redis
+    # Cluster slots (no MULTI), and no reader may see a pointer to a missing document.
+    client.set(doc_key(tree_id, version), _encode(document))
+    client.hset(CURRENT_KEY, tree_id, version)
 
 
 def announce_if_absent(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> bool:
     """At start-up: fill Redis from SQL unless a current version is already there. True if written."""
     client.set(doc_key(tree_id, version), _encode(document))
     return bool(client.hsetnx(CURRENT_KEY, tree_id, version))
+
+
+def announce_staged(
+    client: redis.Redis, tree_id: str, version: str, document: dict[str, Any], share: int, token: str
+) -> None:
+    """Send `share`% of new sessions of `tree_id` to `version` in every process (within a second)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.set(doc_key(tree_id, version), _encode(document))
+    pipe.hset(STAGED_KEY, tree_id, json.dumps({"version": version, "share": share, "token": token}))
+    pipe.execute()
+
+
+def staged(client: redis.Redis, tree_id: str) -> dict[str, Any] | None:
+    """The staged release Redis announces for `tree_id`, or None."""
+    raw = client.hget(STAGED_KEY, tree_id)
+    return json.loads(raw) if raw else None
+
+
+def end_staged(client: redis.Redis, tree_id: str, token: str) -> None:
+    """Stop a staged release (only the one named by `token`): new sessions get the current version."""
+    current = staged(client, tree_id)
+    if current is not None and current.get("token") == token:
+        client.hdel(STAGED_KEY, tree_id)
 
 
 def store_document(client: redis.Redis, tree_id: str, version: str, document: dict[str, Any]) -> None:
@@ -68,6 +105,8 @@ class LiveTreeRegistry(TreeRegistry):
         self._interval = 1.0
         self._next_check = 0.0
         self._refresh_lock = threading.Lock()
+        # tree id -> (candidate tree, share %) of a staged release
+        self._staged: dict[str, tuple[MenuTree, int]] = {}
 
     def attach(self, client: redis.Redis, interval_s: float = 1.0) -> None:
         self._redis = client
@@ -75,9 +114,15 @@ class LiveTreeRegistry(TreeRegistry):
         self._next_check = 0.0
 
     # -- what HopService calls --------------------------------------------------------------
-    def for_service_code(self, code: str) -> MenuTree | None:
+    def for_service_code(self, code: str, session_id: str | None = None) -> MenuTree | None:
+        """The version a new session `session_id` starts on: the current one, or the candidate
+        of a staged release for the sessions in its share."""
         self.refresh()
-        return super().for_service_code(code)
+        tree = super().for_service_code(code)
+        candidate = self._staged.get(tree.id) if tree is not None and session_id else None
+        if candidate is not None and in_share(session_id, candidate[0].version, candidate[1]):
+            return candidate[0]
+        return tree
 
     def current(self, tree_id: str) -> MenuTree | None:
         self.refresh()
@@ -108,7 +153,15 @@ class LiveTreeRegistry(TreeRegistry):
             return
         try:
             self._next_check = now + self._interval
-            current = self._redis.hgetall(CURRENT_KEY)
+            try:
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.hgetall(CURRENT_KEY)
+                pipe.hgetall(STAGED_KEY)
+                current, staged_now = pipe.execute()
+            except Exception as exc:  # the client's errors (redis.RedisError): keep what is loaded
+                log.warning("menu refresh skipped: redis unavailable", error=type(exc).__name__)
+                return
+            self._follow_staged(staged_now)
             for raw_id, raw_version in current.items():
                 tree_id, version = raw_id.decode(), raw_version.decode()
                 loaded = super().current(tree_id)
@@ -118,17 +171,35 @@ class LiveTreeRegistry(TreeRegistry):
                 if tree is not None:
                     self.publish(tree)
                     log.info("menu version live", tree=tree_id, version=version)
-        except redis.RedisError as exc:
-            log.warning("menu refresh skipped: redis unavailable", error=type(exc).__name__)
         except ValueError as exc:  # e.g. a service code claimed by two trees: keep serving the old one
             log.error("menu refresh refused", error=str(exc))
         finally:
             self._refresh_lock.release()
 
+    def _follow_staged(self, announced: dict[bytes, bytes]) -> None:
+        following: dict[str, tuple[MenuTree, int]] = {}
+        for raw_id, raw in announced.items():
+            tree_id = raw_id.decode()
+            try:
+                release = json.loads(raw)
+                version, share = str(release["version"]), int(release["share"])
+            except (ValueError, KeyError, TypeError):
+                log.error("staged release unreadable", tree=tree_id)
+                continue
+            tree = super().version(tree_id, version) or self._load(tree_id, version)
+            if tree is None:
+                continue
+            self.remember(tree)  # sessions that started on it stay pinned to it
+            if tree_id not in self._staged or self._staged[tree_id][0].version != version:
+                log.info("staged release followed", tree=tree_id, version=version, share=share)
+            following[tree_id] = (tree, share)
+        self._staged = following
+
     def _load(self, tree_id: str, version: str) -> MenuTree | None:
         try:
             raw = self._redis.get(doc_key(tree_id, version)) if self._redis else None
-        except redis.RedisError:
+        except Exception as exc:  # the client's errors (redis.RedisError): the version stays unknown
+            log.warning("menu version not loaded: redis unavailable", error=type(exc).__name__)
             return None
         if raw is None:
             return None

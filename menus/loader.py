@@ -12,7 +12,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from menus.model import InputSpec, MenuTree, Node, Option
+from menus.model import InputSpec, MenuTree, Node, Option, Shortcut
+from menus.render import shorten
 from menus.schema import TREE_SCHEMA
 from menus.strings import BUILTIN_STRINGS
 
@@ -24,6 +25,8 @@ class TreeProblem:
     message: str
     node: str | None = None
     path: str = ""
+    # "error" blocks publishing; "warning" is shown at the node but does not.
+    severity: str = "error"
 
     def __str__(self) -> str:
         where = f"node '{self.node}'" if self.node else (self.path or "tree")
@@ -63,13 +66,40 @@ def parse_yaml(text: str) -> dict[str, Any]:
     return document
 
 
+def _shown(value: Any) -> str:
+    """A value as a message may quote it: never a whole long text."""
+    if isinstance(value, str):
+        return repr(shorten(value, 40))
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return shorten(text, 60)
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    """A schema error in words an operator can act on: the limit stated, long texts shortened."""
+    kind, limit, value = error.validator, error.validator_value, error.instance
+    if kind == "maxLength" and isinstance(value, str):
+        return f"is too long: {len(value):,} characters, the limit is {limit:,} ({_shown(value)})"
+    if kind == "maxItems" and isinstance(value, list):
+        return f"has {len(value)} items, the limit is {limit}"
+    if kind == "enum":
+        return f"{_shown(value)} is not one of {', '.join(map(str, limit))}"
+    if kind == "pattern" and isinstance(value, str):
+        return f"{_shown(value)} does not match {limit}"
+    if len(error.message) > 160:
+        return error.message.replace(repr(value), _shown(value))[:200]
+    return error.message
+
+
 def schema_problems(document: dict[str, Any]) -> list[TreeProblem]:
+    """Every schema error of `document` (not only the first), located at its node."""
     problems = []
-    for error in sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path)):
+    for error in sorted(_schema_validator().iter_errors(document), key=lambda e: list(map(str, e.path))):
         path = list(error.path)
         node = path[1] if len(path) >= 2 and path[0] == "nodes" else None
         problems.append(
-            TreeProblem(error.message, node=str(node) if node else None, path="/".join(map(str, path)))
+            TreeProblem(
+                _schema_message(error), node=str(node) if node else None, path="/".join(map(str, path))
+            )
         )
     return problems
 
@@ -78,6 +108,10 @@ def _input_spec(raw: dict[str, Any] | None) -> InputSpec | None:
     if raw is None:
         return None
     return InputSpec(**raw)
+
+
+def _option(raw: dict[str, Any]) -> Option:
+    return Option(**{**raw, "audiences": tuple(raw.get("audiences", ()))})
 
 
 def build_tree(document: dict[str, Any]) -> MenuTree:
@@ -92,7 +126,7 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
             id=node_id,
             kind=raw["kind"],
             text=dict(raw.get("text", {})),
-            options=tuple(Option(**o) for o in raw.get("options", ())),
+            options=tuple(_option(o) for o in raw.get("options", ())),
             input=spec,
             action=raw.get("action"),
             store=raw.get("store"),
@@ -103,6 +137,9 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
             sensitive=bool(raw.get("sensitive", False)) or bool(spec and spec.sensitive),
             journey=raw.get("journey"),
             params=dict(raw.get("params", {})),
+            audience_text={k: dict(v) for k, v in raw.get("audience_text", {}).items()},
+            shortcut=Shortcut(**raw["shortcut"]) if "shortcut" in raw else None,
+            label_max=raw.get("label_max"),
         )
     strings = {**BUILTIN_STRINGS, **{k: dict(v) for k, v in document.get("strings", {}).items()}}
     return MenuTree(
@@ -114,6 +151,8 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
         nodes=nodes,
         strings=strings,
         source=document,
+        on_start=document.get("on_start"),
+        audiences=tuple(document.get("audiences", ())),
     )
 
 

@@ -41,7 +41,8 @@ class TreeRegistry:
         with self._lock:
             self._versions[(tree.id, tree.version)] = tree
 
-    def for_service_code(self, code: str) -> MenuTree | None:
+    def for_service_code(self, code: str, session_id: str | None = None) -> MenuTree | None:
+        """The version new sessions of `code` get (`session_id` matters only to staged releases)."""
         tree_id = self._by_code.get(code)
         return self._current.get(tree_id) if tree_id else None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # Every reply is prefixed by the aggregator's "CON " or "END "; the limit counts it.
 PREFIX_LEN = 4
 
@@ -61,3 +63,59 @@ def paginate(blocks: list[str], nav: str, more: str, limit: int) -> list[str]:
         current.append(line)
     pages.append("\n".join(current + tail_last))
     return pages
+
+
+def screen_blocks(
+    text: str, labels: Sequence[str], notice: str | None = None, numbers: Sequence[int] | None = None
+) -> list[str]:
+    """The lines of one screen before paging: the notice (e.g. "Invalid entry, try again."), the
+    text's lines, then the numbered options or list items. `numbers` are the options' own numbers
+    when some are hidden from this caller (1, 2, 3… otherwise)."""
+    blocks = [notice] if notice else []
+    blocks.extend(text.split("\n"))
+    keys = numbers if numbers is not None else range(1, len(labels) + 1)
+    blocks.extend(f"{number}. {label}" for number, label in zip(keys, labels, strict=True))
+    return blocks
+
+
+def shows_nav(kind: str, at_start: bool) -> bool:
+    """Every screen but the start screen and END screens carries the "0 Back 00 Home" line."""
+    return not at_start and kind != "end"
+
+
+def screen_pages(
+    text: str,
+    labels: Sequence[str],
+    *,
+    nav: str,
+    more: str,
+    limit: int,
+    notice: str | None = None,
+    numbers: Sequence[int] | None = None,
+) -> list[str]:
+    """The pages of one screen exactly as a phone gets them (without "CON "/"END "): what the
+    engine sends, and what the console measures while a node is edited. `nav` is "" on screens
+    without the navigation line (see `shows_nav`)."""
+    return paginate(screen_blocks(text, labels, notice, numbers), nav, more, limit)
+
+
+def page_content(page: str, nav: str, more: str) -> list[str]:
+    """A page's own lines, without the "98 More" and navigation lines paging added."""
+    lines = page.split("\n")
+    if nav and lines and lines[-1] == nav:
+        lines = lines[:-1]
+    if lines and lines[-1] == more:
+        lines = lines[:-1]
+    return lines
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line, cut at a word boundary to at most `width` characters with an ellipsis,
+    for labels and messages that must not repeat a long text in full."""
+    flat = " ".join(str(text).split())
+    if len(flat) <= width:
+        return flat
+    cut = flat[: max(width - 1, 1)]
+    if " " in cut[width // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:") + "…"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import Base, UtcNow, utcnow
@@ -60,3 +60,30 @@ class MenuPublication(Base):
     author: Mapped[str] = mapped_column(String(254))
     note: Mapped[str] = mapped_column(String(500), default="")
     published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=UtcNow())
+
+
+class MenuRelease(Base):
+    """A staged release: `candidate` serves `share`% of new sessions while `baseline` stays live.
+
+    `state` moves once, from running to promoted, rolled_back or superseded; `decision` keeps the
+    figures it was taken on. `token` names the release in Redis, so a process never acts on a
+    release of another database.
+    """
+
+    __tablename__ = "menu_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_id: Mapped[str] = mapped_column(String(40), index=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("menu_versions.id"))
+    baseline_id: Mapped[int] = mapped_column(ForeignKey("menu_versions.id"))
+    share: Mapped[int] = mapped_column(Integer)
+    margin: Mapped[float] = mapped_column(Float)
+    min_sessions: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # running | promoted | rolled_back
+    note: Mapped[str] = mapped_column(String(500), default="")
+    started_by: Mapped[str] = mapped_column(String(254))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

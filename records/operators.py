@@ -24,10 +24,18 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=UtcNow())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Console cookies carry the generation they were issued under; logout, a password change and
+    # deactivation move it on, which ends every session issued before (console/auth.py).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ApiToken(Base):
-    """A bearer token for automation; only its hash is kept, `prefix` helps a person tell them apart."""
+    """A bearer token for automation; only its hash is kept, `prefix` helps a person tell them apart.
+
+    `scope` is the highest role it acts with (never above its operator's); it stops working at
+    `expires_at`. A token minted with another token is that token's child (`parent_id`): it can
+    neither outlive nor out-rank it, and revoking a token revokes its children."""
 
     __tablename__ = "api_tokens"
 
@@ -39,6 +47,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=UtcNow())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    scope: Mapped[str | None] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
 
 
 class OperatorAction(Base):

@@ -1,6 +1,6 @@
 """The SMS channel as the gateway uses it: the outbox, the citizen's language, inbound commands and
-core-service events. Built once per process by `build_channel` (app.py) and kept in
-`app.extensions["sms"]`; the HTTP edge lives in gateway/, this module knows no Flask.
+core-service events. Built once per process by `create_app` and handed to the HTTP edge in
+gateway/ (which also keeps it in `app.extensions["sms"]`); this module knows no Flask.
 """
 
 from __future__ import annotations
@@ -9,20 +9,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from audit.trail import AuditTrail
 from common.db import Database
 from common.logs import get_logger
+from common.lookup_limits import LookupLimits
 from common.phones import mask_phone
 from config import Settings
 from records.sms import SmsInbound, SmsOptOut, utcnow
 from sessions.store import SessionStore
-from sms import outbox as outbox_module
 from sms.commands import parse_command
+from sms.delivery import DeliveryReport, record_report
 from sms.events import notification_for
-from sms.lookups import CoreLookup, default_lookup
+from sms.lookups import ApplicationStatus, CoreLookup, LookupUnavailable
 from sms.outbox import Outbox, Queued
 
 log = get_logger("sms.channel")
@@ -56,15 +57,27 @@ class EventResult:
 
 @dataclass
 class SmsChannel:
+    """One per process. `trail` (None: not recorded) gets every status a delivery report moves;
+    `limits` (None: none) bounds `STATUS` lookups like USSD Track's (common.lookup_limits)."""
+
     settings: Settings
     database: Database
     outbox: Outbox
     store: SessionStore
     lookup: CoreLookup
+    trail: AuditTrail | None = None
+    limits: LookupLimits | None = None
 
     def language_of(self, phone: str) -> str | None:
         """The language the citizen chose on USSD or by `LANG` (one Redis key for both)."""
         return self.store.language(phone)
+
+    # -- delivery reports ---------------------------------------------------------------------
+    def handle_report(self, report: DeliveryReport) -> str:
+        """Keep a delivery report and move its message forward (see `sms.delivery.record_report`)."""
+        # A Core connection, not an ORM session: reports come once per message sent.
+        with self.database.engine.begin() as connection:
+            return record_report(connection, report, self.trail)
 
     # -- inbound SMS ----------------------------------------------------------------------------
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
@@ -81,11 +94,8 @@ class SmsChannel:
         lang: str | None = None
         params: dict[str, Any] = {}
         if command.name == "status":
-            answer = self.lookup.status_of(command.argument or "")
-            if answer is None:
-                template = "status_not_found"
-            else:
-                template = "status_reply"
+            answer, template = self._status(command.argument or "", sms.phone)
+            if answer is not None:
                 params = {
                     "reference": answer.reference,
                     "service": answer.service,
@@ -132,6 +142,23 @@ class SmsChannel:
         log.info("sms command", command=command.name, phone=mask_phone(sms.phone), message=reply.id)
         return InboundResult(False, command.name, reply.id)
 
+    def _status(self, reference: str, phone: str) -> tuple[ApplicationStatus | None, str]:
+        """The citizen's own application with `reference` (None for an unknown reference or anyone
+        else's, told apart by no one) and the reply's template; lookups past the limits are not made."""
+        if self.limits is None:
+            answer = self.lookup.status_of(reference, phone)
+            return answer, "status_reply" if answer else "status_not_found"
+        if not self.limits.admit(phone, reference):
+            return None, "status_too_many"
+        try:
+            answer = self.lookup.status_of(reference, phone)
+        except LookupUnavailable:
+            self.limits.found(phone, reference)  # the core could not tell: not a miss
+            raise
+        if answer is not None:
+            self.limits.found(phone, reference)
+        return answer, "status_reply" if answer else "status_not_found"
+
     def opted_out(self, phone: str) -> bool:
         with self.database.session() as session:
             return session.get(SmsOptOut, phone) is not None
@@ -149,18 +176,3 @@ class SmsChannel:
             notification.template, notification.phone, notification.params, None, notification.dedupe_key
         )
         return EventResult(queued, reason)
-
-
-def build_channel(
-    settings: Settings,
-    connection: redis.Redis,
-    database: Database,
-    store: SessionStore,
-    core_client: Any = None,
-) -> SmsChannel:
-    """The process's channel; also makes its outbox the one `sms.outbox.enqueue` uses.
-    `core_client` (the app's `CoreClient`) answers `STATUS <ref>`."""
-    outbox = Outbox(database, connection, settings.sms_queue, settings.phone_regions)
-    outbox_module.set_default(outbox)
-    lookup = default_lookup(settings.sms_lookup_budget_s, core_client)
-    return SmsChannel(settings, database, outbox, store, lookup)

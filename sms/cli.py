@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import click
-import redis
 from flask import current_app
 from flask.cli import AppGroup
 
+from sms.worker import WorkerContext
+
 sms_cli = AppGroup("sms", help="The SMS outbox and its worker.")
+
+
+def worker_context(app, sender) -> WorkerContext:
+    """The context SMS jobs run with, from the app this command built: its settings, database,
+    outbox, session store (for the citizen's language) and audit trail, and `sender`."""
+    channel = app.extensions["sms"]
+    return WorkerContext(
+        settings=channel.settings,
+        database=channel.database,
+        outbox=channel.outbox,
+        sender=sender,
+        language_of=channel.language_of,
+        trail=channel.trail,
+    )
+
+
+def _provider_sender():
+    """The provider's `SmsSender`, made by the factory `create_app` chose (one per worker process)."""
+    return current_app.extensions["sms_sender_factory"]()
 
 
 @sms_cli.command("worker")
@@ -16,19 +36,22 @@ sms_cli = AppGroup("sms", help="The SMS outbox and its worker.")
 def sms_worker(burst: bool, verbose: bool) -> None:
     """Send SMS from the outbox: an RQ worker on SMS_QUEUE (no fork per job, so the database engine,
     the sender and its thread pool stay warm), RQ's scheduler for retries, and the sweeper."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
-    from sms.worker import Sweeper, configure, context_from_app
+    from common.jobs import SimpleContextWorker
+    from common.redis_conn import queue_client
+    from sms.worker import Sweeper
 
     app = current_app._get_current_object()
     settings = app.extensions["settings"]
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
-    connection = redis.Redis.from_url(settings.redis_url)
-    context = context_from_app(app)
-    configure(context)
+    connection = queue_client(settings, "worker")
+    context = worker_context(app, _provider_sender())
     sweeper = Sweeper(context, connection)
     sweeper.start()
-    worker = SimpleWorker([Queue(settings.sms_queue, connection=connection)], connection=connection)
+    worker = SimpleContextWorker(
+        [Queue(settings.sms_queue, connection=connection)], connection=connection, context=context
+    )
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="INFO" if verbose else "WARNING")
     finally:
@@ -39,9 +62,9 @@ def sms_worker(burst: bool, verbose: bool) -> None:
 @sms_cli.command("sweep")
 def sms_sweep() -> None:
     """Queue again what is stuck in the outbox and apply early delivery reports, once."""
-    from sms.worker import context_from_app, sweep
+    from sms.worker import sweep
 
-    context = context_from_app(current_app._get_current_object())
+    context = worker_context(current_app._get_current_object(), _provider_sender())
     try:
         click.echo(sweep(context))
     finally:

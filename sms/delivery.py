@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
-import audit
+from audit.trail import AuditTrail
 from records.sms import (
     DELIVERED,
     FAILED,
@@ -30,7 +30,7 @@ from records.sms import (
     utcnow,
 )
 
-# Africa's Talking's report statuses (shared/africastalking.md §2.2) and where each takes a message.
+# Africa's Talking's report statuses (docs/africastalking.md) and where each takes a message.
 REPORT_STATUSES: dict[str, str] = {
     "Submitted": SENT,
     "Buffered": SENT,
@@ -79,7 +79,12 @@ def target_status(report_status: str) -> str:
 
 
 def _move(
-    session: Session | Connection, message_id: int, status: str, failure_reason: str | None, now: datetime
+    session: Session | Connection,
+    message_id: int,
+    status: str,
+    failure_reason: str | None,
+    now: datetime,
+    trail: AuditTrail | None,
 ) -> bool:
     """Move the message to where a report of `status` takes it, if that is forward; True when it moved."""
     target = target_status(status)
@@ -100,19 +105,22 @@ def _move(
         session.execute(
             insert(SmsStatusChange).values(message_id=message_id, status=target, detail=detail[:200], at=now)
         )
-        audit.record("sms", message_id=message_id, status=target, reason=failure_reason)
+        if trail is not None:
+            trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
     return bool(moved)
 
 
-def _apply(session: Session, row: SmsDeliveryReport, message_id: int) -> bool:
+def _apply(session: Session, row: SmsDeliveryReport, message_id: int, trail: AuditTrail | None) -> bool:
     """Apply a kept report to its message and mark the report done."""
     now = utcnow()
     row.message_id = message_id
     row.applied_at = now
-    return _move(session, message_id, row.status, row.failure_reason, now)
+    return _move(session, message_id, row.status, row.failure_reason, now, trail)
 
 
-def record_report(session: Session | Connection, report: DeliveryReport) -> str:
+def record_report(
+    session: Session | Connection, report: DeliveryReport, trail: AuditTrail | None = None
+) -> str:
     """Keep `report` and apply it if its message is known: "applied" (the status moved), "kept"
     (nothing to move: a repeat or an older report) or "pending" (message not recorded yet).
     Takes an ORM session or, cheaper at volume, a Core connection inside a transaction."""
@@ -122,7 +130,7 @@ def record_report(session: Session | Connection, report: DeliveryReport) -> str:
         select(SmsMessage.id).where(SmsMessage.provider_message_id == report.provider_message_id)
     )
     failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
-    moved = message_id is not None and _move(session, message_id, report.status, failure_reason, now)
+    moved = message_id is not None and _move(session, message_id, report.status, failure_reason, now, trail)
     # Plain inserts, not ORM objects: reports arrive as fast as messages go out.
     session.execute(
         insert(SmsDeliveryReport).values(
@@ -142,7 +150,9 @@ def record_report(session: Session | Connection, report: DeliveryReport) -> str:
     return "applied" if moved else "kept"
 
 
-def apply_pending(session: Session, provider_message_ids: Iterable[str] | None = None) -> int:
+def apply_pending(
+    session: Session, provider_message_ids: Iterable[str] | None = None, trail: AuditTrail | None = None
+) -> int:
     """Apply reports that arrived before their message was recorded, oldest first; returns how
     many moved a status. With no ids, every pending report whose message is now known."""
     query = (
@@ -158,5 +168,5 @@ def apply_pending(session: Session, provider_message_ids: Iterable[str] | None =
         query = query.where(SmsDeliveryReport.provider_message_id.in_(ids))
     moved = 0
     for row, message_id in session.execute(query).all():
-        moved += _apply(session, row, message_id)
+        moved += _apply(session, row, message_id, trail)
     return moved

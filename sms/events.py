@@ -1,7 +1,8 @@
 """Which SMS a core-service event asks for. Pure: the service-name lookup is passed in.
 
-The contract (the reference core service signs and sends exactly this; `backend_client.models.
-WebhookEvent` on the core-service branch):
+This module is the gateway's one reading of the core service's webhook contract (the schema is
+`WebhookEvent` in backend_client/openapi.yaml; the reference core service sends exactly this, and
+gateway/events.py checks the signature before anything here runs):
 
     POST /events/application-status
     X-Signature: sha256=<hex HMAC-SHA256 of the raw body with WEBHOOK_SECRET>

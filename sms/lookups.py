@@ -34,8 +34,9 @@ class ApplicationStatus:
 
 
 class CoreLookup(Protocol):
-    def status_of(self, reference: str) -> ApplicationStatus | None:
-        """The application's status, None when there is no such reference; `LookupUnavailable`."""
+    def status_of(self, reference: str, phone: str) -> ApplicationStatus | None:
+        """The status of the application if it is the citizen of `phone`'s; None when there is no
+        such reference or it is someone else's (the two are told apart by no one); `LookupUnavailable`."""
 
     def service_name(self, code: str) -> Mapping[str, str] | None:
         """The service's name as `{"en", "sw"}`, None when unknown or the core cannot say now."""
@@ -52,8 +53,9 @@ def _local_text(value: Any) -> Mapping[str, str] | str | None:
 
 
 class BackendLookup:
-    """Answers through a `backend_client.CoreClient` (duck-typed: `get_application(ref, budget=…)`
-    and `get_service(code, budget=…)`), each call inside `budget_s`. Service names are cached."""
+    """Answers through a `backend_client.CoreClient` (duck-typed: `get_application(ref, phone=…,
+    budget=…)` and `get_service(code, budget=…)`), each call inside `budget_s`. Service names are
+    cached."""
 
     def __init__(self, client: Any, budget_s: float = 1.5) -> None:
         self.client = client
@@ -68,9 +70,9 @@ class BackendLookup:
             return None
         return Budget(self.budget_s)
 
-    def status_of(self, reference: str) -> ApplicationStatus | None:
+    def status_of(self, reference: str, phone: str) -> ApplicationStatus | None:
         try:
-            application = self.client.get_application(reference, budget=self._budget())
+            application = self.client.get_application(reference, phone=phone, budget=self._budget())
         except Exception as exc:
             if type(exc).__name__ == "NotFound":
                 return None
@@ -101,12 +103,3 @@ class BackendLookup:
         with self._lock:
             self._names[code] = name
         return name
-
-
-def default_lookup(budget_s: float = 1.5, client: Any = None) -> CoreLookup:
-    """`BackendLookup` over `client` (the app's `CoreClient`), or over a new one on CORE_URL."""
-    if client is None:
-        from backend_client.client import CoreClient
-
-        client = CoreClient()
-    return BackendLookup(client, budget_s=budget_s)

@@ -1,8 +1,8 @@
 """The SMS outbox: a row in SQL first, then an RQ job keyed by the row's id.
 
-    from sms.outbox import enqueue, submitted_key
-    enqueue("application_submitted", phone, {"reference": ref, "service": name}, lang,
-            dedupe_key=submitted_key(ref))
+    outbox = Outbox(database, redis_client, trail=trail)      # one per process, built by create_app
+    outbox.enqueue("application_submitted", phone, {"reference": ref, "service": name}, lang,
+                   dedupe_key=submitted_key(ref))
 
 A caller may rely on:
 - `enqueue` refuses an unusable phone number (`InvalidPhoneNumber`, with a reason) or template
@@ -32,10 +32,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import audit
+from audit.trail import AuditTrail
 from common.db import Database
 from common.logs import get_logger
 from common.phones import mask_phone, normalise_phone
+from menus.effects import SendSms
 from records.sms import QUEUED, SmsMessage, SmsStatusChange, utcnow
 from sms.templates import LANGUAGES, TemplateError, get_template, render
 
@@ -87,7 +88,8 @@ def render_message(template: str, language: str, params: Mapping[str, Any]):
 
 
 class Outbox:
-    """Adds messages to the outbox and hands their ids to RQ. One per process; thread-safe."""
+    """Adds messages to the outbox and hands their ids to RQ. One per process; thread-safe.
+    With a `trail`, every message queued is also an audit event."""
 
     def __init__(
         self,
@@ -95,11 +97,13 @@ class Outbox:
         connection: redis.Redis,
         queue_name: str = "sms",
         phone_regions: tuple[str, ...] = ("KE",),
+        trail: AuditTrail | None = None,
     ) -> None:
         self.database = database
         self.connection = connection
         self.queue = Queue(queue_name, connection=connection)
         self.phone_regions = phone_regions
+        self.trail = trail
 
     # -- adding -------------------------------------------------------------------------------
     def prepare(
@@ -175,9 +179,22 @@ class Outbox:
             log.info("sms already queued", message=existing.id, template=template, status=existing.status)
             return Queued(existing.id, False, existing.status)
         log.info("sms queued", message=message.id, template=template, phone=mask_phone(message.phone))
-        audit.record("sms", message_id=message.id, status=QUEUED, template=template, phone=message.phone)
+        if self.trail is not None:
+            self.trail.record(
+                "sms", message_id=message.id, status=QUEUED, template=template, phone=message.phone
+            )
         self.dispatch([message.id])
         return Queued(message.id, True, QUEUED)
+
+    def notify(self, sms: SendSms) -> bool:
+        """Queue the SMS a journey or a job asked for (`menus.effects.SendSms`). True when a new
+        message was queued, False for a repeat of its dedupe key or a failure. Never raises: a hop
+        or a job must not fail because an SMS could not be queued; such a loss is logged as an error."""
+        try:
+            return self.enqueue(sms.template, sms.phone, sms.params, sms.lang, sms.dedupe_key).created
+        except Exception as exc:  # the SMS is lost, the journey is not: say so loudly
+            log.error("sms not queued", template=sms.template, error=type(exc).__name__)
+            return False
 
     # -- handing to RQ ------------------------------------------------------------------------
     def dispatch(self, ids: Iterable[int]) -> bool:
@@ -249,24 +266,3 @@ class Outbox:
 _COLUMNS = [column for column in SmsMessage.__table__.columns if column.key != "id"]
 _INSERT_MESSAGE = insert(SmsMessage).returning(SmsMessage.id)
 _INSERT_HISTORY = insert(SmsStatusChange)
-
-_default: Outbox | None = None
-
-
-def set_default(outbox: Outbox | None) -> None:
-    """Make `outbox` the one the module-level `enqueue` uses (the app factory calls this)."""
-    global _default
-    _default = outbox
-
-
-def enqueue(
-    template: str,
-    phone: str,
-    params: Mapping[str, Any],
-    lang: str | None = None,
-    dedupe_key: str | None = None,
-) -> Queued:
-    """`Outbox.enqueue` on this process's outbox (set by `create_app`). See the module docstring."""
-    if _default is None:
-        raise RuntimeError("no SMS outbox configured: build the app with create_app() first")
-    return _default.enqueue(template, phone, params, lang, dedupe_key)

@@ -1,5 +1,8 @@
 """The SMS worker: the RQ job `send_sms(message_id)` and the sweeper.
 
+`flask --app app sms worker` builds one `WorkerContext` (database, outbox, sender, audit trail) and
+starts an RQ worker that hands it to every job (`common.jobs`); nothing here builds an app.
+
 One job sends a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, claimed
 in one transaction (status `sending`, attempts + 1, a claim token) before the provider is called.
 The SDK blocks for a whole round trip, so the batch goes out through a thread pool and the outcomes
@@ -27,11 +30,12 @@ import redis
 from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-import audit
+from audit.trail import AuditTrail
 from common.db import Database
+from common.jobs import job_context
+from common.lease import lease
 from common.logs import get_logger
 from config import Settings
-from gateway.africastalking.sender import SendOutcome
 from records.sms import (
     FAILED,
     OPTED_OUT,
@@ -46,6 +50,7 @@ from records.sms import (
 )
 from sms.delivery import apply_pending
 from sms.outbox import Outbox, render_message
+from sms.sending import SendOutcome, SmsSender
 from sms.templates import LANGUAGES, TemplateError, is_essential
 
 log = get_logger("sms.worker")
@@ -55,13 +60,6 @@ RECORD_GROUP = 25
 RECORD_EVERY_S = 0.1
 
 
-class Sender:
-    """What the worker needs from `gateway.africastalking.sender.AfricasTalkingSender`."""
-
-    def send(self, phone: str, body: str) -> SendOutcome:  # pragma: no cover - protocol
-        raise NotImplementedError
-
-
 @dataclass
 class WorkerContext:
     """What a worker process shares between jobs: the database, the outbox, the sender, the pool."""
@@ -69,9 +67,11 @@ class WorkerContext:
     settings: Settings
     database: Database
     outbox: Outbox
-    sender: Sender
+    sender: SmsSender
     # The citizen's chosen language (`sessions.store.SessionStore.language`), or None.
     language_of: Callable[[str], str | None]
+    # Where every status change is also recorded (None: not recorded).
+    trail: AuditTrail | None = None
     pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -83,46 +83,11 @@ class WorkerContext:
         self.pool.shutdown(wait=True)
 
 
-_context: WorkerContext | None = None
-_context_lock = threading.Lock()
-
-
-def configure(context: WorkerContext | None) -> None:
-    """Use `context` for the jobs run in this process (the `sms worker` command sets it)."""
-    global _context
-    _context = context
-
-
-def context() -> WorkerContext:
-    """This process's context; built from the environment on first use (e.g. under `rq worker`)."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            from app import create_app
-
-            _context = context_from_app(create_app())
-        return _context
-
-
-def context_from_app(app) -> WorkerContext:
-    """A worker context from a built gateway app (its settings, database, outbox and session store)."""
-    from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
-
-    channel = app.extensions["sms"]
-    return WorkerContext(
-        settings=channel.settings,
-        database=channel.database,
-        outbox=channel.outbox,
-        sender=AfricasTalkingSender(ProviderConfig.from_env()),
-        language_of=channel.language_of,
-    )
-
-
 # -- the job ---------------------------------------------------------------------------------------
 def send_sms(message_id: int) -> int:
     """RQ job: send the outbox row `message_id` (with a batch of other due rows). Returns how many
     messages the provider accepted in this run; 0 when another run already has the row."""
-    return send_batch(context(), message_id)
+    return send_batch(job_context(WorkerContext), message_id)
 
 
 @dataclass
@@ -136,7 +101,8 @@ class _Claimed:
 class _History:
     """Status changes of one transaction, written in one multi-row insert when it ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, trail: AuditTrail | None) -> None:
+        self.trail = trail
         self.rows: list[dict[str, object]] = []
         self.audit: list[dict[str, object]] = []
 
@@ -153,7 +119,8 @@ class _History:
         if self.rows:
             session.execute(insert(SmsStatusChange), self.rows)
             # The tamper-evident trail gets every state change too, in one round trip per batch.
-            audit.record_many("sms", self.audit)
+            if self.trail is not None:
+                self.trail.record_many("sms", self.audit)
 
 
 def _due(now: datetime):
@@ -204,7 +171,7 @@ def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
             session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r.phone for r in rows})))
         )
         to_send: list[_Claimed] = []
-        history = _History()
+        history = _History(ctx.trail)
         for row in rows:
             if row.phone in opted_out and not is_essential(row.template):
                 _settle(row, OPTED_OUT, "opted out with STOP", now)
@@ -254,7 +221,7 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
     retries: list[tuple[int, int, float]] = []
     accepted_ids: list[str] = []
     settings = ctx.settings
-    history = _History()
+    history = _History(ctx.trail)
     with ctx.database.session() as session:
         for claimed, outcome in results:
             mine = and_(
@@ -302,7 +269,7 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                 # The sweeper took the row back meanwhile (stuck too long): it will be sent again.
                 log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
         history.write(session)
-        apply_pending(session, accepted_ids)
+        apply_pending(session, accepted_ids, ctx.trail)
     for message_id, attempt, delay in retries:
         ctx.outbox.retry_later(message_id, attempt, delay)
 
@@ -350,7 +317,21 @@ class SweepResult:
     reports_applied: int
 
 
+SWEEP_LEASE = "sms:sweep"
+
+
 def sweep(ctx: WorkerContext) -> SweepResult:
+    """One sweep at a time across every node (a lease on the queue Redis); a sweep that finds the
+    lease taken does nothing and returns zeros. See `_sweep_rows` for what a sweep does."""
+    with lease(
+        ctx.outbox.connection, SWEEP_LEASE, ttl_s=max(60.0, 6 * ctx.settings.sms_sweep_interval_s)
+    ) as held:
+        if held is None:
+            return SweepResult(0, 0, 0, 0)
+        return _sweep_rows(ctx)
+
+
+def _sweep_rows(ctx: WorkerContext) -> SweepResult:
     """Put back to work what fell between the stores:
     - `queued` rows whose job should have run by now (Redis lost it, or a retry was not scheduled);
     - `sending` rows older than `SMS_STUCK_AFTER_S` (their worker died): `sent` when the provider's
@@ -363,7 +344,7 @@ def sweep(ctx: WorkerContext) -> SweepResult:
     stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
     to_dispatch: list[int] = []
     recovered = stuck = 0
-    history = _History()
+    history = _History(ctx.trail)
     with ctx.database.session() as session:
         stale = session.scalars(
             select(SmsMessage).where(
@@ -395,7 +376,7 @@ def sweep(ctx: WorkerContext) -> SweepResult:
                 to_dispatch.append(row.id)
                 stuck += 1
         history.write(session)
-        reports = apply_pending(session)
+        reports = apply_pending(session, trail=ctx.trail)
     ctx.outbox.dispatch(to_dispatch)
     result = SweepResult(len(to_dispatch) - stuck, recovered, stuck, reports)
     if any(vars(result).values()):

@@ -26,6 +26,8 @@ from tests.support import PostgresCluster, PostgresUnavailable, RedisServer, fre
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# argon2 at its real cost only where a test measures it (tests/security/test_login_flood.py).
+os.environ.setdefault("PASSWORD_HASH_PROFILE", "cheapest")
 
 SERVICE = "*384*123#"
 PHONE = "+254712345678"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from tools.run_all import free_port, redis_command, wait_for_port
+from tools.run_all import REDIS_UMASK, free_port, redis_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -38,7 +38,9 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         command = redis_command(self.port, Path(self.dir))
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, umask=REDIS_UMASK
+        )
         if not wait_for_port("127.0.0.1", self.port, 10, self.process):
             raise RuntimeError("redis-server did not start")
         return self

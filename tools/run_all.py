@@ -19,7 +19,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from config import ROOT
+from common.files import private_dir, private_tree
+from common.production import gateway_problems, gateway_warnings, warning_block
+from config import ROOT, Settings
 from config import VAR_DIR as VAR
 
 PYTHON = sys.executable
@@ -42,9 +44,15 @@ def redis_server_binary() -> str:
     return found
 
 
+# redis-server creates its RDB and AOF files with the umask it inherits: started with this one,
+# they are 0600 (sessions hold sealed PINs, queues sealed applications: still nobody else's).
+REDIS_UMASK = 0o077
+
+
 def redis_command(port: int, data_dir: Path, persist: bool = False) -> list[str]:
     """A real redis-server on 127.0.0.1:`port` with `noeviction`; `persist` keeps data (RDB + AOF)
-    under `data_dir`, as `make run` does; tests and benchmarks keep nothing."""
+    under `data_dir`, as `make run` does; tests and benchmarks keep nothing. Start it with
+    `umask=REDIS_UMASK` and a `data_dir` made with `common.files.private_dir`."""
     durability = (
         ["--save", "60 100", "--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
     )
@@ -99,6 +107,7 @@ class Service:
     port: int | None
     url: str
     process: subprocess.Popen | None = None
+    umask: int = -1  # -1: inherit
 
 
 def gateway_command(port: int, env: dict[str, str] | None = None) -> list[str]:
@@ -137,13 +146,14 @@ def plan(env: dict[str, str]) -> list[Service]:
     services: list[Service] = []
     if "REDIS_URL" not in env:
         redis_port = int(env.get("EMBEDDED_REDIS_PORT", "6390"))
-        (VAR / "redis").mkdir(parents=True, exist_ok=True)
+        private_tree(VAR / "redis")  # 0700, and files an older release left 0644 made 0600
         services.append(
             Service(
                 "redis (embedded)",
                 redis_command(redis_port, VAR / "redis", persist=True),
                 redis_port,
                 f"redis://127.0.0.1:{redis_port}/0",
+                umask=REDIS_UMASK,
             )
         )
         env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
@@ -190,6 +200,30 @@ def sms_workers(env: dict[str, str]) -> list[Service]:
     return [Service(f"sms worker {n}", command, None, f"queue '{queue}'") for n in range(1, count + 1)]
 
 
+def preflight() -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the settings of everything `make run` would start, before it starts
+    anything: in production, every missing or development secret of the gateway and of the
+    reference core; in development, what is left open, for one warning block."""
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        return [str(exc)], []
+    problems = gateway_problems(settings)
+    warnings = [] if settings.production else gateway_warnings(settings)
+    if (ROOT / "stand_ins" / "core_service").is_dir():
+        from stand_ins.core_service.config import insecure_defaults, load_config, production_problems
+
+        core = load_config()
+        problems += [p for p in production_problems(core) if p not in problems]
+        if not settings.production:
+            words = {
+                "CORE_ADMIN_TOKEN": "is dev-admin-token: anyone can move applications as an officer",
+                "CORE_ID_HASH_KEY": "is not set: national IDs are hashed with a key kept in VAR_DIR",
+            }
+            warnings += [f"{name} {words[name]}" for name in insecure_defaults(core) if name in words]
+    return problems, warnings
+
+
 def stop(services: list[Service]) -> None:
     """SIGTERM everything, Redis last: workers and the gateway still talk to it while they stop."""
     redis_services = [s for s in services if s.name.startswith("redis")]
@@ -209,7 +243,23 @@ def stop(services: list[Service]) -> None:
 
 
 def main() -> int:
+    problems, warnings = preflight()
+    if problems:
+        env_name = os.environ.get("GATEWAY_ENV", "development")
+        print(f"eCitizen gateway: refusing to start (GATEWAY_ENV={env_name}):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print(
+            "Make a secret with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            file=sys.stderr,
+        )
+        return 2
+    if warnings:
+        title = "DEVELOPMENT MODE: not safe on a public network (GATEWAY_ENV=production refuses this)"
+        print(warning_block(title, warnings), file=sys.stderr, flush=True)
+    private_dir(VAR)
     env = dict(os.environ)
+    env["DEV_WARNING_SHOWN"] = "1"  # the core service prints no warning of its own
     env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'gateway.db'}")
     env.setdefault("LOG_FORMAT", "console")
     metrics_dir = VAR / "prometheus"

@@ -1,1 +1,8 @@
-"""Africa's Talking: USSD callbacks and session-end events (the reference adapter)."""
+"""Africa's Talking, the reference adapter: everything specific to this aggregator lives here.
+
+- ussd.py: `POST /ussd/africastalking` (form -> `Hop` -> `CON …`/`END …`) and session-end events;
+- transcript.py: the cumulative `text` turned into this hop's inputs and a keyed replay key;
+- sms_callbacks.py: delivery reports and inbound SMS;
+- sender.py, status_codes.py: sending SMS through the official SDK (`sms.sending.SmsSender`);
+- forms.py: strict reading of the form posts.
+"""

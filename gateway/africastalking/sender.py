@@ -20,7 +20,6 @@ import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import africastalking
@@ -36,43 +35,13 @@ from gateway.africastalking.status_codes import (
     STATUS_NAMES,
     TRANSIENT_CODES,
 )
+from sms.sending import OutcomeKind, SendOutcome
+from sms.sending import permanent as _permanent
+from sms.sending import transient as _transient
 
 log = logging.getLogger(__name__)
 
 Timeout = float | tuple[float, float]
-
-
-class OutcomeKind(StrEnum):
-    ACCEPTED = "accepted"
-    TRANSIENT = "transient"
-    PERMANENT = "permanent"
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    """What became of one message. `message_id` and `cost` (e.g. "KES 0.8000") are set when accepted."""
-
-    kind: OutcomeKind
-    message_id: str | None = None
-    cost: str | None = None
-    status_code: int | None = None
-    reason: str | None = None
-
-    @property
-    def accepted(self) -> bool:
-        return self.kind is OutcomeKind.ACCEPTED
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind is OutcomeKind.TRANSIENT
-
-
-def _transient(reason: str, status_code: int | None = None) -> SendOutcome:
-    return SendOutcome(OutcomeKind.TRANSIENT, status_code=status_code, reason=reason)
-
-
-def _permanent(reason: str, status_code: int | None = None) -> SendOutcome:
-    return SendOutcome(OutcomeKind.PERMANENT, status_code=status_code, reason=reason)
 
 
 def parse_timeout(raw: str | None) -> Timeout:
@@ -208,7 +177,8 @@ def judge_error(error: Exception) -> SendOutcome:
 
 
 class AfricasTalkingSender:
-    """Sends one SMS per call through the SDK; safe to use from many threads at once."""
+    """The `sms.sending.SmsSender` of Africa's Talking: one SMS per call through the SDK; safe to
+    use from many threads at once."""
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         self.config = config or ProviderConfig.from_env()

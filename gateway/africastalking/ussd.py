@@ -1,30 +1,47 @@
-"""`POST /ussd/africastalking` and `POST /ussd/africastalking/events` (see shared/africastalking.md).
+"""`POST /ussd/africastalking` and `POST /ussd/africastalking/events`, as Africa's Talking posts them.
 
 Every USSD callback gets HTTP 200 `text/plain` starting with `CON ` or `END ` — except a wrong
 callback secret, which gets 403 — because anything else makes the aggregator drop the citizen.
+The callback turns the form into a neutral `Hop` (transcript.py), asks the hop service, and renders
+the `HopReply` as `CON …` (waits for input) or `END …` (closes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 
+from citizen.drafts import DraftNotices
+from common.db import Database
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
-from gateway.forms import BadCallback, read_form, require, secret_ok
-from gateway.hop import Hop
-from gateway.replies import polite, render_at
+from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
+from gateway.africastalking.transcript import AGGREGATOR, transcript_hop
+from gateway.callers import CallerNetworks
+from gateway.replies import polite
+from gateway.ussd import HopService
 from records.ussd import UssdSessionEnd
 
 log = get_logger("gateway.africastalking")
-bp = Blueprint("africastalking_ussd", __name__)
 
 USSD_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "text": 400}
+_FORBIDDEN = {
+    "network": "callbacks are not taken from this network",
+    "bad_secret": "wrong or missing callback key",
+}
 EVENT_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "status": 16}
-AGGREGATOR = "africastalking"
+
+
+def render_at(body: str, final: bool) -> str:
+    """The reply body for a screen. Never an empty CON: that would leave the citizen stuck."""
+    if not body.strip():
+        return "END " + polite("error")
+    return ("END " if final else "CON ") + body
 
 
 def _plain(text: str, status: int = 200) -> Response:
@@ -36,84 +53,136 @@ def _end(reason: str, key: str) -> Response:
     return _plain(render_at(polite(key), final=True))
 
 
-@bp.post("/ussd/africastalking")
-def ussd_callback() -> Response:
-    settings = current_app.extensions["settings"]
-    if not secret_ok(request.args.get("key", ""), settings.at_callback_secret):
-        metrics.CALLBACK_REJECTED.labels("bad_secret").inc()
-        return _plain("END " + polite("error"), status=403)
-    try:
-        form = require(read_form(request), USSD_FIELDS)
-    except BadCallback as exc:
-        log.warning("ussd callback refused", reason=exc.reason)
-        return _end("bad_request", "bad_request")
-    if not form["sessionId"].strip():
-        return _end("bad_request", "bad_request")
-    try:
-        phone = normalise_phone(form["phoneNumber"], settings.phone_regions)
-    except InvalidPhoneNumber as exc:
-        log.warning("ussd callback refused", reason=f"phone: {exc.reason}")
-        return _end("bad_phone", "number_not_served")
-    hop = Hop(
-        session_id=form["sessionId"].strip(),
-        phone=phone,
-        service_code=form["serviceCode"].strip(),
-        network=form["networkCode"].strip(),
-        text=form["text"],
-        aggregator=AGGREGATOR,
-    )
-    reply = current_app.extensions["hops"].handle(hop)
-    return _plain(render_at(reply.body, reply.final))
+def ussd_blueprint(
+    hops: HopService,
+    *,
+    callback_secret: str,
+    phone_regions: tuple[str, ...],
+    transcript_key: bytes,
+    database: Database,
+    pseudonym: Callable[[str], str],
+    drafts: DraftNotices | None = None,
+    networks: CallerNetworks | None = None,
+) -> Blueprint:
+    """The USSD callback and the session-end events, answering through `hops`.
 
+    `callback_secret` (when set) and `networks` (when any) decide who may post: anyone else gets
+    403 and nothing is acted on. `transcript_key` keys the replay digest of transcripts (the same
+    on every process); `pseudonym` turns a phone into the keyed hash kept with a session-end record;
+    `drafts` hears of sessions that ended without success, so a dropped application's draft is
+    announced.
+    """
+    callers = networks or CallerNetworks()
+    bp = Blueprint("africastalking_ussd", __name__)
 
-@bp.post("/ussd/africastalking/events")
-def session_end_event() -> tuple[Response, int] | Response:
-    """Record the aggregator's end-of-session report once per sessionId; repeats are acknowledged."""
-    settings = current_app.extensions["settings"]
-    if not secret_ok(request.args.get("key", ""), settings.at_callback_secret):
-        return jsonify(error="forbidden", message="wrong or missing callback key"), 403
-    try:
-        form = require(read_form(request), EVENT_FIELDS)
-    except BadCallback as exc:
-        return jsonify(error="bad_request", message=exc.reason), 400
-    try:
-        phone: str | None = normalise_phone(form["phoneNumber"], settings.phone_regions)
-    except InvalidPhoneNumber:
-        phone = None
-    status = form["status"]
-    metrics.SESSION_ENDS.labels(status if status in ("Success", "Incomplete", "Failed") else "other").inc()
-    record = UssdSessionEnd(
-        session_id=form["sessionId"],
-        aggregator=AGGREGATOR,
-        service_code=form["serviceCode"],
-        network_code=form["networkCode"],
-        phone_hash=current_app.extensions["audit"].pseudonyms.of(phone) if phone else None,
-        status=status,
-        error_message=(form.get("errorMessage") or None) and form["errorMessage"][:200],
-        cost=form.get("cost", "")[:32] or None,
-        duration_ms=_int(form.get("durationInMillis")),
-        hops_count=_int(form.get("hopsCount")),
-        ended_at=_date(form.get("date")),
-    )
-    database = current_app.extensions["database"]
-    try:
-        with database.session() as session:
-            session.add(record)
-    except IntegrityError:
-        return jsonify(recorded=False, reason="already recorded"), 200
-    if status == "Failed":
-        log.warning(
-            "aggregator reports a failed session", session=form["sessionId"], error=record.error_message
+    @bp.post("/ussd/africastalking")
+    def ussd_callback() -> Response:
+        refused = caller_refused(request, callback_secret, callers)
+        if refused:
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
+            return _plain("END " + polite("error"), status=403)
+        try:
+            form = require(read_form(request), USSD_FIELDS)
+        except BadCallback as exc:
+            log.warning("ussd callback refused", reason=exc.reason)
+            return _end("bad_request", "bad_request")
+        if not form["sessionId"].strip():
+            return _end("bad_request", "bad_request")
+        try:
+            phone = normalise_phone(form["phoneNumber"], phone_regions)
+        except InvalidPhoneNumber as exc:
+            log.warning("ussd callback refused", reason=f"phone: {exc.reason}")
+            return _end("bad_phone", "number_not_served")
+        hop = transcript_hop(
+            session_id=form["sessionId"].strip(),
+            phone=phone,
+            service_code=form["serviceCode"].strip(),
+            network=form["networkCode"].strip(),
+            text=form["text"],
+            key=transcript_key,
         )
-    log.info("session ended", session=form["sessionId"], phone=mask_phone(phone or ""), status=status)
-    return jsonify(recorded=True), 200
+        reply = hops.handle(hop)
+        return _plain(render_at(reply.body, reply.final))
+
+    @bp.post("/ussd/africastalking/events")
+    def session_end_event() -> tuple[Response, int] | Response:
+        """Record the aggregator's end-of-session report once per sessionId; repeats are acknowledged."""
+        refused = caller_refused(request, callback_secret, callers)
+        if refused:
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
+            return jsonify(error="forbidden", message=_FORBIDDEN[refused]), 403
+        try:
+            form = require(read_form(request), EVENT_FIELDS)
+        except BadCallback as exc:
+            return jsonify(error="bad_request", message=exc.reason), 400
+        try:
+            phone: str | None = normalise_phone(form["phoneNumber"], phone_regions)
+        except InvalidPhoneNumber:
+            phone = None
+        status = form["status"]
+        metrics.SESSION_ENDS.labels(
+            status if status in ("Success", "Incomplete", "Failed") else "other"
+        ).inc()
+        record = UssdSessionEnd(
+            session_id=form["sessionId"],
+            aggregator=AGGREGATOR,
+            service_code=form["serviceCode"],
+            network_code=form["networkCode"],
+            phone_hash=pseudonym(phone) if phone else None,
+            status=status,
+            error_message=(form.get("errorMessage") or None) and form["errorMessage"][:200],
+            cost=form.get("cost", "")[:32] or None,
+            duration_ms=_int(form.get("durationInMillis")),
+            hops_count=_int(form.get("hopsCount")),
+            ended_at=_date(form.get("date")),
+        )
+        try:
+            with database.session() as session:
+                session.add(record)
+        except IntegrityError:
+            return jsonify(recorded=False, reason="already recorded"), 200
+        if status != "Success" and phone and drafts is not None:
+            try:
+                drafts.session_ended(phone, form["sessionId"].strip())
+            except Exception:  # the event is recorded; a lost "saved" SMS is logged, not a 5xx
+                log.exception("dropped session not announced", session=form["sessionId"])
+        if status == "Failed":
+            log.warning(
+                "aggregator reports a failed session", session=form["sessionId"], error=record.error_message
+            )
+        log.info("session ended", session=form["sessionId"], phone=mask_phone(phone or ""), status=status)
+        return jsonify(recorded=True), 200
+
+    @bp.errorhandler(Exception)
+    def never_a_5xx(error: Exception) -> Response | tuple[Response, int]:
+        """Last line of defence: whatever broke, the aggregator gets a polite END, not a 5xx."""
+        if (
+            isinstance(error, HTTPException)
+            and error.code
+            and error.code < 500
+            and request.path.endswith("/events")
+        ):
+            return jsonify(error="bad_request", message=error.description), error.code
+        metrics.HOP_ERRORS.labels("unhandled").inc()
+        log.exception("unhandled error in a USSD callback")
+        return _plain(render_at(polite("error"), final=True))
+
+    return bp
+
+
+# The columns are 32-bit: a larger count is not a real session's, so it is not kept.
+_MAX_COUNT = 2**31 - 1
 
 
 def _int(value: str | None) -> int | None:
+    """A non-negative count from the form, or None for anything else (absurd sizes included)."""
+    if not value or len(value) > 12:
+        return None
     try:
-        return int(value) if value else None
+        number = int(value)
     except ValueError:
         return None
+    return number if 0 <= number <= _MAX_COUNT else None
 
 
 def _date(value: str | None) -> datetime | None:
@@ -121,20 +190,3 @@ def _date(value: str | None) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%d %H:%M:%S") if value else None
     except ValueError:
         return None
-
-
-@bp.errorhandler(Exception)
-def never_a_5xx(error: Exception) -> Response:
-    """Last line of defence: whatever broke, the aggregator gets a polite END, not a 5xx."""
-    from werkzeug.exceptions import HTTPException
-
-    if (
-        isinstance(error, HTTPException)
-        and error.code
-        and error.code < 500
-        and request.path.endswith("/events")
-    ):
-        return jsonify(error="bad_request", message=error.description), error.code
-    metrics.HOP_ERRORS.labels("unhandled").inc()
-    log.exception("unhandled error in a USSD callback")
-    return _plain(render_at(polite("error"), final=True))

@@ -14,11 +14,11 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.http import HTTP_STATUS_CODES
 
 from common.phones import mask_phone
-from gateway.africastalking.status_codes import ACCEPTED_CODES, AUTH_INVALID, STATUS_NAMES
 from sms.segments import count_segments
 from stand_ins.at_sandbox.config import load_config
 from stand_ins.at_sandbox.delivery import DeliveryReporter, delivery_report
 from stand_ins.at_sandbox.state import Faults, FaultSwitch, MessageLog, RequestError, timestamp
+from stand_ins.at_sandbox.status_codes import ACCEPTED_CODES, AUTH_INVALID, STATUS_NAMES
 
 log = logging.getLogger(__name__)
 

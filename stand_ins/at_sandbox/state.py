@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.africastalking.status_codes import STATUS_NAMES
+from stand_ins.at_sandbox.status_codes import STATUS_NAMES
 
 
 class RequestError(ValueError):

@@ -8,12 +8,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
-from stand_ins.core_service import payments, webhooks
+from stand_ins.core_service import guessing, payments, webhooks
 from stand_ins.core_service.catalogue import DEPARTMENTS, SERVICES, ServiceSpec, find_service
 from stand_ins.core_service.db import utcnow
 from stand_ins.core_service.errors import ApiError
-from stand_ins.core_service.fields import validate_answers
+from stand_ins.core_service.fields import prefilled, validate_answers
 from stand_ins.core_service.idempotency import idempotent_write
 from stand_ins.core_service.models import Application, Citizen, Feedback, Payment, StatusChange
 from stand_ins.core_service.pins import check_pin
@@ -72,11 +73,21 @@ def _citizen_by_phone(phone: str) -> Citizen:
 
 
 def find_application(reference: str) -> Application:
+    """The application with this reference (typed loosely), or 404 `application_not_found`."""
     canonical = normalise_reference(reference)
     application = (
         g.db.scalar(select(Application).where(Application.reference == canonical)) if canonical else None
     )
     if application is None:
+        raise ApiError(404, "application_not_found", "No application has this reference.")
+    return application
+
+
+def own_application(reference: str, phone: str) -> Application:
+    """The application if it belongs to the citizen of `phone`; anyone else gets exactly the 404 of
+    an unknown reference, so a reference reveals nothing to a stranger."""
+    application = find_application(reference)
+    if application.citizen.phone != phone:
         raise ApiError(404, "application_not_found", "No application has this reference.")
     return application
 
@@ -101,31 +112,61 @@ def health():
 # ---- citizens -----------------------------------------------------------------------------------
 
 
+IDENTITY_MISMATCH = ("identity_mismatch", "The details do not match the national register.")
+ID_TAKEN = (
+    "already_registered",
+    "This national ID is already registered. The citizen should visit a Huduma Centre with their ID.",
+)
+
+
+def _phone_taken() -> ApiError:
+    return ApiError(
+        409, "already_registered", "A citizen with this phone is already registered.", field="phone"
+    )
+
+
+def _id_taken() -> ApiError:
+    # says nothing of the phone it is registered on: that is the other citizen's business
+    return ApiError(409, *ID_TAKEN, field="national_id")
+
+
 @bp.post("/citizens")
 @idempotent_write()
 def register_citizen():
     form = RegisterCitizen.model_validate(json_body())
+    core = current_app.extensions["core"]
     db = g.db
-    for column, value in (("phone", form.phone), ("national_id", form.national_id)):
-        if db.scalar(select(Citizen.id).where(getattr(Citizen, column) == value)) is not None:
-            raise ApiError(
-                409,
-                "already_registered",
-                f"A citizen with this {column} is already registered.",
-                field=column,
-            )
+    if db.scalar(select(Citizen.id).where(Citizen.phone == form.phone)) is not None:
+        raise _phone_taken()
+    digest = core.national_ids.digest(form.national_id)
+    attempt = guessing.start_attempt(db, core.guess_limits, form.phone, digest)
+    # the register first: only someone who knows the person's details learns the ID is taken
+    person = core.register.match(form.national_id, form.first_name, form.last_name, form.date_of_birth)
+    if person is None:
+        raise ApiError(422, *IDENTITY_MISMATCH)
+    guessing.forget(db, attempt)
+    if db.scalar(select(Citizen.id).where(Citizen.national_id_hash == digest)) is not None:
+        raise _id_taken()
     citizen = Citizen(
-        national_id=form.national_id,
-        first_name=form.first_name,
-        last_name=form.last_name,
-        date_of_birth=form.date_of_birth,
+        national_id_hash=digest,
+        national_id_last3=core.national_ids.last3(form.national_id),
+        first_name=person.first_name,
+        last_name=person.last_name,
+        date_of_birth=person.date_of_birth,
         phone=form.phone,
-        pin_hash=current_app.extensions["core"].hasher.hash(form.pin),
+        pin_hash=core.hasher.hash(form.pin),
         failed_pin_attempts=0,
         created_at=utcnow(),
     )
     db.add(citizen)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:
+        # the same phone or ID registered by a concurrent request a moment ago
+        db.rollback()
+        if db.scalar(select(Citizen.id).where(Citizen.phone == form.phone)) is not None:
+            raise _phone_taken() from None
+        raise _id_taken() from None
     log.info(
         "citizen registered id=%s phone=%s national_id=%s",
         citizen.id,
@@ -186,6 +227,7 @@ def create_application():
     check_pin(
         db, current_app.extensions["core"].hasher, citizen, form.pin, current_app.config["PIN_LOCK_SECONDS"]
     )
+    answers |= prefilled(service, citizen)
     reference = new_reference()
     while db.scalar(select(Application.id).where(Application.reference == reference)) is not None:
         reference = new_reference()
@@ -257,7 +299,7 @@ def latest_payment(application: Application) -> Payment | None:
 
 @bp.get("/applications/<reference>")
 def get_application(reference: str):
-    application = find_application(reference)
+    application = own_application(reference, _phone_arg())
     payments.settle_due(g.db, _payment_settings(), application_id=application.id)
     return jsonify(application_json(application, latest_payment(application)))
 
@@ -265,15 +307,17 @@ def get_application(reference: str):
 # ---- payments -----------------------------------------------------------------------------------
 
 
+def _payer_owns(reference: str) -> None:
+    own_application(reference, StartPayment.model_validate(json_body()).phone)
+
+
 @bp.post("/applications/<reference>/payments")
-@idempotent_write()
+@idempotent_write(authorize=_payer_owns)
 def start_payment(reference: str):
     form = StartPayment.model_validate(json_body())
-    application = find_application(reference)
+    application = own_application(reference, form.phone)
     payments.settle_due(g.db, _payment_settings(), application_id=application.id)
-    payment, created = payments.start_payment(
-        g.db, application, form.phone or application.citizen.phone, _payment_settings()
-    )
+    payment, created = payments.start_payment(g.db, application, form.phone, _payment_settings())
     g.db.flush()
     return payment_json(payment), 201 if created else 200
 
@@ -297,10 +341,8 @@ def submit_feedback():
     form = SubmitFeedback.model_validate(json_body())
     reference = None
     if form.application_reference is not None:
-        application = find_application(form.application_reference)
         # only the applicant rates an application; a stranger learns nothing about it
-        if application.citizen.phone != form.phone:
-            raise ApiError(404, "application_not_found", "No application has this reference.")
+        application = own_application(form.application_reference, form.phone)
         reference, service_code = application.reference, application.service_code
     else:
         service_code = _service(form.service_code or "").code

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from common.files import private_dir, private_file, sqlite_path
+
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "make_engine",
+    "make_session_factory",
+    "private_dir",
+    "private_file",
+    "sqlite_path",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -41,22 +53,24 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; for a SQLite file, the folder is created and WAL + a busy timeout are set
-    so the request threads and the background thread can write without 'database is locked'."""
+def make_engine(url: str, *, wal: bool = True) -> Engine:
+    """An engine for `url`. A SQLite file is created 0600 (its folder 0700 when it is new), with WAL
+    and a busy timeout so the request threads and the background thread can write without
+    'database is locked'."""
     connect_args: dict[str, Any] = {}
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 10}
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            private_file(path)
     engine = create_engine(url, connect_args=connect_args)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -35,7 +35,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         response = _error(exc.status, exc.code, exc.message, **exc.extra)
-        if exc.status == 423 and "retry_after" in exc.extra:
+        if exc.status in (423, 429) and "retry_after" in exc.extra:
             response.headers["Retry-After"] = str(exc.extra["retry_after"])
         if exc.status == 401:
             response.headers.setdefault("WWW-Authenticate", "Bearer")

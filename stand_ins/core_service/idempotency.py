@@ -51,12 +51,13 @@ def _replay(db: Session, scope: str, key: str, print_: str):
     return response
 
 
-def idempotent_write(required: bool = False) -> Callable:
+def idempotent_write(required: bool = False, authorize: Callable[..., None] | None = None) -> Callable:
     """Decorate a view returning (body, status) that writes through `g.db` without committing.
 
     The decorator commits; with an Idempotency-Key it first replays a stored answer, and stores a
     new 2xx answer in the same transaction, so a concurrent twin fails on the unique key and gets
-    the replay instead of a duplicate.
+    the replay instead of a duplicate. `authorize(**view_args)`, when given, runs before any replay
+    and raises to refuse: a stranger holding someone's key gets the refusal, not their answer.
     """
 
     def decorate(view: Callable[..., ViewResult]) -> Callable:
@@ -70,6 +71,8 @@ def idempotent_write(required: bool = False) -> Callable:
                 raise ApiError(
                     400, "invalid_idempotency_key", "Idempotency-Key: 8-100 of A-Z a-z 0-9 . _ : -"
                 )
+            if authorize is not None:
+                authorize(*args, **kwargs)
             scope = f"{request.method} {request.path}"
             print_ = fingerprint(scope, request.get_json(silent=True))
             if key is not None and (replay := _replay(db, scope, key, print_)) is not None:

@@ -14,10 +14,11 @@ def mask_phone(phone: str | None) -> str:
 
 
 def mask_national_id(national_id: str | None) -> str:
-    """'12345678' -> '******78'."""
+    """'12345678' (or its stored last 3 digits, '678') -> '*****678': the same width whatever the
+    ID's length, so the mask does not reveal it."""
     if not national_id:
         return "-"
-    return "*" * max(len(national_id) - 2, 0) + national_id[-2:]
+    return "*****" + national_id[-3:]
 
 
 def mask_name(name: str | None) -> str:

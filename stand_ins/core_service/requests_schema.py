@@ -57,7 +57,8 @@ class CreateApplication(_Body):
 
 
 class StartPayment(_Body):
-    phone: Phone | None = None
+    # the caller's phone: only the applicant may start a payment, and the prompt goes to them
+    phone: Phone
 
 
 class SubmitFeedback(_Body):

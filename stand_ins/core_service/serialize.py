@@ -21,7 +21,7 @@ def citizen_json(citizen: Citizen) -> dict[str, Any]:
         "phone": citizen.phone,
         "first_name": citizen.first_name,
         "last_name": citizen.last_name,
-        "national_id_masked": mask_national_id(citizen.national_id),
+        "national_id_masked": mask_national_id(citizen.national_id_last3),
         "date_of_birth": citizen.date_of_birth.isoformat(),
         "created_at": _time(citizen.created_at),
     }
@@ -64,6 +64,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "phone": payment.phone,
         "amount_kes": payment.amount_kes,
         "status": payment.status,
+        "method": payment.method or "mpesa_stk",
         "checkout_request_id": payment.checkout_request_id,
         "mpesa_receipt": payment.mpesa_receipt,
         "failure_reason": payment.failure_reason,

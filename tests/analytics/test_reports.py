@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -11,11 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import audit
 from app import create_app
 from audit.drain import Drainer, drain_client
-from gateway.hop import Hop
 from records.audit import AuditRecord
+from tests.hops import at_hop
 
 TREES = Path(__file__).parent / "trees"
 
@@ -41,21 +42,22 @@ def shop(settings, redis_client):
     hops = app.extensions["hops"]
     for n, (session_id, transcripts) in enumerate(SCRIPT.items()):
         for transcript in transcripts:
-            hops.handle(Hop(session_id, f"+25471200{n:04d}", "*555#", "63902", transcript))
+            hops.handle(at_hop(session_id, f"+25471200{n:04d}", "*555#", "63902", transcript))
     client = app.test_client()
     form = {"sessionId": "T1", "serviceCode": "*555#", "phoneNumber": "+254712000021", "networkCode": "63902"}
     assert (
         client.post("/ussd/africastalking/events", data={**form, "status": "Incomplete"}).status_code == 200
     )
-    audit.record("sms", message_id="m1", status="sent", cost="KES 0.8000", at=1_767_268_800_000)  # 2026-01-01
-    audit.record("sms", message_id="m1", status="delivered", at=1_767_268_900_000)
-    audit.record("sms", message_id="m2", status="sent", cost="KES 0.8000", at=1_767_268_800_000)
-    audit.record("sms", message_id="m2", status="failed", reason="DeliveryFailure", at=1_767_268_900_000)
-    audit.record("sms", message_id="m3", status="queued", at=1_767_355_200_000)  # 2026-01-02
+    trail = app.extensions["audit"]
+    trail.record("sms", message_id="m1", status="sent", cost="KES 0.8000", at=1_767_268_800_000)  # 2026-01-01
+    trail.record("sms", message_id="m1", status="delivered", at=1_767_268_900_000)
+    trail.record("sms", message_id="m2", status="sent", cost="KES 0.8000", at=1_767_268_800_000)
+    trail.record("sms", message_id="m2", status="failed", reason="DeliveryFailure", at=1_767_268_900_000)
+    trail.record("sms", message_id="m3", status="queued", at=1_767_355_200_000)  # 2026-01-02
     for ok in (True, True, False):
-        audit.record("backend", operation="submit_application", ok=ok, error=None if ok else "timeout")
+        trail.record("backend", operation="submit_application", ok=ok, error=None if ok else "timeout")
     for service, rating in (("good_conduct", 5), ("good_conduct", 4), ("passport", 2)):
-        audit.record("feedback", service=service, service_code="*555#", rating=rating)
+        trail.record("feedback", service=service, service_code="*555#", rating=rating)
     Drainer(drain_client(settings.redis_url), app.extensions["database"]).drain_all()
     with app.extensions["database"].session() as session:
         for record in session.scalars(select(AuditRecord).where(AuditRecord.session_id == "T2")):
@@ -162,10 +164,50 @@ def test_csv_export(shop):
 def test_console_pages_draw_charts_and_the_heat_map(shop):
     page = get(shop, "/console/analytics").get_data(as_text=True)
     assert "<svg" in page and "register funnel" in page and "good_conduct" in page
+    assert ">Your first name</text>" in page, "funnel steps are labelled with the screen's text"
     heat = get(shop, "/console/analytics/dropoff", tree="shop").get_data(as_text=True)
-    assert "reg_name: reached 5, dropped 1 (20%)" in heat
-    assert "hsl(0, 70%, 75%)" in heat  # status_failed: everyone who got there left
+    data = json.loads(
+        re.search(r'<script type="application/json" id="heat-data">(.*?)</script>', heat, re.S)[1]
+    )
+    assert {n["id"] for n in data["graph"]["nodes"]} == set(shop.extensions["trees"].current("shop").nodes)
+    rows = {r["node"]: r for r in data["rows"]}
+    assert (rows["reg_name"]["reached"], rows["reg_name"]["dropped"]) == (5, 1)
+    assert rows["status_failed"]["colour"] == "hsl(0, 70%, 75%)"  # everyone who got there left
+    assert "js/heatmap.js" in heat and "vendor/dagre.min.js" in heat
     assert "http://" not in heat.replace("http://www.w3.org/2000/svg", "")  # nothing from a CDN
+
+
+def test_funnels_never_go_up_and_say_what_each_step_is(shop):
+    for journey in ("register", "pay", "track"):
+        steps = [r for r in rows(shop, "funnels") if r["journey"] == journey and r["kind"] == "screen"]
+        counts = [r["sessions"] for r in steps]
+        assert counts == sorted(counts, reverse=True), (journey, counts)
+    labels = {r["node"]: r["label"] for r in rows(shop, "funnels") if r["node"]}
+    assert labels["reg_name"] == "Your first name" and labels["pay_done"] == "Paid"
+    branches = [r["node"] for r in rows(shop, "funnels") if r["kind"] == "branch"]
+    assert branches == ["status_failed"], "a failure screen is not a step of the track funnel"
+
+
+def test_dropoff_split_by_network_language_and_version(shop):
+    by_lang = {(r["node"], r["lang"]): r for r in rows(shop, "dropoff_split", tree="shop", by="lang")}
+    assert by_lang[("reg_done", "sw")]["reached"] == 1 and by_lang[("reg_name", "en")]["reached"] == 4
+    by_network = rows(shop, "dropoff_split", tree="shop", by="network")
+    assert {r["network"] for r in by_network} == {"63902"}
+    assert sum(r["reached"] for r in by_network if r["node"] == "main") == 10
+    current = shop.extensions["trees"].current("shop")
+    assert {r["version"] for r in rows(shop, "dropoff_split", tree="shop", by="version")} == {current.version}
+    from records.menus import MenuVersion
+
+    with shop.extensions["database"].session() as db:  # as if the console had published it as #7
+        db.add(MenuVersion(tree_id="shop", version=current.version, number=7, document={}, author="t"))
+    by_version = rows(shop, "dropoff_split", tree="shop", by="version")
+    assert {r["version"] for r in by_version} == {"#7"}, "versions by number, not hashes"
+    assert rows(shop, "summary", version="7") == rows(shop, "summary")
+    assert rows(shop, "summary")[0]["version_number"] == 7
+    client = shop.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    refused = client.get("/api/v1/analytics/dropoff_split", query_string={"by": "phone"})
+    assert refused.status_code == 400
 
 
 def test_access_needs_the_token_when_one_is_set(settings, redis_client):
@@ -188,7 +230,13 @@ def test_a_logged_in_operator_sees_analytics(settings, redis_client):
 
     app = create_app(settings)
     with app.extensions["database"].session() as db:
-        create_operator(db, "viewer@example.org", "a long enough password 1", "viewer")
+        create_operator(
+            db,
+            "viewer@example.org",
+            "a long enough password 1",
+            "viewer",
+            passwords=app.extensions["passwords"],
+        )
     client = app.test_client()
     login_page = client.get("/console/login")
     assert login_page.status_code == 200

@@ -6,7 +6,6 @@ import time
 
 from sqlalchemy import insert, select, text
 
-import audit
 from audit.chain import CHAINED_FIELDS, record_hash, row_values
 from audit.drain import Drainer, drain_client
 from audit.verify import verify_chain
@@ -17,7 +16,7 @@ DAY_MS = 24 * 3600 * 1000
 
 def fill(app, count: int = 10, at_ms: int | None = None) -> None:
     for n in range(count):
-        audit.record("operator", action="publish_tree", actor=f"op{n}", at=at_ms)
+        app.extensions["audit"].record("operator", action="publish_tree", actor=f"op{n}", at=at_ms)
     Drainer(drain_client(app.extensions["settings"].redis_url), app.extensions["database"]).drain_all()
 
 

@@ -20,8 +20,8 @@ from audit import metrics
 from audit.drain import Drainer, drain_client
 from audit.trail import STREAM
 from audit.verify import verify_chain
-from gateway.hop import Hop
 from records.audit import AuditRecord
+from tests.hops import at_hop
 from tests.support import wait_until
 
 
@@ -66,7 +66,7 @@ def test_events_wait_in_redis_while_sql_is_down(app, sql_outage):
     def load(first: int, sessions: int) -> None:
         for n in range(first, first + sessions):
             for text in keys:
-                hops.handle(Hop(f"OUT{n}", "+254712000000", "*384*123#", "63902", text))
+                hops.handle(at_hop(f"OUT{n}", "+254712000000", "*384*123#", "63902", text))
 
     try:
         load(0, 100)

@@ -8,19 +8,19 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-import audit
 from audit.drain import Drainer, drain_client
 from audit.hops import HopAuditor
 from audit.trail import STREAM
 from audit.verify import verify_chain
 from gateway.hop import Hop
 from records.audit import AuditRecord
+from tests.hops import at_hop
 
 PHONE = "+254712345678"
 
 
 def hop(text: str, session: str = "S1", phone: str = PHONE) -> Hop:
-    return Hop(session_id=session, phone=phone, service_code="*384*123#", network="63902", text=text)
+    return at_hop(session, phone, "*384*123#", "63902", text)
 
 
 def drain(app) -> Drainer:
@@ -59,8 +59,9 @@ def test_every_hop_is_one_record_without_the_transcript_or_the_phone(app):
 
 
 def test_record_pseudonymises_the_phone_and_drops_secrets(app):
-    audit.record("sms", message_id="ATXid_1", status="sent", cost="KES 0.8000", phone=PHONE, body="Hi")
-    audit.record(
+    trail = app.extensions["audit"]
+    trail.record("sms", message_id="ATXid_1", status="sent", cost="KES 0.8000", phone=PHONE, body="Hi")
+    trail.record(
         "backend", operation="register", ok=False, error="timeout", national_id="12345678", pin="1234"
     )
     drain(app)
@@ -72,7 +73,7 @@ def test_record_pseudonymises_the_phone_and_drops_secrets(app):
 
 def test_a_drained_batch_is_never_written_twice(app):
     for i in range(5):
-        audit.record("operator", action="publish", actor=f"op{i}")
+        app.extensions["audit"].record("operator", action="publish", actor=f"op{i}")
     drainer = Drainer(drain_client(app.extensions["settings"].redis_url), app.extensions["database"])
     entries = drainer.read()
     drainer.write(entries)  # committed, but the process "dies" before XACK
@@ -83,10 +84,10 @@ def test_a_drained_batch_is_never_written_twice(app):
 
 def test_the_hop_listener_never_raises_into_the_hop(app):
     hops = app.extensions["hops"]
-    real = hops.auditor
+    real = hops.events.auditor
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.05)
     broken_trail = type(real.trail)(dead, real.trail.pseudonyms)
-    hops.auditor = HopAuditor(broken_trail, app.extensions["trees"])
+    hops.events.auditor = HopAuditor(broken_trail, app.extensions["trees"])
     assert hops.handle(hop("")).outcome == "start"
 
     class Exploding:
@@ -95,7 +96,7 @@ def test_the_hop_listener_never_raises_into_the_hop(app):
 
         pseudonyms = None  # event() fails before add() is reached
 
-    hops.auditor = HopAuditor(Exploding(), app.extensions["trees"])  # type: ignore[arg-type]
+    hops.events.auditor = HopAuditor(Exploding(), app.extensions["trees"])  # type: ignore[arg-type]
     assert hops.handle(hop("7")).outcome == "option"
 
 

@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from datetime import date
+from typing import Any
 
 import pytest
 from flask import Flask, jsonify, request
@@ -19,8 +20,10 @@ from backend_client import (
     CircuitOpen,
     Conflict,
     CoreClient,
+    IdentityMismatch,
     InvalidRequest,
     NotFound,
+    Person,
     WrongPin,
 )
 from stand_ins.core_service.testing import WsgiThread, free_port
@@ -31,29 +34,50 @@ PIN = "5931"
 ANSWERS = {"purpose": "travel", "county": "Mombasa"}
 
 
-def _register(client: CoreClient, phone: str = PHONE, national_id: str = "31234567"):
-    return client.register_citizen(
-        national_id=national_id,
-        first_name="Otieno",
-        last_name="Ochieng",
-        date_of_birth=date(1985, 3, 14),
-        phone=phone,
-        pin=PIN,
-    )
+def _register(client: CoreClient, phone: str = PHONE, person: Person | None = None, **changes: Any):
+    """Register `person` (default: someone from the core's register nobody registered as yet)."""
+    person = person or client.dev_people(1)[0]
+    details = person.model_dump() | changes
+    return client.register_citizen(**details, phone=phone, pin=PIN)
 
 
 def test_register_verify_and_find(client):
-    citizen = _register(client)
-    assert citizen.phone == PHONE and citizen.national_id_masked.endswith("67")
+    person = client.dev_people(1)[0]
+    citizen = _register(client, person=person)
+    assert citizen.phone == PHONE and citizen.national_id_masked == "*****" + person.national_id[-3:]
+    assert (citizen.first_name, citizen.date_of_birth) == (person.first_name, person.date_of_birth)
     assert client.verify_pin(PHONE, PIN).id == citizen.id
     assert client.find_citizen(PHONE).id == citizen.id
     assert client.find_citizen("+254700999888") is None
     with pytest.raises(Conflict) as duplicate:
-        _register(client)
+        _register(client, person=person)
     assert duplicate.value.code == "already_registered"
     with pytest.raises(InvalidRequest) as invalid:
         _register(client, phone="0722000111")
     assert invalid.value.field == "phone"
+
+
+def test_details_not_in_the_register_are_an_identity_mismatch(client):
+    person = client.dev_people(1)[0]
+    with pytest.raises(IdentityMismatch) as mismatch:
+        _register(client, person=person, date_of_birth=date(1990, 1, 1))
+    assert (mismatch.value.code, mismatch.value.status) == ("identity_mismatch", 422)
+    assert client.find_citizen(PHONE) is None
+    other_phone = "+254722000222"
+    _register(client, other_phone, person=person)
+    with pytest.raises(Conflict) as taken:
+        _register(client, person=person)
+    assert taken.value.details == {"field": "national_id"}
+    assert other_phone not in taken.value.message
+
+
+def test_dev_people_are_unregistered_people_from_the_register(client):
+    people = client.dev_people(5)
+    assert len({p.national_id for p in people}) == 5
+    assert all(len(p.national_id) == 8 and p.national_id.isdigit() for p in people)
+    _register(client, person=people[0])
+    fresh = {p.national_id for p in client.dev_people(100)}
+    assert people[0].national_id not in fresh
 
 
 def test_wrong_pins_then_locked(client):
@@ -102,15 +126,15 @@ def test_apply_pay_track_and_feedback(client):
     assert [a.reference for a in page.applications] == [second.reference, first.reference]
     assert page.total == 2
 
-    payment = client.start_payment(first.reference)
+    payment = client.start_payment(first.reference, phone=PHONE)
     assert payment.status == "pending" and payment.amount_kes == 1050
     assert wait_until(lambda: client.get_payment(payment.id).status == "paid")
-    tracked = client.get_application(first.reference.lower())
+    tracked = client.get_application(first.reference.lower(), phone=PHONE)
     assert tracked.payment_status == "paid"
     assert tracked.latest_payment is not None and tracked.latest_payment.mpesa_receipt
     assert [h.status for h in tracked.history] == ["submitted"]
     with pytest.raises(Conflict) as paid_twice:
-        client.start_payment(first.reference)
+        client.start_payment(first.reference, phone=PHONE)
     assert paid_twice.value.code == "already_paid"
 
     feedback = client.submit_feedback(
@@ -120,7 +144,22 @@ def test_apply_pay_track_and_feedback(client):
     with pytest.raises(InvalidRequest):
         client.submit_feedback(phone=PHONE, rating=9, service_code="passport")
     with pytest.raises(NotFound):
-        client.get_application("ECZ-222222")
+        client.get_application("ECZ-222222", phone=PHONE)
+
+
+def test_someone_elses_application_is_not_found(client):
+    _register(client)
+    mine = client.create_application(phone=PHONE, pin=PIN, service_code="good_conduct", answers=ANSWERS)
+    stranger = "+254722000999"
+    _register(client, stranger)
+    with pytest.raises(NotFound) as foreign:
+        client.get_application(mine.reference, phone=stranger)
+    with pytest.raises(NotFound) as unknown:
+        client.get_application("ECZ-222222", phone=stranger)
+    assert (foreign.value.code, foreign.value.message) == (unknown.value.code, unknown.value.message)
+    with pytest.raises(NotFound):
+        client.start_payment(mine.reference, phone=stranger)
+    assert client.get_application(mine.reference, phone=PHONE).payment_status == "unpaid"
 
 
 def test_wrong_pin_on_apply(client):

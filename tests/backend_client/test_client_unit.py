@@ -13,7 +13,6 @@ from backend_client import (
     WrongPin,
 )
 from backend_client.errors import rejection_for
-from backend_client.webhooks import sign, verify_signature
 
 
 class FakeClock:
@@ -86,13 +85,3 @@ def test_error_details_are_exposed():
     assert rejection_for(423, {"error": "account_locked", "retry_after": 900}).retry_after == 900
     assert rejection_for(422, {"error": "invalid_field", "field": "county"}).field == "county"
     assert rejection_for(409, {"error": "already_registered", "field": "phone"}).details["field"] == "phone"
-
-
-def test_signature_helpers():
-    body = b'{"event_id":"e1"}'
-    header = sign(body, "s3cret")
-    assert header.startswith("sha256=") and len(header) == 7 + 64
-    assert verify_signature(body, header, "s3cret")
-    assert not verify_signature(body + b" ", header, "s3cret")
-    assert not verify_signature(body, header, "other")
-    assert not verify_signature(body, None, "s3cret")

@@ -7,9 +7,24 @@ Names start with `console_` so they never shadow the project-wide fixtures in te
 from __future__ import annotations
 
 import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
+import redis
+import yaml
+from werkzeug.serving import make_server
+
+from config import ROOT
+from tests.support import free_port
+
+# The shipped eCitizen tree as the console first loads it (the seed YAML).
+SHIPPED_TREE = yaml.safe_load((ROOT / "menus" / "trees" / "ecitizen.yaml").read_text(encoding="utf-8"))
+SHIPPED_JOURNEYS = yaml.safe_load(
+    (ROOT / "menus" / "trees" / "ecitizen.journeys.yaml").read_text(encoding="utf-8")
+)["journeys"]
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -26,35 +41,39 @@ def console_redis_url(redis_server) -> str:
     return redis_server.url
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Production argon2 costs ~50 ms a hash on purpose; tests only need it to be argon2.
-    import console.operators
-
-    monkeypatch.setattr(
-        console.operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-@pytest.fixture()
-def console_app(console_redis_url: str, redis_client, database_url: str):
+def make_console_app(redis_url: str, database_url: str, **overrides):
+    """A fresh app on an emptied Redis and `database_url` (a migrated, empty database: the
+    `database_url` fixture of tests/conftest.py), menus seeded, with one operator of every role."""
     from app import create_app
     from config import Settings
     from console.operators import create_operator
 
-    settings = Settings.from_env(
-        redis_url=console_redis_url,
-        database_url=database_url,
-        log_level="WARNING",
-        log_format="console",
-    )
+    redis.Redis.from_url(redis_url).flushdb()
+    values = {
+        "redis_url": redis_url,
+        "database_url": database_url,
+        "log_level": "WARNING",
+        "log_format": "console",
+        # nothing listens here: a test that wants the core service starts one (never `make run`'s)
+        "core_url": f"http://127.0.0.1:{free_port()}",
+        # Production argon2 costs on purpose; tests only need it to be argon2.
+        "password_hash_profile": "cheapest",
+    }
+    settings = Settings.from_env(**{**values, **overrides})
     application = create_app(settings)
     application.config["TESTING"] = True
     assert application.extensions["menu_store"].start()  # what `flask --app app menus seed` does
     with application.extensions["database"].session() as db:
         for role in ROLES:
-            create_operator(db, f"{role}@example.org", PASSWORD, role)
+            create_operator(
+                db, f"{role}@example.org", PASSWORD, role, passwords=application.extensions["passwords"]
+            )
     return application
+
+
+@pytest.fixture()
+def console_app(console_redis_url: str, database_url: str):
+    return make_console_app(console_redis_url, database_url)
 
 
 def login(client, email: str, password: str = PASSWORD):
@@ -87,16 +106,95 @@ def as_role(console_app):
     return make
 
 
-def dial(client, text: str = "", session_id: str = "ATUid_console1") -> str:
+def dial(client, text: str = "", session_id: str = "ATUid_console1", phone: str = PHONE) -> str:
     response = client.post(
         "/ussd/africastalking",
         data={
             "sessionId": session_id,
             "serviceCode": SERVICE,
-            "phoneNumber": PHONE,
+            "phoneNumber": phone,
             "networkCode": "63902",
             "text": text,
         },
     )
     assert response.status_code == 200
     return response.get_data(as_text=True)
+
+
+# -- the browser (Debian's Chromium driven by Playwright) -------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        message = "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI must run the browser tests, not skip them quietly
+        pytest.skip(message)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def serve(application) -> tuple[str, object]:
+    """Serve a WSGI app on a free 127.0.0.1 port from a thread: (base URL, server)."""
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+@pytest.fixture()
+def live_server(console_app) -> Iterator[str]:
+    url, server = serve(console_app)
+    yield url
+    server.shutdown()
+
+
+def _javascript_error(message) -> bool:
+    """A console error that is not the browser reporting a 4xx the page asked for and handled."""
+    if message.type != "error":
+        return False
+    return not re.search(r"Failed to load resource: .* status of 4\d\d", message.text)
+
+
+class PageErrors(list):
+    """JavaScript errors and failed requests seen by a page; a test ends by asserting none."""
+
+
+@pytest.fixture()
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    errors = PageErrors()
+    tab.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    tab.on("console", lambda msg: _javascript_error(msg) and errors.append(f"console: {msg.text}"))
+    tab.errors = errors
+    yield tab
+    context.close()
+
+
+def log_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/console/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#login")
+    page.wait_for_url("**/console/")
+
+
+def open_tree(page, tree: str = "ecitizen") -> None:
+    """Open the editor and wait until the draft is loaded and the graph drawn."""
+    page.goto(f"/console/trees/{tree}")
+    page.wait_for_selector("#editor[data-loaded=yes]")
+    page.wait_for_selector("#graph[data-ready=yes]")

@@ -1,64 +1,15 @@
 """The console in headless Chromium (Debian's package, driven by Playwright): an operator changes a
-label, sees it in the simulator, publishes, a phone dials it through the USSD callback, and a
-rollback brings the old label back."""
+label, sees it in the simulator, publishes with a note, a phone dials it through the USSD callback,
+and a rollback brings the old label back; problems show at the node; a stale save keeps the edit."""
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from tests.console.conftest import PASSWORD, PHONE, SERVICE
+from tests.console.conftest import PHONE, SERVICE, log_in, open_tree
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        message = "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI must run the browser tests, not skip them quietly
-        pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture()
-def live_server(console_app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, console_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture()
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 def dial(base_url: str, session_id: str, text: str = "") -> str:
@@ -78,21 +29,26 @@ def dial(base_url: str, session_id: str, text: str = "") -> str:
     return response.text
 
 
-def log_in(page, email: str) -> None:
-    page.goto("/console/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#login")
+def confirm_note(page, note: str) -> None:
+    """Fill the publish/rollback dialog's required note and confirm."""
+    from playwright.sync_api import expect
+
+    dialog = page.locator("#note-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#note-confirm")).to_be_disabled()
+    page.fill("#note-text", note)
+    page.click("#note-confirm")
+    expect(dialog).to_be_hidden()
 
 
 def test_change_label_simulate_publish_dial_and_roll_back(page, live_server):
     from playwright.sync_api import expect
 
     status = page.locator("#status")
-    page.on("dialog", lambda dialog: dialog.accept("back to the seed"))
     log_in(page, "publisher@example.org")
     expect(page.locator("h1")).to_contain_text("Menu trees")
     page.click("a[data-tree=ecitizen]")
+    page.wait_for_selector("#editor[data-loaded=yes]")
     expect(page.locator("#node-id")).to_have_text("main")
     expect(page.locator('#graph g[data-node="help"]')).to_be_visible()
 
@@ -108,23 +64,45 @@ def test_change_label_simulate_publish_dial_and_roll_back(page, live_server):
     expect(page.locator("#screen")).to_contain_text("1. Support line")
     assert "1. Register now" not in dial(live_server, "before-publish"), "the draft is not live yet"
 
-    page.fill("#publish-note", "clearer first option")
     page.click("#publish")
+    expect(page.locator("#note-dialog-summary")).to_contain_text("1 screen(s) changed")
+    confirm_note(page, "clearer first option")
     expect(status).to_contain_text("Published version 2")
     assert "1. Register now" in dial(live_server, "after-publish")
+    expect(page.locator('#history tr[data-version="2"] td.note')).to_have_text("clearer first option")
+    expect(page.locator('#publications li[data-kind="publish"]')).to_contain_text("clearer first option")
 
     page.click('button[data-rollback="1"]')
+    confirm_note(page, "back to the seed")
     expect(status).to_contain_text("Rolled back: version 1")
     screen = dial(live_server, "after-rollback")
     assert "1. Register\n" in screen and "Register now" not in screen
+    assert page.errors == []
+
+
+def test_publish_needs_a_note_and_can_be_cancelled(page, live_server):
+    from playwright.sync_api import expect
+
+    log_in(page, "publisher@example.org")
+    open_tree(page)
+    page.fill('.option[data-index="0"] input[data-lang="en"]', "Sign up")
+    page.click("#save")
+    expect(page.locator("#status")).to_contain_text("Saved revision 2")
+    page.click("#publish")
+    page.fill("#note-text", "   ")
+    expect(page.locator("#note-confirm")).to_be_disabled()
+    page.click("#note-cancel")
+    expect(page.locator("#status")).to_contain_text("Not published")
+    assert "1. Register\n" in dial(live_server, "cancelled")
 
 
 def test_problem_shown_at_the_node_and_nothing_published(page, live_server):
     from playwright.sync_api import expect
 
     log_in(page, "publisher@example.org")
-    page.goto("/console/trees/ecitizen")
-    page.click('#graph g[data-node="help"]')
+    open_tree(page)
+    page.fill("#graph-search", "help")
+    page.press("#graph-search", "Enter")
     expect(page.locator("#node-id")).to_have_text("help")
     page.fill("#text-sw", "")
     expect(page.locator('#graph g[data-node="help"].has-problem')).to_be_visible()
@@ -132,6 +110,7 @@ def test_problem_shown_at_the_node_and_nothing_published(page, live_server):
     page.click("#save")
     expect(page.locator("#status")).to_contain_text("with 1 problem")
     page.click("#publish")
+    confirm_note(page, "try anyway")
     expect(page.locator("#status")).to_contain_text("fix them before publishing")
     assert "7. Help" in dial(live_server, "still-live")
 
@@ -140,8 +119,10 @@ def test_editor_sees_a_stale_save_and_keeps_their_edit(page, live_server, as_rol
     from playwright.sync_api import expect
 
     log_in(page, "editor@example.org")
-    page.goto("/console/trees/ecitizen")
+    open_tree(page)
     expect(page.locator("#publish")).to_be_disabled()
+    expect(page.locator("#role-note")).to_contain_text("publisher role; you are an editor")
+    assert page.locator("#publish").get_attribute("aria-describedby") == "role-note"
     page.fill('.option[data-index="1"] input[data-lang="en"]', "Apply now")
 
     other = as_role("publisher")  # someone else saves first
@@ -153,3 +134,4 @@ def test_editor_sees_a_stale_save_and_keeps_their_edit(page, live_server, as_rol
     expect(page.locator('.option[data-index="1"] input[data-lang="en"]')).to_have_value("Apply now")
     page.click("#overwrite")
     expect(page.locator("#status")).to_contain_text("Saved revision 3")
+    assert page.errors == []

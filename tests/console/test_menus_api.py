@@ -32,9 +32,10 @@ def test_lists_trees_and_serves_the_seeded_draft(as_role):
     assert [t["id"] for t in trees] == ["ecitizen"]
     assert trees[0]["live_number"] == 1 and trees[0]["draft_is_live"]
     draft = _draft(viewer)
-    assert draft["revision"] == 1 and draft["problems"] == []
+    assert draft["revision"] == 1
+    assert [p for p in draft["problems"] if p["severity"] == "error"] == []
     assert draft["journeys"]["journeys"], "journeys are seeded from ecitizen.journeys.yaml"
-    assert {n["id"] for n in draft["layout"]["nodes"]} == set(draft["document"]["nodes"])
+    assert {n["id"] for n in draft["graph"]["nodes"]} == set(draft["document"]["nodes"])
 
 
 def test_seeding_is_idempotent(console_app):
@@ -108,7 +109,7 @@ def test_session_in_flight_finishes_on_its_version(as_role, console_app):
     document = copy.deepcopy(draft["document"])
     document["nodes"]["help"]["options"][0]["label"]["en"] = "Support line (free)"
     assert _save(publisher, draft, document).status_code == 200
-    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 201
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).status_code == 201
     pinned = dial(phone, "7", session_id="inflight")
     assert "1. Support line\n" in pinned, "a session in flight stays on the version it started on"
     assert "1. Support line (free)" in dial(phone, "7", session_id="new-dial")
@@ -124,7 +125,7 @@ def test_other_process_follows_redis_and_loads_pinned_versions(as_role, console_
     publisher = as_role("publisher")
     draft = _draft(publisher)
     _save(publisher, draft, _relabel(draft["document"], "Register today"))
-    new = publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).get_json()["version"]
+    new = publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).get_json()["version"]
     other.refresh(force=True)
     assert other.for_service_code("*384*123#").version == new
 
@@ -201,7 +202,7 @@ def test_failing_journey_blocks_publishing(as_role):
     tested = publisher.call("POST", f"{DRAFT}/test", {}).get_json()
     assert not tested["ok"] and tested["journeys"]["failures"]
     assert "1. Register" in tested["journeys"]["failures"][0]["message"]
-    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 422
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).status_code == 422
 
 
 def test_bad_input_gets_json_errors(as_role):
@@ -266,7 +267,7 @@ def test_every_edit_publish_and_rollback_is_audited(as_role, console_app):
     draft = _draft(publisher)
     _save(publisher, draft, _relabel(draft["document"], "Register now"))
     publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "why"})
-    publisher.call("POST", "/api/v1/menus/ecitizen/rollback", {"version": "1"})
+    publisher.call("POST", "/api/v1/menus/ecitizen/rollback", {"version": "1", "note": "undo"})
     from sqlalchemy import select
 
     from records.operators import OperatorAction
@@ -351,7 +352,7 @@ def test_journeys_are_edited_with_the_draft(as_role):
     assert saved.status_code == 200 and saved.get_json()["journeys"] == journeys
     tested = publisher.call("POST", f"{DRAFT}/test", {}).get_json()
     assert tested["ok"] and tested["journeys"]["passed"] == ["new label"]
-    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {}).status_code == 201
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "test"}).status_code == 201
 
 
 def test_a_large_tree_fits_in_one_save(as_role):
@@ -363,3 +364,82 @@ def test_a_large_tree_fits_in_one_save(as_role):
     saved = _save(editor, draft, document)
     assert saved.status_code == 200, saved.status_code
     assert any(p["message"] == "cannot be reached from the start" for p in saved.get_json()["problems"])
+
+
+def test_publish_and_rollback_need_a_note(as_role):
+    publisher = as_role("publisher")
+    refused = publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "  "})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "note_required"
+    refused = publisher.call("POST", "/api/v1/menus/ecitizen/rollback", {"version": "1"})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "note_required"
+
+
+def test_the_same_save_twice_is_not_a_conflict_but_another_edit_is(as_role):
+    editor = as_role("editor")
+    draft = _draft(editor)
+    document = _relabel(draft["document"], "Register now")
+    assert _save(editor, draft, document).status_code == 200
+    again = _save(editor, draft, document)  # a double click: same revision, same content
+    assert again.status_code == 200 and again.get_json()["revision"] == 2
+    other = _save(editor, draft, _relabel(draft["document"], "Something else"))
+    assert other.status_code == 409
+    assert "by you (editor@example.org) in another tab or window" in other.get_json()["message"]
+
+
+def test_warnings_are_listed_but_do_not_block_publishing(as_role):
+    publisher = as_role("publisher")
+    checked = publisher.call("POST", f"{DRAFT}/validate", {}).get_json()
+    warnings = [p for p in checked["problems"] if p["severity"] == "warning"]
+    assert checked["ok"] and any(p["node"] == "main" for p in warnings)
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "ok"}).status_code == 201
+
+
+def test_export_import_and_reset(as_role):
+    editor = as_role("editor")
+    exported = editor.call("POST", f"{DRAFT}/export", {}).get_json()["yaml"]
+    assert exported.startswith("id: ecitizen\ntitle: eCitizen\n")
+    changed = exported.replace("en: Welcome to eCitizen", "en: Welcome, imported")
+    imported = editor.call("POST", f"{DRAFT}/import", {"yaml": changed}).get_json()
+    assert imported["document"]["nodes"]["main"]["text"]["en"] == "Welcome, imported"
+    assert _draft(editor)["revision"] == 1, "importing does not save"
+    bad = editor.call("POST", f"{DRAFT}/import", {"yaml": "id: [unclosed"})
+    assert bad.status_code == 422 and bad.get_json()["error"] == "bad_yaml"
+    viewer = as_role("viewer")
+    assert viewer.call("POST", f"{DRAFT}/import", {"yaml": changed}).status_code == 403
+
+    draft = _draft(editor)
+    _save(editor, draft, imported["document"])
+    reset = editor.call("POST", f"{DRAFT}/reset", {"version": "1", "revision": 2})
+    assert reset.status_code == 200 and reset.get_json()["revision"] == 3
+    assert reset.get_json()["document"]["nodes"]["main"]["text"]["en"] == "Welcome to eCitizen"
+    _save(editor, _draft(editor), imported["document"])  # revision 4
+    stale = editor.call("POST", f"{DRAFT}/reset", {"version": "1", "revision": 3})
+    assert stale.status_code == 409
+
+
+def test_session_endpoint_gives_the_csrf_token_only_to_the_logged_in(as_role, console_app):
+    editor = as_role("editor")
+    body = editor.call("GET", "/api/v1/session").get_json()
+    assert body["email"] == "editor@example.org" and body["csrf_token"] == editor.csrf
+    assert console_app.test_client().get("/api/v1/session").status_code == 401
+
+
+def test_a_viewer_cannot_reset_import_or_run_live_calls(as_role):
+    viewer = as_role("viewer")
+    assert viewer.call("POST", f"{DRAFT}/reset", {"version": "1", "revision": 1}).status_code == 403
+    live = viewer.call("POST", f"{DRAFT}/simulate", {"keys": [], "scenario": "live", "phone": "0722000111"})
+    assert live.status_code == 400 and live.get_json()["error"] == "unknown_scenario"
+
+
+def test_operator_text_cannot_break_out_of_the_drop_off_page(as_role, console_app):
+    publisher = as_role("publisher")
+    attack = "</script><b>x"
+    draft = _draft(publisher)
+    document = copy.deepcopy(draft["document"])
+    locked = document["nodes"]["locked"]["text"]
+    locked["en"] = "Help " + attack + " " + locked["en"]
+    assert _save(publisher, draft, document).status_code == 200
+    assert publisher.call("POST", "/api/v1/menus/ecitizen/publish", {"note": "x"}).status_code == 201
+    page = publisher.client.get("/console/analytics/dropoff?tree=ecitizen").get_data(as_text=True)
+    assert "Help \\u003c/script\\u003e\\u003cb\\u003ex" in page, "the tree travels as escaped JSON"
+    assert attack not in page

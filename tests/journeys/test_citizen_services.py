@@ -3,24 +3,26 @@ the reference core service over real HTTP on 127.0.0.1, plus its faults (down, s
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from rq import Queue, SimpleWorker
+from rq import Queue
+from rq.job import Job
 from sqlalchemy import func, select
 
-from citizen.queued import QUEUE_NAME, submit_queued_application
+from citizen.queued import QUEUE_NAME, submit
+from common.jobs import SimpleContextWorker
 from records.sms import SmsMessage
 from stand_ins.core_service.models import Application, IdempotencyRecord
-from stand_ins.core_service.testing import CoreServer, WsgiThread
+from stand_ins.core_service.testing import CoreServer, WsgiThread, unregistered_people
 from tests.conftest import Dialler
-from tests.stand_ins.core_service.conftest import ADMIN, core_config
+from tests.stand_ins.core_service.conftest import ADMIN
 
 PIN = "4826"
 REFERENCE = re.compile(r"ECZ-[0-9A-Z]{6}")
@@ -31,8 +33,8 @@ SCREENS = {
         "welcome": "Welcome to eCitizen",
         "id": "Enter your national ID number",
         "registered": "You are registered on eCitizen.",
-        "dci": "1. Directorate of Criminal Investigations",
-        "good_conduct": "1. Certificate of Good Conduct",
+        "dci": "1. Police (DCI)",
+        "good_conduct": "1. Good conduct",
         "purpose": "Purpose of the certificate (1/2)",
         "county": "County for fingerprints (2/2)",
         "fee": "Fee: KES 1,050",
@@ -48,37 +50,20 @@ SCREENS = {
         "welcome": "Karibu eCitizen",
         "id": "Weka nambari ya kitambulisho",
         "registered": "Umesajiliwa kwenye eCitizen.",
-        "dci": "1. Idara ya Upelelezi wa Jinai",
-        "good_conduct": "1. Cheti cha Maadili Mema",
+        "dci": "1. Polisi (DCI)",
+        "good_conduct": "1. Cheti cha maadili",
         "purpose": "Sababu ya kuomba cheti (1/2)",
         "county": "Kaunti ya kuchukua alama za vidole (2/2)",
         "fee": "Ada: KES 1,050",
         "pin": "Weka PIN kuthibitisha",
         "wrong_pin": "PIN si sahihi. Majaribio 2 yamebaki.",
         "submitted": "Imepokelewa. Nambari ya kumbukumbu: ",
-        "mpesa": "Utapokea ombi la M-Pesa kwenye simu yako",
+        "mpesa": "Utapokea ombi la M-Pesa",
         "under_review": "Hali: Inashughulikiwa tangu ",
         "sorry": "END Samahani, huduma ina shughuli nyingi, tafadhali jaribu tena baadaye.",
         "queued": "Tutakutumia nambari ya kumbukumbu kwa SMS.",
     },
 }
-
-
-@pytest.fixture
-def core(tmp_path) -> Iterator[CoreServer]:
-    server = CoreServer(core_config(tmp_path)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def core_app(settings, core):
-    from app import create_app
-
-    application = create_app(replace(settings, core_url=core.url))
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["core_client"].close()
 
 
 def caller(app, phone: str, session: str) -> Dialler:
@@ -90,16 +75,18 @@ def choose_language(app, phone: str, lang: str) -> None:
         caller(app, phone, f"lang-{phone}").dial("8", "2")
 
 
-def register_over_http(core: CoreServer, phone: str, national_id: str) -> None:
-    body = {
-        "national_id": national_id,
-        "first_name": "Wanjiku",
-        "last_name": "Kamau",
-        "date_of_birth": "1990-05-01",
-        "phone": phone,
-        "pin": PIN,
-    }
+def register_over_http(core: CoreServer, phone: str) -> dict[str, str]:
+    """Register someone from the core's population register on `phone`; returns the person."""
+    person = unregistered_people(core.url)[0]
+    body = person | {"phone": phone, "pin": PIN}
     assert requests.post(f"{core.url}/citizens", json=body, timeout=5).status_code == 201
+    return person
+
+
+def typed_date(iso: str) -> str:
+    """'1990-05-01' as a citizen types it: '01/05/1990'."""
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
 
 
 def applications(core: CoreServer) -> list[Application]:
@@ -125,7 +112,10 @@ def test_register_apply_pay_track(core_app, core, lang):
     register = caller(core_app, phone, f"reg-{lang}")
     assert text["welcome"] in register.dial()
     assert text["id"] in register.press("1")
-    for key in ("23456789" if lang == "en" else "2345678", "Wanjiku", "Kamau", "01/05/1990", PIN):
+    person = unregistered_people(core.url)[0]
+    # names as a citizen may type them: case and spacing differ from the register's
+    names = (person["first_name"].upper(), f" {person['last_name'].lower()} ")
+    for key in (person["national_id"], *names, typed_date(person["date_of_birth"]), PIN):
         register.press(key)
     assert text["registered"] in register.press(PIN)
     assert caller(core_app, phone, f"again-{lang}").dial("1").startswith("CON ")  # already registered
@@ -164,11 +154,56 @@ def test_register_apply_pay_track(core_app, core, lang):
     assert "registration_welcome" in [m.template for m in outbox(core_app, phone)]
 
 
+REGISTER_SCREENS = {
+    "en": {
+        "mismatch": "The details do not match the national register.",
+        "taken": "This ID number is already registered. Please visit a Huduma Centre",
+        "too_many": "Too many details did not match.",
+    },
+    "sw": {
+        "mismatch": "Taarifa hazilingani na sajili ya taifa.",
+        "taken": "Nambari hii ya kitambulisho imeshasajiliwa.",
+        "too_many": "Taarifa nyingi hazikulingana.",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_registration_is_checked_against_the_population_register(core_app, core, lang):
+    phone, other = {"en": ("+254712000101", "+254712000102"), "sw": ("+254722000101", "+254722000102")}[lang]
+    text, screens = SCREENS[lang], REGISTER_SCREENS[lang]
+    choose_language(core_app, phone, lang)
+    choose_language(core_app, other, lang)
+    person = unregistered_people(core.url)[0]
+    typed = [person["national_id"], person["first_name"], person["last_name"]]
+    born = typed_date(person["date_of_birth"])
+    wrong_year = born[:-4] + str(int(born[-4:]) - 1)
+
+    register = caller(core_app, phone, f"reg-mismatch-{lang}")
+    screen = register.dial("1", *typed, wrong_year, PIN, PIN)
+    assert screens["mismatch"] in screen and "Huduma Centre" in screen
+    assert text["id"] in register.press("1")  # try again
+    for key in (*typed, born, PIN):
+        register.press(key)
+    assert text["registered"] in register.press(PIN)
+
+    # the same person on another phone: sent to a Huduma Centre, told nothing of the first phone
+    taken = caller(core_app, other, f"reg-taken-{lang}").dial("1", *typed, born, PIN, PIN)
+    assert screens["taken"] in taken and "Huduma Centre" in taken
+    assert phone not in taken and phone[-3:] not in taken
+
+    # guessing a date of birth from the other phone stops after five tries
+    for year_back in range(2, 8):
+        guess = born[:-4] + str(int(born[-4:]) - year_back)
+        last = caller(core_app, other, f"guess-{lang}-{year_back}").dial("1", *typed, guess, PIN, PIN)
+    assert screens["too_many"] in last and "Huduma Centre" in last
+
+
 @pytest.mark.parametrize("lang", ["en", "sw"])
 def test_core_stopped_mid_journey_reads_apologise_then_recover(core_app, core, lang):
     phone = "+254733000111"
     text = SCREENS[lang]
-    register_over_http(core, phone, "3456789")
+    register_over_http(core, phone)
     choose_language(core_app, phone, lang)
     track = caller(core_app, phone, "mid-1")
     to_summary(track)
@@ -192,7 +227,7 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     core_app, core, redis_server, capfd
 ):
     phone = "+254744000222"
-    register_over_http(core, phone, "4567890")
+    national_id = register_over_http(core, phone)["national_id"]
     dialler = caller(core_app, phone, "queued-1")
     assert "Fee: KES 1,050" in to_summary(dialler)  # the catalogue was read while it was up
     dialler.press("1")
@@ -203,32 +238,44 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     connection = redis_server.client()
     queue = Queue(QUEUE_NAME, connection=connection)
     [job] = queue.get_jobs()
-    assert job.kwargs["sealed_pin"] != PIN and PIN not in (job.description or "")
+    # everything but the idempotency key travels sealed: no PIN, phone or answer readable in Redis
+    assert set(job.kwargs) == {"sealed", "idempotency_key"}
+    assert PIN not in str(job.kwargs) and phone not in str(job.kwargs) and PIN not in (job.description or "")
     key = job.kwargs["idempotency_key"]
     [queued] = outbox(core_app, phone)
     assert queued.template == "application_queued" and PIN not in f"{queued.params} {queued.body}"
 
     # still down: the attempt fails and the job waits for a retry instead of being dropped
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    work = core_app.extensions["queued_work"]
+    SimpleContextWorker([queue], connection=connection, context=work).work(burst=True)
     assert job.get_status(refresh=True) == "scheduled"
 
     core.start()
     core_app.extensions["core_client"].breaker.record_success()
     queue.scheduled_job_registry.schedule(job, datetime.now(UTC) - timedelta(seconds=1))
-    SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=True)
-    assert job.get_status(refresh=True) == "finished"
-    reference = job.return_value()
+    SimpleContextWorker([queue], connection=connection, context=work).work(burst=True, with_scheduler=True)
+    # done: the job is deleted at once (result_ttl=0), its sealed fields with it
+    assert Job.exists(job.id, connection=connection) is False
+    [reference] = [a.reference for a in applications(core)]
     assert REFERENCE.fullmatch(reference)
 
     # a second run of the same job (a worker killed after the call, say) creates nothing new
-    again = submit_queued_application(**job.kwargs)
+    again = submit(
+        work,
+        phone,
+        "good_conduct",
+        json.loads(work.box.open(job.kwargs["sealed"]))["answers"],
+        PIN,
+        key,
+        "en",
+    )
     assert again == reference
     assert [a.reference for a in applications(core)] == [reference]
     with core.flask_app.extensions["core"].session_factory() as db:
         count = db.scalar(select(func.count()).where(IdempotencyRecord.key == key))
     assert count == 1
     logged = "".join(capfd.readouterr())
-    assert PIN not in logged and "4567890" not in logged and phone not in logged
+    assert PIN not in logged and national_id not in logged and phone not in logged
 
 
 class SlowCore:
@@ -268,7 +315,7 @@ def outbox(app, phone: str) -> list[SmsMessage]:
 
 def test_core_writes_and_feedback_reach_the_audit_trail_without_personal_data(core_app, core):
     phone = "+254755000333"
-    register_over_http(core, phone, "5678901")
+    national_id = register_over_http(core, phone)["national_id"]
     dialler = caller(core_app, phone, "audit-1")
     to_summary(dialler)
     dialler.press("1")
@@ -287,6 +334,6 @@ def test_core_writes_and_feedback_reach_the_audit_trail_without_personal_data(co
     assert not any(e["operation"].startswith("GET") for e in backend)  # reads go to /metrics only
     assert [e["rating"] for e in events if e["kind"] == "feedback"] == ["5"]
     flat = str(events)
-    assert PIN not in flat and phone not in flat and "5678901" not in flat
+    assert PIN not in flat and phone not in flat and national_id not in flat
     metrics = core_app.test_client().get("/metrics").get_data(as_text=True)
     assert 'backend_request_seconds_count{operation="POST /applications"}' in metrics

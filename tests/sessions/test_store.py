@@ -4,36 +4,20 @@ import threading
 
 import pytest
 
-from gateway.africastalking.transcript import Consumed
 from menus.engine import SessionState
-from sessions.store import SessionBusy, SessionStore, StoredSession
+from sessions.store import SecretBox, SessionBusy, SessionStore, StoredSession
+from tests.hops import TEST_SEALING_KEY
 
 PHONE = "+254712345678"
 
 
 def make_store(redis_client, **kwargs) -> SessionStore:
-    return SessionStore(redis_client, secret_key="k", **kwargs)
+    return SessionStore(redis_client, SecretBox(TEST_SEALING_KEY), **kwargs)
 
 
 def stored(node="help", stack=("main",), **answers) -> StoredSession:
     state = SessionState("ecitizen", "v1", node, "en", stack=list(stack), answers=dict(answers))
-    return StoredSession(
-        state, "*384*123#", Consumed.of("7"), reply="Help\n1. Support line", reply_final=False
-    )
-
-
-def test_transcript_diffing():
-    consumed = Consumed.of("1*2")
-    assert consumed.is_repeat("1*2")
-    assert consumed.new_keys("1*2*3") == (["3"], True)
-    assert consumed.new_keys("1*2*3*4") == (["3", "4"], True)
-    assert consumed.new_keys("1*2*") == ([""], True)
-    # the aggregator rewrote history: take its last segment and say so
-    assert consumed.new_keys("9*9*5") == (["5"], False)
-    # a new key that itself looks like a previous one is still new (never just the last segment)
-    assert Consumed.of("1").new_keys("1*1") == (["1"], True)
-    assert Consumed().new_keys("") == ([], True)
-    assert Consumed().new_keys("3*1") == (["3", "1"], True)
+    return StoredSession(state, "*384*123#", "k7", reply="Help\n1. Support line", reply_final=False)
 
 
 def test_begin_commit_roundtrip_keeps_ttls(redis_client):
@@ -49,6 +33,8 @@ def test_begin_commit_roundtrip_keeps_ttls(redis_client):
 
     again = store.begin(PHONE, "S1")
     assert again.session.state.node == "help" and again.session.reply.startswith("Help")
+    assert again.session.replay_key == "k7"
+    assert store.load(PHONE, "S1").replay_key == "k7" and store.load(PHONE, "S2") is None
     final = stored()
     final.reply_final = True
     assert store.commit(again, final, resumable=False)

@@ -39,7 +39,8 @@ def settings(redis_server, redis_client, database_url) -> Settings:
 
 
 class FakeLookup:
-    """The core service as STATUS sees it: a dict of applications; `down` makes it unavailable."""
+    """The core service as STATUS sees it: a dict of applications and their owners' phones; `down`
+    makes it unavailable."""
 
     def __init__(self) -> None:
         self.down = False
@@ -51,14 +52,17 @@ class FakeLookup:
                 dt.date(2026, 11, 27),
             )
         }
+        self.owners = {"ECZ-7K3Q9P": "+254712345678"}
         self.names = {"good-conduct": {"en": "Certificate of Good Conduct", "sw": "Cheti cha Maadili Mema"}}
 
-    def status_of(self, reference: str) -> ApplicationStatus | None:
+    def status_of(self, reference: str, phone: str) -> ApplicationStatus | None:
         if self.down:
             raise LookupUnavailable("core service down (test)")
         key = reference.upper()
         if "-" not in key:
             key = f"{key[:3]}-{key[3:]}"
+        if self.owners.get(key) != phone:
+            return None  # someone else's is as unknown as no application at all
         return self.applications.get(key)
 
     def service_name(self, code: str):
@@ -93,6 +97,7 @@ def worker(app, sandbox) -> Iterator[WorkerContext]:
         outbox=channel.outbox,
         sender=AfricasTalkingSender(ProviderConfig(api_url=sandbox.url, timeout=(1.0, 1.0))),
         language_of=channel.language_of,
+        trail=channel.trail,
     )
     yield context
     context.close()
@@ -127,10 +132,21 @@ def drain(context: WorkerContext, timeout_s: float = 10.0) -> list[SmsMessage]:
     )
 
 
-def signed_post(client, event: dict, secret: str = WEBHOOK_SECRET, signature: str | None = None):
+def signed_post(
+    client,
+    event: dict,
+    secret: str = WEBHOOK_SECRET,
+    signature: str | None = None,
+    event_id: str | None = None,
+    at: float | None = None,
+):
+    """Post `event` as the core service does: X-Event-Id, and X-Signature over time, id and body."""
     body = json.dumps(event).encode()
-    return client.post(
-        "/events/application-status",
-        data=body,
-        headers={"Content-Type": "application/json", "X-Signature": signature or signature_of(body, secret)},
-    )
+    event_id = event_id or str(event.get("event_id") or event.get("id") or "ev-1")
+    stamp = int(time.time() if at is None else at)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Event-Id": event_id,
+        "X-Signature": signature or signature_of(body, secret, event_id, stamp),
+    }
+    return client.post("/events/application-status", data=body, headers=headers)

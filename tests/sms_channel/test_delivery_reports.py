@@ -63,14 +63,14 @@ def test_failure_statuses_fail_the_message_with_the_reason(client, channel, sent
 def test_a_report_the_worker_missed_is_applied_by_the_sweeper(client, channel, worker, monkeypatch):
     """The report commits while the worker records the send (a race): the sweeper applies it."""
     import sms.worker
-    from gateway.africastalking.sender import OutcomeKind, SendOutcome
+    from sms.sending import OutcomeKind, SendOutcome
 
     monkeypatch.setattr(
         worker.sender,
         "send",
         lambda phone, body: SendOutcome(OutcomeKind.ACCEPTED, "ATXid_race", "KES 0.8000", 101),
     )
-    monkeypatch.setattr(sms.worker, "apply_pending", lambda session, ids=None: 0)
+    monkeypatch.setattr(sms.worker, "apply_pending", lambda session, ids=None, trail=None: 0)
     queued = channel.outbox.enqueue("help", "0712345678", {})
     assert report(client, "ATXid_race", "Success").json["outcome"] == "pending"
     send_batch(worker, queued.id)
@@ -81,7 +81,7 @@ def test_a_report_the_worker_missed_is_applied_by_the_sweeper(client, channel, w
 
 
 def test_an_early_report_is_applied_when_the_worker_records_the_send(client, channel, worker, monkeypatch):
-    from gateway.africastalking.sender import OutcomeKind, SendOutcome
+    from sms.sending import OutcomeKind, SendOutcome
 
     monkeypatch.setattr(
         worker.sender,
@@ -121,10 +121,12 @@ def test_json_is_not_a_report(client):
     assert answer.status_code == 400 and "content type" in answer.json["reason"]
 
 
-def test_the_callback_secret_is_checked_when_configured(app, client, sent):
+def test_the_callback_secret_is_checked_when_configured(settings, sent):
     from dataclasses import replace
 
-    app.extensions["settings"] = replace(app.extensions["settings"], at_callback_secret="s3cret")
+    from app import create_app
+
+    client = create_app(replace(settings, at_callback_secret="s3cret")).test_client()
     assert report(client, sent, "Success").status_code == 403
     assert report(client, sent, "Success", key="wrong").status_code == 403
     assert report(client, sent, "Success", key="s3cret").status_code == 200

@@ -74,6 +74,13 @@ def test_status_of_an_unknown_reference(client, channel, worker, lookup):
     assert reply(channel, worker)[0] == "status_not_found"
 
 
+def test_status_of_someone_elses_reference_is_answered_as_unknown(client, channel, worker, lookup):
+    inbound(client, "STATUS ECZ-7K3Q9P", phone="+254733000111")
+    template, _language, body = reply(channel, worker)
+    assert template == "status_not_found"
+    assert "Approved" not in body and "Birth certificate" not in body
+
+
 def test_status_while_the_core_service_is_down_is_deferred_to_the_providers_retry(client, channel, lookup):
     lookup.down = True
     answer = inbound(client, "STATUS ECZ-7K3Q9P", provider_id="ATMsg_down")

@@ -93,8 +93,13 @@ def test_a_message_stays_in_sql_when_redis_cannot_take_the_job(channel, redis_se
     assert [r.status for r in rows(channel.database)] == ["queued"]
 
 
-def test_module_level_enqueue_uses_the_apps_outbox(channel):
-    from sms.outbox import enqueue
+def test_an_sms_effect_is_queued_once_and_a_bad_one_never_raises(channel):
+    from menus.effects import SendSms
 
-    queued = enqueue("help", "0712345678", {}, "sw", "journey:help:1")
-    assert queued.created and rows(channel.database)[0].language == "sw"
+    sms = SendSms("help", "0712345678", {}, "sw", "journey:help:1")
+    assert channel.outbox.notify(sms) is True
+    assert channel.outbox.notify(sms) is False  # the same dedupe key: no second message
+    assert channel.outbox.notify(SendSms("help", "not a phone", {}, "en", "journey:help:2")) is False
+    assert channel.outbox.notify(SendSms("no_such_template", "0712345678", {}, "en", "x")) is False
+    [row] = rows(channel.database)
+    assert row.language == "sw" and row.dedupe_key == "journey:help:1"

@@ -78,11 +78,24 @@ class Phone:
         return body, times
 
 
-def citizen(url: str, index: int, timings: Timings) -> None:
+def people(core_url: str, n: int) -> list[dict[str, str]]:
+    """`n` people from the core's population register nobody has registered as yet."""
+    found: list[dict[str, str]] = []
+    while len(found) < n:
+        batch = min(100, n - len(found))
+        response = requests.get(f"{core_url}/dev/people", params={"unregistered": 1, "n": batch}, timeout=10)
+        response.raise_for_status()
+        known = {p["national_id"] for p in found}
+        found += [p for p in response.json() if p["national_id"] not in known]
+    return found
+
+
+def citizen(url: str, index: int, person: dict[str, str], timings: Timings) -> None:
     http = requests.Session()
     phone = Phone(http, url, f"+25471{index:07d}")
-    national_id = f"{30_000_000 + index}"
-    register = ["1", national_id, "Wanjiku", "Kamau", "01/05/1990", PIN, PIN]
+    year, month, day = person["date_of_birth"].split("-")
+    names = [person["first_name"], person["last_name"]]
+    register = ["1", person["national_id"], *names, f"{day}/{month}/{year}", PIN, PIN]
     body, times = phone.session(register, timings.hop_ms)
     timings.record("register", times)
     assert "You are registered" in body, body
@@ -121,6 +134,8 @@ def main() -> int:
         "CORE_URL": f"http://127.0.0.1:{core_port}",
         "CORE_PORT": str(core_port),
         "CORE_DATABASE_URL": f"sqlite:///{work / 'core.db'}",
+        "CORE_REGISTER_URL": f"sqlite:///{work / 'register.db'}",
+        "CORE_ID_HASH_KEY": "bench-national-id-hash-key",
         "CORE_PIN_HASH_PROFILE": args.pin_hash,
         "GATEWAY_WEBHOOK_URL": f"http://127.0.0.1:{port}/events/application-status",
         "SECRET_KEY": "bench-secret",
@@ -140,9 +155,11 @@ def main() -> int:
         processes.append(start(gateway_command(port), env, port, work / "gateway.log"))
         url = f"http://127.0.0.1:{port}/ussd/africastalking"
         timings = Timings()
+        registering = people(env["CORE_URL"], args.citizens)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
-            for result in [pool.submit(citizen, url, i, timings) for i in range(args.citizens)]:
+            jobs = [pool.submit(citizen, url, i, p, timings) for i, p in enumerate(registering)]
+            for result in jobs:
                 result.result()
         elapsed = time.perf_counter() - started
     finally:

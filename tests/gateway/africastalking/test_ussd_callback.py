@@ -22,13 +22,13 @@ def post(client, data=None, **kwargs):
     return response.status_code, response.mimetype, body
 
 
-def test_recorded_session_walks_an_info_screen_back_and_home(client, monkeypatch):
-    from citizen.registry import ACTIONS
+def test_recorded_session_walks_an_info_screen_back_and_home(app, client, monkeypatch):
     from menus.engine import ActionResult
 
     # a registered caller and a catalogue with nothing in it: Apply ends on an info screen
-    monkeypatch.setitem(ACTIONS, "check_registered", lambda *_: ActionResult(ok=True))
-    monkeypatch.setitem(ACTIONS, "list_departments", lambda *_: ActionResult(ok=True, data={"items": []}))
+    actions = app.extensions["actions"]
+    monkeypatch.setattr(actions, "check_registered", lambda *_: ActionResult(ok=True))
+    monkeypatch.setattr(actions, "list_departments", lambda *_: ActionResult(ok=True, data={"items": []}))
     bodies = [post(client, hop)[2] for hop in HOPS]
     assert bodies[0].startswith("CON Welcome to eCitizen\n1. Register")
     assert bodies[1].startswith("CON No services available right now.\n0 Back 00 Home")
@@ -154,8 +154,13 @@ def test_browsing_help_is_not_offered_again(client):
     assert post(client, {**GOOD, "sessionId": "ATUid_y"})[2].startswith("CON Welcome")
 
 
-def test_callback_secret(app, client):
-    app.extensions["settings"].__dict__["at_callback_secret"] = "s3cret"
+def test_callback_secret(settings):
+    from dataclasses import replace
+
+    from app import create_app
+
+    app = create_app(replace(settings, at_callback_secret="s3cret"))
+    client = app.test_client()
     response = client.post("/ussd/africastalking", data=GOOD)
     assert response.status_code == 403
     assert response.get_data(as_text=True).startswith("END ")
@@ -206,3 +211,22 @@ def test_session_end_event_with_missing_fields_is_a_4xx_with_a_reason(client):
     response = client.post("/ussd/africastalking/events", data={"sessionId": "x"})
     assert response.status_code == 400
     assert response.json["error"] == "bad_request" and "missing" in response.json["message"]
+
+
+@pytest.mark.parametrize(("body", "final"), [("", False), ("   \n", False), ("", True)])
+def test_an_empty_screen_is_never_sent_as_an_empty_con(body, final):
+    from gateway.africastalking.ussd import render_at
+
+    reply = render_at(body, final)
+    assert reply.startswith("END Sorry, something went wrong.") and reply.strip() != "CON"
+
+
+def test_a_hop_service_reply_becomes_con_or_end(app, client, monkeypatch):
+    from common.outcomes import HopOutcome
+    from gateway.hop import HopReply
+
+    hops = app.extensions["hops"]
+    monkeypatch.setattr(hops, "handle", lambda hop: HopReply("Pick one\n1. A", False, HopOutcome.START))
+    assert post(client, GOOD)[2] == "CON Pick one\n1. A"
+    monkeypatch.setattr(hops, "handle", lambda hop: HopReply("Bye", True, HopOutcome.OPTION))
+    assert post(client, GOOD)[2] == "END Bye"

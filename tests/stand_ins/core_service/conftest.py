@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,21 +13,21 @@ from stand_ins.core_service import create_app
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 PHONE = "+254712345678"
 PIN = "4826"
-CITIZEN = {
-    "national_id": "23456789",
-    "first_name": "Wanjiku",
-    "last_name": "Kamau",
-    "date_of_birth": "1990-05-01",
-    "phone": PHONE,
-    "pin": PIN,
-}
 GOOD_CONDUCT = {"service_code": "good_conduct", "answers": {"purpose": "employment", "county": "Nairobi"}}
+ID_HASH_KEY = "test-id-hash-key-that-is-only-for-tests"
 
 
 def core_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
-    """Fast settings for tests: cheap PIN hashing, tiny delays, a temp SQLite file."""
+    """Fast settings for tests: cheap PIN hashing, tiny delays, a temp SQLite file.
+
+    The population register is generated once per test session (per xdist worker) beside the
+    tests' temp folders: it never changes, and 10,000 people take a moment to write.
+    """
     return {
+        "VAR_DIR": tmp_path,
         "DATABASE_URL": f"sqlite:///{tmp_path}/core.db",
+        "REGISTER_URL": f"sqlite:///{Path(tmp_path).parent}/core-register.db",
+        "ID_HASH_KEY": ID_HASH_KEY,
         "PIN_HASH_PROFILE": "cheapest",
         "ADMIN_TOKEN": "test-admin-token",
         "WEBHOOK_SECRET": "test-secret",
@@ -52,8 +53,21 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def register(client: FlaskClient, **changes: Any):
-    return client.post("/citizens", json=CITIZEN | changes)
+def people(client: FlaskClient, n: int = 1) -> list[dict[str, str]]:
+    """`n` unregistered people from the core's register, through its development endpoint."""
+    response = client.get("/dev/people", query_string={"unregistered": 1, "n": n})
+    assert response.status_code == 200, response.json
+    assert len(response.json) == n
+    return response.json
+
+
+def registration(person: dict[str, str], phone: str = PHONE, pin: str = PIN) -> dict[str, str]:
+    """The body of POST /citizens for `person` (from the register) on `phone`."""
+    return person | {"phone": phone, "pin": pin}
+
+
+def register(client: FlaskClient, body: dict[str, str], **changes: Any):
+    return client.post("/citizens", json=body | changes)
 
 
 def apply(client: FlaskClient, key: str = "key-00000001", **changes: Any):
@@ -62,7 +76,18 @@ def apply(client: FlaskClient, key: str = "key-00000001", **changes: Any):
 
 
 @pytest.fixture
-def citizen(client: FlaskClient) -> dict[str, Any]:
-    response = register(client)
+def person(client: FlaskClient) -> dict[str, str]:
+    return people(client)[0]
+
+
+@pytest.fixture
+def body(person: dict[str, str]) -> dict[str, str]:
+    """A registration that the register accepts: `person` on PHONE with PIN."""
+    return registration(person)
+
+
+@pytest.fixture
+def citizen(client: FlaskClient, body: dict[str, str]) -> dict[str, Any]:
+    response = register(client, body)
     assert response.status_code == 201, response.json
     return response.json

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from stand_ins.core_service.models import Application, WebhookEvent
 from stand_ins.core_service.references import ALPHABET, new_reference, normalise_reference
-from tests.stand_ins.core_service.conftest import ADMIN, PHONE, PIN, apply
+from tests.stand_ins.core_service.conftest import ADMIN, PHONE, PIN, apply, register
 from tests.support import wait_until
 
 REFERENCE = re.compile(r"^ECZ-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
@@ -26,7 +26,7 @@ def test_reference_alphabet_has_no_ambiguous_characters():
     assert normalise_reference("ECZ-7K3Q0P") is None
 
 
-def test_create_application(client, citizen):
+def test_create_application(client, citizen, person):
     response = apply(client)
     assert response.status_code == 201
     body = response.json
@@ -34,8 +34,61 @@ def test_create_application(client, citizen):
     assert body["status"] == "submitted"
     assert body["fee_kes"] == 1050
     assert body["payment_status"] == "unpaid"
-    assert body["answers"] == {"purpose": "employment", "county": "Nairobi"}
+    # name and ID are filled from the citizen's record; the ID stays masked
+    assert body["answers"] == {
+        "purpose": "employment",
+        "county": "Nairobi",
+        "full_name": f"{person['first_name']} {person['last_name']}",
+        "national_id": "*****" + person["national_id"][-3:],
+    }
     assert [h["status"] for h in body["history"]] == ["submitted"]
+
+
+def test_prefilled_fields_come_from_the_record_whatever_the_client_sends(client, citizen, person):
+    forged = {
+        "purpose": "travel",
+        "county": "Mombasa",
+        "full_name": "Someone Else",
+        "national_id": "11111111",
+    }
+    body = apply(client, answers=forged).json
+    assert body["answers"]["full_name"] == f"{person['first_name']} {person['last_name']}"
+    assert body["answers"]["national_id"] == "*****" + person["national_id"][-3:]
+
+
+BAD_FORMATS = [
+    (
+        "birth_cert_copy",
+        {"full_name": "2580", "date_of_birth": "01/05/2001", "county": "Kisumu"},
+        "full_name",
+    ),
+    (
+        "birth_cert_copy",
+        {"full_name": "Akinyi Odhiambo", "date_of_birth": "01/05/1899", "county": "Kisumu"},
+        "date_of_birth",
+    ),
+    ("dl_renewal", {"licence_number": "12-AB-XYZ", "period": "1y"}, "licence_number"),
+    (
+        "business_name_registration",
+        {"search_reference": "XX-1234", "business_name": "Duka", "nature": "retail", "county": "Nakuru"},
+        "search_reference",
+    ),
+    (
+        "marriage_cert_copy",
+        {"certificate_number": "12345", "spouse_name": "Otieno 2", "marriage_date": "01/01/2001"},
+        "spouse_name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("service", "answers", "field"), BAD_FORMATS)
+def test_fields_are_checked_by_their_format(client, citizen, service, answers, field):
+    response = apply(client, service_code=service, answers=answers)
+    assert (response.status_code, response.json["error"], response.json["field"]) == (
+        422,
+        "invalid_field",
+        field,
+    )
 
 
 def test_same_idempotency_key_gives_one_application(client, app, citizen):
@@ -113,12 +166,23 @@ def test_list_is_newest_first_and_paged(client, citizen):
     assert client.get("/applications", query_string={"phone": PHONE, "limit": "x"}).status_code == 400
 
 
+def _get(client, reference, phone=PHONE):
+    return client.get(f"/applications/{reference}", query_string={"phone": phone})
+
+
 def test_get_by_reference_typed_loosely(client, citizen):
     reference = apply(client).json["reference"]
     loose = reference.replace("-", " ").lower()
-    assert client.get(f"/applications/{loose}").json["reference"] == reference
-    missing = client.get("/applications/ECZ-222222")
+    assert _get(client, loose).json["reference"] == reference
+    missing = _get(client, "ECZ-222222")
     assert (missing.status_code, missing.json["error"]) == (404, "application_not_found")
+
+
+def test_reading_an_application_needs_the_callers_phone(client, citizen):
+    reference = apply(client).json["reference"]
+    for query in ({}, {"phone": "0712345678"}):
+        response = client.get(f"/applications/{reference}", query_string=query)
+        assert (response.status_code, response.json["field"]) == (400, "phone")
 
 
 def _move(client, reference, status, headers=ADMIN, note=None):
@@ -140,7 +204,7 @@ def test_status_workflow_records_history(client, citizen):
     for status in ("under_review", "approved", "ready_for_collection", "collected"):
         response = _move(client, reference, status, note=f"now {status}")
         assert response.status_code == 200, response.json
-    history = client.get(f"/applications/{reference}").json["history"]
+    history = _get(client, reference).json["history"]
     assert [h["status"] for h in history] == [
         "submitted",
         "under_review",
@@ -166,38 +230,57 @@ def test_illegal_moves_are_409(client, citizen):
     assert _move(client, reference, "lost").status_code == 400
 
 
+def _pay(client, reference, phone=PHONE):
+    return client.post(f"/applications/{reference}/payments", json={"phone": phone})
+
+
+def _wait_for_settlement(client, payment_id: str) -> dict:
+    assert wait_until(lambda: client.get(f"/payments/{payment_id}").json["status"] != "pending"), (
+        "the payment never settled"
+    )
+    return client.get(f"/payments/{payment_id}").json
+
+
 def test_payment_goes_pending_then_paid(client, citizen):
     reference = apply(client).json["reference"]
-    started = client.post(f"/applications/{reference}/payments", json={})
+    started = _pay(client, reference)
     assert started.status_code == 201
     payment = started.json
     assert (payment["status"], payment["amount_kes"], payment["phone"]) == ("pending", 1050, PHONE)
-    again = client.post(f"/applications/{reference}/payments", json={})
+    again = _pay(client, reference)
     assert (again.status_code, again.json["id"]) == (200, payment["id"])  # one STK push at a time
-    assert wait_until(lambda: client.get(f"/payments/{payment['id']}").json["status"] == "paid")
-    settled = client.get(f"/payments/{payment['id']}").json
+    settled = _wait_for_settlement(client, payment["id"])
+    assert settled["status"] == "paid"
     assert re.match(r"^[A-Z0-9]{10}$", settled["mpesa_receipt"])
-    assert client.get(f"/applications/{reference}").json["payment_status"] == "paid"
-    paid_twice = client.post(f"/applications/{reference}/payments", json={})
+    assert _get(client, reference).json["payment_status"] == "paid"
+    paid_twice = _pay(client, reference)
     assert (paid_twice.status_code, paid_twice.json["error"]) == (409, "already_paid")
 
 
-def test_payment_fails_for_the_test_phone_and_can_be_retried(client, citizen):
-    reference = apply(client).json["reference"]
-    payment = client.post(f"/applications/{reference}/payments", json={"phone": "+254700000000"}).json
-    assert wait_until(lambda: client.get(f"/payments/{payment['id']}").json["status"] == "failed")
-    failed = client.get(f"/payments/{payment['id']}").json
+def test_payment_fails_for_the_test_phone_and_can_be_retried(client, body):
+    failing = "+254700000000"  # CORE_PAYMENT_FAIL_PHONES
+    assert register(client, body, phone=failing).status_code == 201
+    reference = apply(client, phone=failing).json["reference"]
+    payment = _pay(client, reference, failing).json
+    failed = _wait_for_settlement(client, payment["id"])
+    assert failed["status"] == "failed"
     assert failed["failure_reason"] == "Request cancelled by user"
-    assert client.get(f"/applications/{reference}").json["payment_status"] == "unpaid"
-    retry = client.post(f"/applications/{reference}/payments", json={})
+    assert _get(client, reference, failing).json["payment_status"] == "unpaid"
+    retry = _pay(client, reference, failing)
     assert retry.status_code == 201 and retry.json["id"] != payment["id"]
+
+
+def test_a_payment_needs_the_callers_phone(client, citizen):
+    reference = apply(client).json["reference"]
+    response = client.post(f"/applications/{reference}/payments", json={})
+    assert (response.status_code, response.json["field"]) == (400, "phone")
 
 
 def test_free_service_has_no_payment(client, citizen):
     body = {"service_code": "kra_pin", "answers": {"income_source": "business", "county": "Kisumu"}}
     application = apply(client, **body).json
     assert (application["fee_kes"], application["payment_status"]) == (0, "not_required")
-    response = client.post(f"/applications/{application['reference']}/payments", json={})
+    response = _pay(client, application["reference"])
     assert (response.status_code, response.json["error"]) == (409, "no_fee_due")
 
 
