@@ -24,10 +24,11 @@ cluster: $(STAMP)
 drill: $(STAMP)
 	$(BIN)/python -m tools.drill
 
+# Both cores; every database test runs on SQLite and on a throwaway PostgreSQL (docs/testing.md).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -221,6 +221,23 @@ def _service_code_of(dial_string: str) -> tuple[str, list[str]]:
         raise click.ClickException(str(exc)) from None
 
 
+@menus_cli.command("seed")
+def menus_seed() -> None:
+    """Make each YAML tree version 1 in SQL (once; a changed file the operators never touched is
+    published again) and announce SQL's live versions in Redis. Run after `db upgrade`."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    store = current_app.extensions["menu_store"]
+    try:
+        seeded = store.seed()
+        store.sync_redis()
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"no menu tables ({type(exc).__name__}): run `flask --app app db upgrade` first"
+        ) from None
+    click.echo(f"menu versions seeded: {', '.join(seeded) or 'none new'}; live versions announced in Redis")
+
+
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the gateway's tables (Alembic) in DATABASE_URL."""

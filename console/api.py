@@ -17,6 +17,7 @@ from console.menu_store import (
     CheckReport,
     MenuStore,
     NotPublishable,
+    PublishConflict,
     StaleDraft,
     UnknownTree,
     UnknownVersion,
@@ -83,6 +84,11 @@ def stale_draft(exc: StaleDraft):
         updated_by=exc.updated_by,
         updated_at=exc.updated_at.isoformat(timespec="seconds") + "Z",
     )
+
+
+@bp.errorhandler(PublishConflict)
+def publish_conflict(exc: PublishConflict):
+    return auth.api_error(409, "conflict", str(exc), tree_id=exc.tree_id)
 
 
 @bp.errorhandler(ReleaseConflict)

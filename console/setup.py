@@ -17,8 +17,10 @@ from menus.live import LiveTreeRegistry
 
 
 def init_console(app: Flask) -> MenuStore:
-    """Register `/console` and `/api/v1`, seed menu versions (when the schema exists), follow Redis.
+    """Register `/console` and `/api/v1` and follow the versions published through Redis.
 
+    Touches neither SQL nor Redis: seeding menu versions from the YAML trees is a deploy step
+    (`flask --app app menus seed`, after `db upgrade`); a console request seeds once if it never ran.
     Needs `app.extensions` settings, redis, database and trees (a `LiveTreeRegistry`).
     """
     from citizen.actions import ACTION_NAMES
@@ -83,6 +85,4 @@ def init_console(app: Flask) -> MenuStore:
 
         return api_error(404, "unknown_tree", f"no tree '{exc.args[0]}'")
 
-    # Seed and publish to Redis now if `db upgrade` has run; otherwise the first console call does it.
-    store.start()
     return store

@@ -16,6 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from common.files import private_dir, private_tree
 from common.production import gateway_problems, gateway_warnings, warning_block
 from config import ROOT, Settings
@@ -89,6 +92,14 @@ def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pope
     return False
 
 
+def printable_url(url: str) -> str:
+    """`url` with its password (if any) masked as `***`: safe to print or log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
 @dataclass
 class Service:
     name: str
@@ -99,10 +110,13 @@ class Service:
     umask: int = -1  # -1: inherit
 
 
-def gateway_command(port: int) -> list[str]:
-    workers = os.environ.get("GATEWAY_WORKERS", "2")
-    threads = os.environ.get("GATEWAY_THREADS", "4")
-    host = os.environ.get("HOST", "127.0.0.1")
+def gateway_command(port: int, env: dict[str, str] | None = None) -> list[str]:
+    """granian serving `app:create_app`, sized by GATEWAY_WORKERS / GATEWAY_THREADS / HOST in `env`
+    (default: this process's environment)."""
+    env = os.environ if env is None else env
+    workers = env.get("GATEWAY_WORKERS", "2")
+    threads = env.get("GATEWAY_THREADS", "4")
+    host = env.get("HOST", "127.0.0.1")
     return [
         str(BIN / "granian"),
         "--interface",
@@ -265,10 +279,10 @@ def main() -> int:
     try:
         for service in services:
             if service.name == "gateway":
-                subprocess.run(
-                    [str(BIN / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True
-                )
-            service.process = subprocess.Popen(service.command, cwd=ROOT, env=env, umask=service.umask)
+                # Deploy steps, in order: the schema, then the menu versions the console edits.
+                for step in (["db", "upgrade"], ["menus", "seed"]):
+                    subprocess.run([str(BIN / "flask"), "--app", "app", *step], cwd=ROOT, env=env, check=True)
+            service.process = subprocess.Popen(service.command, cwd=ROOT, env=env)
             if service.port and not wait_for_port("127.0.0.1", service.port, 30, service.process):
                 print(f"\n✗ {service.name} did not start on port {service.port}", file=sys.stderr)
                 stop(services)
@@ -276,7 +290,7 @@ def main() -> int:
         print("\n  eCitizen USSD gateway is running (Ctrl-C stops everything)\n")
         for service in services:
             print(f"  {service.name:<28} {service.url}")
-        print(f"  {'database':<28} {env['DATABASE_URL']}")
+        print(f"  {'database':<28} {printable_url(env['DATABASE_URL'])}")
         print(
             "\n  Try it:  .venv/bin/flask --app app ussd dial '*384*123#' --phone +254712345678\n",
             flush=True,

@@ -166,9 +166,9 @@ def core(tmp_path) -> Iterator[CoreServer]:
 
 
 @pytest.fixture()
-def console_app(console_redis_url, tmp_path, core):
+def console_app(console_redis_url, database_url, core):
     """This module's app calls the reference core service started for the test."""
-    return make_console_app(console_redis_url, tmp_path, core_url=core.url)
+    return make_console_app(console_redis_url, database_url, core_url=core.url)
 
 
 def applications(core: CoreServer) -> list:

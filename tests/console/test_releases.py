@@ -39,8 +39,10 @@ def test_the_share_is_a_stable_sample_of_sessions():
 
 
 @pytest.fixture()
-def app(console_redis_url, tmp_path):
-    return make_console_app(console_redis_url, tmp_path, release_min_sessions=3, release_check_interval_s=0)
+def app(console_redis_url, database_url):
+    return make_console_app(
+        console_redis_url, database_url, release_min_sessions=3, release_check_interval_s=0
+    )
 
 
 @pytest.fixture()

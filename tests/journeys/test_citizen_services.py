@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -277,22 +278,29 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     assert PIN not in logged and national_id not in logged and phone not in logged
 
 
-def _slow_app(environ, start_response):
-    time.sleep(1.5)
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [b"{}"]
+class SlowCore:
+    """A core service that answers only once `release` is set (or after 5 s)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def __call__(self, environ, start_response):
+        self.release.wait(5)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
 
 
 def test_slow_core_gets_an_apology_within_the_hop_budget(settings):
     from app import create_app
 
-    with WsgiThread(_slow_app) as slow:
+    core = SlowCore()
+    with WsgiThread(core) as slow:
         app = create_app(replace(settings, core_url=slow.url, hop_budget_ms=400))
-        app.extensions["database"].upgrade()
         dialler = caller(app, "+254755000333", "slow-1")
         started = time.monotonic()
         screen = dialler.dial("3", "ECZ-7K3Q9P")
         elapsed = time.monotonic() - started
+        core.release.set()
         assert screen.startswith(SCREENS["en"]["sorry"])
         assert elapsed < 0.8, elapsed
         app.extensions["core_client"].close()

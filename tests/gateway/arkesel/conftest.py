@@ -10,7 +10,9 @@ from tests.gateway.arkesel.caller import SteppingClock
 
 
 @pytest.fixture()
-def settings(settings):
+def settings(settings, database_url):
+    # database_url named here too: pytest does not follow an overridden fixture's own arguments when it
+    # decides what to parametrize (SQLite and PostgreSQL).
     return replace(settings, aggregators=KNOWN_AGGREGATORS, phone_regions=("KE", "GH"))
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -9,6 +8,7 @@ from sqlalchemy import func, select
 from stand_ins.core_service.models import Application, WebhookEvent
 from stand_ins.core_service.references import ALPHABET, new_reference, normalise_reference
 from tests.stand_ins.core_service.conftest import ADMIN, PHONE, PIN, apply, register
+from tests.support import wait_until
 
 REFERENCE = re.compile(r"^ECZ-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
 
@@ -235,11 +235,10 @@ def _pay(client, reference, phone=PHONE):
 
 
 def _wait_for_settlement(client, payment_id: str) -> dict:
-    deadline = time.monotonic() + 5
-    while (payment := client.get(f"/payments/{payment_id}").json)["status"] == "pending":
-        assert time.monotonic() < deadline, "the payment never settled"
-        time.sleep(0.02)
-    return payment
+    assert wait_until(lambda: client.get(f"/payments/{payment_id}").json["status"] != "pending"), (
+        "the payment never settled"
+    )
+    return client.get(f"/payments/{payment_id}").json
 
 
 def test_payment_goes_pending_then_paid(client, citizen):

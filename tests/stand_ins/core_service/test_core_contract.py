@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from stand_ins.core_service import create_app
 from stand_ins.core_service.models import WebhookEvent
 from tests.stand_ins.core_service.conftest import ADMIN, PHONE, apply, core_config, register
+from tests.support import wait_until
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "backend_client" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
@@ -128,7 +128,7 @@ def test_answers_fit_the_contract(client, app, body):
     check(started, "POST", payments)
     check(client.post(f"/applications/{reference}/payments", json=own), "POST", payments)
     check(client.post(f"/applications/{reference}/payments", json=stranger), "POST", payments)  # 404
-    time.sleep(0.08)
+    assert wait_until(lambda: client.get(f"/payments/{started.json['id']}").json["status"] == "paid")
     check(client.get(f"/payments/{started.json['id']}"), "GET", "/payments/{payment_id}")
     check(client.get(f"/applications/{reference}", query_string=own), "GET", "/applications/{reference}")
     check(client.post(f"/applications/{reference}/payments", json=own), "POST", payments)  # already paid
