@@ -7,7 +7,6 @@ checks the draft (schema, validator, journey tests) first and refuses with every
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -112,7 +111,7 @@ class MenuStore:
         redis_client: redis.Redis,
         registry: publishing.LiveTreeRegistry,
         screen_limit: int,
-        known_actions: Callable[[], set[str]],
+        known_actions: frozenset[str],
         trees_dir: Path,
     ) -> None:
         self.database = database
@@ -132,7 +131,7 @@ class MenuStore:
         for path in tree_files(self.trees_dir):
             try:
                 document = parse_yaml(path.read_text(encoding="utf-8"))
-                tree, problems = validate_document(document, self.screen_limit, self.known_actions())
+                tree, problems = validate_document(document, self.screen_limit, set(self.known_actions))
             except TreeError as exc:
                 tree, problems = None, exc.problems
             if tree is None or problems:
@@ -359,7 +358,7 @@ class MenuStore:
         """Validate a document (and run `journeys` against it) the way publishing would."""
         if not isinstance(document, dict):
             return CheckReport(None, [TreeProblem("a tree must be a JSON object")])
-        tree, problems = validate_document(document, self.screen_limit, self.known_actions())
+        tree, problems = validate_document(document, self.screen_limit, set(self.known_actions))
         report = CheckReport(tree, list(problems))
         if tree is None:
             return report

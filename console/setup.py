@@ -35,7 +35,7 @@ def init_console(app: Flask) -> MenuStore:
         app.extensions["redis"],
         trees,
         screen_limit=settings.screen_limit,
-        known_actions=lambda: set(ACTION_NAMES),
+        known_actions=ACTION_NAMES,
         trees_dir=settings.trees_dir,
     )
     app.extensions["menu_store"] = store
