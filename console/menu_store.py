@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -23,7 +22,7 @@ from console.operators import SYSTEM, Actor, record
 from console.releases import ReleaseConflict, Releases
 from menus import live as publishing
 from menus.journeys import JourneyReport, journeys_path, run_journeys
-from menus.loader import TreeError, TreeProblem, parse_yaml, tree_files
+from menus.loader import TreeError, TreeProblem, load_yaml, parse_yaml, tree_files
 from menus.model import MenuTree
 from menus.validator import screen_warnings, validate_document
 from records.menus import MenuDraft, MenuPublication, MenuRelease, MenuVersion
@@ -139,7 +138,7 @@ class MenuStore:
                 continue
             journeys = empty_journeys(tree.id)
             if journeys_path(path).exists():
-                journeys = yaml.safe_load(journeys_path(path).read_text(encoding="utf-8")) or journeys
+                journeys = load_yaml(journeys_path(path).read_text(encoding="utf-8")) or journeys
             try:
                 with self.database.session() as session:
                     draft = session.get(MenuDraft, tree.id)

@@ -16,10 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from menus.effects import SetLanguage
 from menus.engine import ActionResult, ActionRunner, Engine, SessionState
+from menus.loader import load_yaml
 from menus.model import MenuTree
 from menus.patterns import PatternError, compiled
 
@@ -154,7 +153,7 @@ def run_journey(
 
 
 def load_journeys(path: Path) -> dict[str, Any]:
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = load_yaml(path.read_text(encoding="utf-8")) or {}
     if not isinstance(document, dict) or "journeys" not in document:
         raise ValueError(f"{path}: a journey file needs 'tree' and a list of 'journeys'")
     return document

@@ -8,13 +8,11 @@ import sqlite3
 import subprocess
 import sys
 
-import pytest
 import requests
 
 from tests.support import ROOT, free_port, wait_until
 
 
-@pytest.mark.slow
 def test_run_all_starts_everything_and_ctrl_c_stops_it(tmp_path):
     ports = {name: free_port() for name in ("PORT", "CORE_PORT", "AT_SANDBOX_PORT", "EMBEDDED_REDIS_PORT")}
     env = {

@@ -150,7 +150,8 @@ def browser() -> Iterator[object]:
 def serve(application) -> tuple[str, object]:
     """Serve a WSGI app on a free 127.0.0.1 port from a thread: (base URL, server)."""
     server = make_server("127.0.0.1", 0, application, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits for the loop to look, 0.5 s per test at the default.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}", server
 
 

@@ -157,3 +157,22 @@ def test_the_shipped_tree_has_no_warnings():
         tree = load_tree_file(path)
         assert tree_warnings(tree) == [], path
         assert validate_tree(tree, 160, set(ACTION_NAMES)) == []
+
+
+def test_the_schema_check_remembers_a_document_as_it_was_not_as_it_becomes():
+    from menus.loader import schema_problems
+
+    document = sample()
+    assert schema_problems(document) == []
+    document["nodes"]["home"]["kind"] = "teleport"  # changed after it was checked once
+    assert any(p.node == "home" for p in schema_problems(document))
+    assert schema_problems(sample()) == []
+
+
+def test_the_schema_check_tells_a_number_from_a_text():
+    from menus.loader import schema_problems
+
+    as_text = {**sample(), "title": "1"}
+    as_number = {**sample(), "title": 1}
+    assert schema_problems(as_text) == []
+    assert [p.path for p in schema_problems(as_number)] == ["title"]

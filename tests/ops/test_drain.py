@@ -41,7 +41,7 @@ class _SlowCore(BaseHTTPRequestHandler):
 @pytest.fixture()
 def slow_core():
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), _SlowCore)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

@@ -71,6 +71,7 @@ def test_sentinel_url_finds_the_primary_with_passwords(sentinel_group):
         anonymous.set("k", "v")
 
 
+@pytest.mark.slow
 def test_killed_primary_writes_resume_on_the_promoted_replica_within_10_s(sentinel_group):
     settings = _settings(sentinel_group.url(), sentinel_group)
     client = session_client(settings)
@@ -89,6 +90,7 @@ def test_killed_primary_writes_resume_on_the_promoted_replica_within_10_s(sentin
     print(f"writes resumed {resumed_s:.2f} s after the primary was killed")
 
 
+@pytest.mark.slow
 def test_demoted_primary_raises_no_readonly_past_one_retry(sentinel_group):
     """SENTINEL FAILOVER demotes the primary while clients hold connections to it: the next write
     there gets READONLY, which must make the client find the new primary and retry, not fail."""
@@ -112,6 +114,7 @@ def test_demoted_primary_raises_no_readonly_past_one_retry(sentinel_group):
     assert client.connection_pool.get_master_address()[1] == new_port
 
 
+@pytest.mark.slow
 def test_killed_primary_that_returns_becomes_a_replica_and_hops_keep_writing(sentinel_group):
     settings = _settings(sentinel_group.url(), sentinel_group)
     client = session_client(settings)
@@ -148,6 +151,7 @@ def test_cluster_url_spreads_keys_over_three_masters(redis_cluster):
     assert client.get("u:{+254700000001}:l") == b"sw"
 
 
+@pytest.mark.slow
 def test_hops_resume_on_the_promoted_primary_within_10_s(sentinel_group, tmp_path):
     """Sessions on Sentinel: the primary dies mid-session; the citizen's next hops get the busy
     screen at worst, then the same session goes on once the replica is promoted."""

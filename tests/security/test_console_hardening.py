@@ -254,12 +254,18 @@ def test_a_burst_of_guesses_gets_no_more_tries_than_a_patient_attacker(console_a
     for thread in threads:
         thread.join(30)
     # at most five passwords checked; the rest refused unchecked (429), or told the server is busy
-    # hashing (503, given back: not a try)
+    # hashing (503, given back: not a try; on a loaded machine most of a burst can be 503)
     assert len(results) == 30 and results.count(401) <= 5
-    assert set(results) <= {401, 429, 503} and 429 in results
+    assert set(results) <= {401, 429, 503}
+    # the same attacker, patient now: the burst and the patience together check five passwords
+    later: list[int] = []
+    for n in range(6):
+        attempt(console_app, "admin@example.org", f"later-{n}", "198.51.100.9", later)
+    assert set(later) <= {401, 429} and results.count(401) + later.count(401) == 5
+    assert later[-1] == 429
     after: list[int] = []
     attempt(console_app, "admin@example.org", PASSWORD, "198.51.100.9", after)
-    assert after == [429] if results.count(401) == 5 else after in ([302], [429])
+    assert after == [429]
 
 
 def test_a_stranger_cannot_lock_an_operator_out_of_their_own_account(console_app):

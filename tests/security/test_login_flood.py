@@ -144,6 +144,7 @@ def flood_once(url: str, attempt: int) -> tuple[list[float], list[float], dict[i
     return baseline, latencies, answers
 
 
+@pytest.mark.slow
 def test_twenty_logins_at_once_keep_citizens_hops_under_100_ms(gateway):
     """Three tries, because this machine is shared with other work: a try whose hops alone already
     miss half the budget (p99 50 ms) measures the neighbours, not the gateway, and decides nothing.
