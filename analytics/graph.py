@@ -21,9 +21,17 @@ def depths(tree: MenuTree) -> dict[str, int]:
 
 
 def success_ends(tree: MenuTree) -> set[str]:
-    """END nodes a journey is meant to reach: every `end` node that is not a failure or empty branch."""
+    """END nodes a journey is meant to reach: every `end` node that no failure, empty or error route
+    leads to (an account locked after wrong PINs is no success)."""
     failures = {t for node in tree.nodes.values() for t in (node.failure, node.empty) if t}
+    failures |= {t for node in tree.nodes.values() for t in node.errors.values()}
     return {node.id for node in tree.nodes.values() if node.kind == "end" and node.id not in failures}
+
+
+def goal_screens(tree: MenuTree) -> set[str]:
+    """Screens marked `goal: true`: the journey is done there though the screen offers more (e.g.
+    "Submitted… 1. Pay now"), so a citizen who leaves there completed it."""
+    return {node.id for node in tree.nodes.values() if node.goal}
 
 
 def _reaches(tree: MenuTree, start: str, members: set[str], goals: set[str], without: str | None) -> bool:
@@ -52,7 +60,7 @@ def funnel_steps(tree: MenuTree, journey: str) -> list[str]:
     # journey, e.g. "Track application" and "My applications": the one a citizen sees first)
     entry = min(members, key=lambda n: (order.get(n, 10**6), tree.nodes[n].kind == "action", n))
     reachable = {n for n in members if _reaches(tree, entry, members, {n}, None)}
-    goals = reachable & success_ends(tree)
+    goals = reachable & (success_ends(tree) | goal_screens(tree))
     if not goals:
         deepest = max(order.get(n, -1) for n in reachable)
         goals = {n for n in reachable if order.get(n, -1) == deepest}

@@ -4,7 +4,8 @@ SQL does the heavy lifting (one row per session, visits per node); Python classi
 takes medians. Every function returns flat rows (dicts) so the API can send JSON or CSV alike.
 
 How a session is judged, from its last hop (replays ignored):
-- completed: the last screen was an END screen a journey is meant to reach (`graph.success_ends`);
+- completed: the last screen was an END screen a journey is meant to reach (`graph.success_ends`),
+  or a screen marked `goal: true` (`graph.goal_screens`) whether or not the session ended there;
 - dropped, error: the gateway failed it (error, busy, redis_down);
 - dropped, exit: it ended on another END screen (a failure or "unavailable" screen), or the
   aggregator reported it ended normally (Success; Hubtel: Release) while a menu was still open:
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from analytics.graph import funnel_steps, success_ends
+from analytics.graph import funnel_steps, goal_screens, success_ends
 from common.outcomes import GATEWAY_FAULTS, NOT_A_STEP, HopOutcome
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
@@ -146,7 +147,7 @@ def sessions(db: Session, trees: TreeRegistry, filters: Filters) -> list[Session
         query = query.where(first.tree_version == filters.version)
     if filters.lang:
         query = query.where(last.language == filters.lang)
-    ends_cache: dict[tuple[str | None, str | None], set[str]] = {}
+    ends_cache: dict[tuple[str | None, str | None], tuple[set[str], set[str]]] = {}
     found = []
     for row in db.execute(query.order_by(agg.c.started)):
         facts = SessionFacts(
@@ -166,8 +167,8 @@ def sessions(db: Session, trees: TreeRegistry, filters: Filters) -> list[Session
         key = (row.tree_id, row.tree_version)
         if key not in ends_cache:
             tree = _tree(trees, *key)
-            ends_cache[key] = success_ends(tree) if tree else set()
-        judge(facts, ends_cache[key], filters.now)
+            ends_cache[key] = (success_ends(tree), goal_screens(tree)) if tree else (set(), set())
+        judge(facts, *ends_cache[key], filters.now)
         found.append(facts)
     return found
 
@@ -179,9 +180,10 @@ def _network(details: str | None) -> str | None:
         return None
 
 
-def judge(facts: SessionFacts, success: set[str], now: datetime) -> None:
+def judge(facts: SessionFacts, success: set[str], goals: set[str], now: datetime) -> None:
     """Set `state` and `reason` (see the module docstring for the rules)."""
-    if facts.last_final and facts.last_node in success and facts.last_outcome not in GATEWAY_FAULTS:
+    reached = facts.last_node in goals or (facts.last_final and facts.last_node in success)
+    if reached and facts.last_outcome not in GATEWAY_FAULTS:
         facts.state = "completed"
         return
     facts.state = "dropped"

@@ -170,6 +170,7 @@ def build_tree(document: dict[str, Any]) -> MenuTree:
             audience_text={k: dict(v) for k, v in raw.get("audience_text", {}).items()},
             shortcut=Shortcut(**raw["shortcut"]) if "shortcut" in raw else None,
             label_max=raw.get("label_max"),
+            goal=bool(raw.get("goal", False)),
         )
     strings = {**BUILTIN_STRINGS, **{k: dict(v) for k, v in document.get("strings", {}).items()}}
     return MenuTree(

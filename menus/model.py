@@ -82,6 +82,8 @@ class Node:
     shortcut: Shortcut | None = None
     # A list's labels are cut to this many characters, so a page holds a known number of items.
     label_max: int | None = None
+    # Reaching this screen completes its journey, even if the citizen leaves there (analytics).
+    goal: bool = False
 
     def text_for(self, audience: str | None) -> Text:
         return self.audience_text.get(audience or "", self.text)

@@ -74,6 +74,7 @@ NODE_SCHEMA = {
             "additionalProperties": False,
         },
         "label_max": {"type": "integer", "minimum": 4, "maximum": 120},
+        "goal": {"type": "boolean"},
     },
     "additionalProperties": False,
     "allOf": [
