@@ -141,6 +141,8 @@ def browser() -> Iterator[object]:
             pytest.fail(message)  # CI must run the browser tests, not skip them quietly
         pytest.skip(message)
     sync_api = pytest.importorskip("playwright.sync_api")
+    # The same patience for assertions as for actions: a loaded CI machine answers in seconds.
+    sync_api.expect.set_options(timeout=10_000)
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
