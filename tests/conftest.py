@@ -35,6 +35,46 @@ DATABASES = [name for name in os.environ.get("TEST_DATABASES", "sqlite,postgresq
 POSTGRES_DATABASE = "gateway_test"
 
 
+def _sql_free(item: pytest.Item) -> bool:
+    """Marked `sql_free` (usually a whole module) and not `uses_sql` (one test of it)."""
+    return item.get_closest_marker("sql_free") is not None and item.get_closest_marker("uses_sql") is None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `sql_free` runs on SQLite only: its behaviour never reaches the gateway's
+    database, so a PostgreSQL run would repeat it to no purpose (`pytest_runtest_call` below fails
+    it when its body runs a statement after all)."""
+    if _sql_free(metafunc.definition) and "database_url" in metafunc.fixturenames:
+        metafunc.definition.add_marker(pytest.mark.parametrize("database_url", ["sqlite"], indirect=True))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """For a test marked `sql_free`: fail it if its body sends any SQL to its database (fixtures
+    may: seeding menus, creating operators)."""
+    url = getattr(item, "funcargs", {}).get("database_url")
+    if not _sql_free(item) or url is None:
+        return (yield)
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if conn.engine.url.render_as_string(hide_password=False) == url:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        result = yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    if statements:
+        pytest.fail(f"marked sql_free but ran {len(statements)} SQL statements, e.g. {statements[0]!r}")
+    return result
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each database test with its backend (`-m postgresql` / `-m sqlite` select one half), and
     run slow and browser tests first: spread over the xdist workers from the start, they do not end

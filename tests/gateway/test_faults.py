@@ -13,6 +13,9 @@ from config import Settings
 from tests.menus.sample_tree import sample
 from tests.support import GatewayServer, free_port
 
+# The hop path: no SQL (tests/conftest.py runs these on SQLite only and fails one that runs SQL).
+pytestmark = pytest.mark.sql_free
+
 HOP = {
     "sessionId": "ATUid_fault",
     "serviceCode": "*384*123#",
@@ -24,6 +27,7 @@ BUSY = (
 )
 
 
+@pytest.mark.uses_sql
 def test_redis_unreachable_gives_busy_in_both_languages_within_a_second(database_url):
     from app import create_app
 
@@ -43,6 +47,7 @@ def test_redis_unreachable_gives_busy_in_both_languages_within_a_second(database
     assert 'ussd_hops_total{outcome="redis_down"}' in metrics
 
 
+@pytest.mark.uses_sql
 def test_healthz_ok_and_metrics_exposed(client):
     client.post("/ussd/africastalking", data={**HOP, "text": ""})
     health = client.get("/healthz")

@@ -19,6 +19,9 @@ from tests.gateway.arkesel.caller import SteppingClock
 from tests.gateway.lines import AGGREGATORS, Line, Screen, StubActions, enable_every_aggregator
 from tests.support import free_port
 
+# The hop path: no SQL (tests/conftest.py runs these on SQLite only and fails one that runs SQL).
+pytestmark = pytest.mark.sql_free
+
 CASES = []
 for _tree_path in tree_files(Settings().trees_dir):
     _path = journeys_path(_tree_path)

@@ -36,6 +36,9 @@ from tests.stand_ins.core_service.conftest import core_config
 from tests.support import wait_until
 from tools.run_all import REDIS_UMASK, free_port, redis_command, wait_for_port
 
+# The hop path: no SQL (tests/conftest.py runs these on SQLite only and fails one that runs SQL).
+pytestmark = pytest.mark.sql_free
+
 PHONE = "+254711700001"
 PIN = "5938"
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The hop path: no SQL (tests/conftest.py runs these on SQLite only and fails one that runs SQL).
+pytestmark = pytest.mark.sql_free
+
 FIXTURES = Path(__file__).parent / "fixtures"
 HOPS = json.loads((FIXTURES / "ussd_hops.form.json").read_text())
 DEEP_DIAL = json.loads((FIXTURES / "ussd_deep_dial.form.json").read_text())
@@ -192,6 +195,7 @@ def test_rate_limit_ends_politely_in_the_citizens_language(settings):
     )
 
 
+@pytest.mark.uses_sql
 def test_session_end_events_are_recorded_once(app, client):
     from records.ussd import UssdSessionEnd
 

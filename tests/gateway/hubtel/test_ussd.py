@@ -17,6 +17,9 @@ from tests.conftest import Dialler
 from tests.gateway.hubtel.caller import GHANA_PHONE, HubtelCaller, fixture, fixture_names
 from tests.gateway.lines import StubActions
 
+# The hop path: no SQL (tests/conftest.py runs these on SQLite only and fails one that runs SQL).
+pytestmark = pytest.mark.sql_free
+
 CODES = {"*713#": "ecitizen", "*713*4#": "ecitizen"}
 POLITE_REQUEST = "Sorry, we could not read your request. Please dial again.\nSamahani"
 EXPIRED = "Your session has ended. Please dial again."
@@ -46,6 +49,7 @@ def test_every_fixture_is_listed():
     assert set(fixture_names()) == set(ALONE)
 
 
+@pytest.mark.uses_sql
 @pytest.mark.parametrize("name", sorted(ALONE))
 def test_every_recorded_request_is_answered_in_hubtel_shape(client, name):
     recorded = fixture(name)
@@ -273,6 +277,7 @@ def test_a_response_can_never_continue_another_aggregators_session(client, redis
     assert at.press("7").startswith("CON Help")
 
 
+@pytest.mark.uses_sql
 def test_release_and_timeout_end_the_session_run_nothing_and_are_recorded_once(app, client, redis_client):
     caller = HubtelCaller(client)
     caller.dial()
@@ -296,6 +301,7 @@ def test_release_and_timeout_end_the_session_run_nothing_and_are_recorded_once(a
     assert ends["hubtel:c9f0f895fb98ab9159f51fd0297e236d"].status == "Release"
 
 
+@pytest.mark.uses_sql
 def test_a_dropped_session_is_offered_again_on_the_next_dial(client):
     caller = HubtelCaller(client)
     caller.dial()
