@@ -27,7 +27,7 @@ import pytest
 import redis
 from redis.commands.core import Script
 
-from common.redis_conn import connect
+from common.redis_conn import connect, is_cluster
 from tests.hops import TEST_SEALING_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,7 +224,7 @@ def run_every_script(client) -> TracingRedis:
     limited.release(limited.begin(other, "S3"))
     with pytest.raises(RateLimited):
         limited.begin(other, "S4")
-    if not hasattr(client, "nodes_manager"):  # the commit that carries the audit event: one server only
+    if not is_cluster(client):  # the commit that carries the audit event: one server only
         lease_ = store.begin(PHONE, "S5")
         store.commit(lease_, stored(), resumable=True, event=("audit:events", 1000, {"kind": "hop"}))
 
@@ -248,7 +248,7 @@ def run_every_script(client) -> TracingRedis:
 
 
 def _flush(client) -> None:
-    if hasattr(client, "nodes_manager"):
+    if is_cluster(client):
         client.flushdb(target_nodes="primaries")
     else:
         client.flushdb()
