@@ -178,12 +178,13 @@ class ClusterClient:
     """A Redis Cluster client that may be built while no node of the cluster answers.
 
     redis-py's `RedisCluster` asks a node for the slot map as it is built, and raises when none
-    answers; and each connection error drops the failing node from its startup list, so once every
-    node has failed it never finds the cluster again. This client builds the `RedisCluster` on first
-    use (at most one attempt per `retry_s` while the cluster is away: in between, commands fail at
-    once), gives it back the configured nodes when it has dropped them all, and raises
-    `redis.ConnectionError` for "no node answers", so callers handle a cluster that is down like
-    any Redis that is down. Everything else (commands, pipelines, `register_script`) behaves as
+    answers; each connection error drops the failing node from its startup list, so once every node
+    has failed it has nowhere left to read a new slot map from (after a failover, say); and "no node
+    answers" is its own `RedisClusterException`, not a `redis.ConnectionError`. This client builds
+    the `RedisCluster` on first use (at most one attempt per `retry_s` while the cluster is away: in
+    between, commands fail at once), gives it back the configured nodes when it has dropped them
+    all, and raises `redis.ConnectionError` for "no node answers", so callers handle a cluster that
+    is down like any Redis that is down. Everything else (commands, pipelines, `register_script`) behaves as
     `RedisCluster`'s. Thread-safe; build one per process and role.
     """
 
