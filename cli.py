@@ -24,7 +24,7 @@ from sms.cli import sms_cli
 
 menus_cli = AppGroup("menus", help="Check and test the menu trees.")
 ussd_cli = AppGroup("ussd", help="Try the USSD service from a terminal.")
-db_cli = AppGroup("db", help="Database schema.")
+db_cli = AppGroup("db", help="Database schema and retention.")
 
 
 def _tree_paths(paths: tuple[str, ...]) -> list[Path]:
@@ -247,24 +247,53 @@ def db_upgrade() -> None:
     )
 
 
+@db_cli.command("purge")
+@click.option("--days", type=int, default=None, help="Keep this many days (default RECORD_RETENTION_DAYS).")
+def db_purge(days: int | None) -> None:
+    """Delete SMS and USSD session-end records older than the retention period, now (the worker
+    does it every RECORD_PURGE_INTERVAL_S); never an SMS still on its way."""
+    from common.redis_conn import queue_client
+    from records.retention import purge_once
+
+    settings = current_app.extensions["settings"]
+    retention = days or settings.record_retention_days
+    if retention < 1:
+        raise click.BadParameter("keep at least one day", param_hint="--days")
+    counts = purge_once(
+        current_app.extensions["database"], queue_client(settings), retention, settings.record_purge_batch
+    )
+    if counts is None:
+        raise click.ClickException("another node is purging right now; try again later")
+    click.echo(f"purged {counts.total} rows older than {retention} days: {vars(counts)}")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--no-audit-drain", is_flag=True, help="Don't drain the audit stream in this process.")
 def worker(burst: bool, no_audit_drain: bool) -> None:
     """Run an RQ worker on this deployment's queue Redis and queues (and, in threads, the audit
-    drainer and the sweep that announces dropped applications). Its jobs (queued applications) get
-    the app's `QueuedWork`: core client, sealing key, outbox."""
+    drainer, the sweep that announces dropped applications and the purge of old SMS and session-end
+    records). Its jobs (queued applications) get the app's `QueuedWork`: core client, sealing key,
+    outbox."""
     from rq import Queue
 
     from audit.drain import start_drainer_thread
     from citizen.queued import QUEUE_NAME
     from common.jobs import ContextWorker
     from common.redis_conn import queue_client
+    from records.retention import start_record_purger
 
     settings = current_app.extensions["settings"]
     if not no_audit_drain:
         start_drainer_thread(queue_client(settings, "drain"), current_app.extensions["database"])
     start_draft_sweeper(current_app.extensions["drafts"], settings.draft_sweep_interval_s)
+    start_record_purger(
+        current_app.extensions["database"],
+        queue_client(settings),
+        settings.record_retention_days,
+        settings.record_purge_interval_s,
+        settings.record_purge_batch,
+    )
     # Not the app's fail-fast client: a worker blocks on the queue far longer than a hop may wait.
     connection = queue_client(settings, "worker")
     queues = [Queue(QUEUE_NAME, connection=connection)]

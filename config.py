@@ -110,6 +110,11 @@ class Settings:
     audit_retention_days: int = 365
     audit_stream_maxlen: int = 1_000_000
     analytics_token: str = ""
+    # Retention of the SMS and USSD session-end records (records/retention.py): how long rows are
+    # kept, how often the worker purges, and rows deleted per transaction.
+    record_retention_days: int = 90
+    record_purge_interval_s: float = 3600
+    record_purge_batch: int = 500
     # Operator console: failed logins before a lockout, per account and per client address, and for how long.
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 20
@@ -203,6 +208,9 @@ class Settings:
             "audit_pseudonym_key": _str("AUDIT_PSEUDONYM_KEY", ""),
             "audit_retention_days": _int("AUDIT_RETENTION_DAYS", cls.audit_retention_days),
             "audit_stream_maxlen": _int("AUDIT_STREAM_MAXLEN", cls.audit_stream_maxlen),
+            "record_retention_days": _int("RECORD_RETENTION_DAYS", cls.record_retention_days),
+            "record_purge_interval_s": _float("RECORD_PURGE_INTERVAL_S", cls.record_purge_interval_s),
+            "record_purge_batch": _int("RECORD_PURGE_BATCH", cls.record_purge_batch),
             "analytics_token": _str("ANALYTICS_TOKEN", ""),
             "login_max_failures": _int("LOGIN_MAX_FAILURES", cls.login_max_failures),
             "login_max_failures_per_ip": _int("LOGIN_MAX_FAILURES_PER_IP", cls.login_max_failures_per_ip),
@@ -287,6 +295,10 @@ class Settings:
             raise ValueError("PHONE_REGIONS needs at least one country code")
         if self.audit_retention_days < 1:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
+        if self.record_retention_days < 1:
+            raise ValueError("RECORD_RETENTION_DAYS must be at least 1")
+        if self.record_purge_interval_s <= 0 or not 1 <= self.record_purge_batch <= 5000:
+            raise ValueError("RECORD_PURGE_INTERVAL_S must be positive and RECORD_PURGE_BATCH 1 to 5000")
         if not self.sms_retry_delays_s or self.sms_max_attempts < 1:
             raise ValueError("SMS_RETRY_DELAYS_S needs a delay and SMS_MAX_ATTEMPTS at least 1")
         if self.trusted_proxy_count < 0:

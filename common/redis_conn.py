@@ -19,6 +19,9 @@ or from a plain URL's own `:password@`. `describe()` renders a URL for logs with
 
 from __future__ import annotations
 
+import functools
+import threading
+import time
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -26,6 +29,8 @@ from urllib.parse import unquote, urlsplit
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.core import Script
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -139,7 +144,7 @@ def connect(
     profile: Profile = "hop",
     password: str = "",
     sentinel_password: str = "",
-) -> redis.Redis | RedisCluster:
+) -> redis.Redis | ClusterClient:
     """A client for `url` with the timeouts of `profile`.
 
     Connection errors are retried (once for `hop`), and on a Sentinel URL a retry first asks the
@@ -166,14 +171,101 @@ def connect(
     options.pop("health_check_interval", None)
     if password:
         options["password"] = password
-    return RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
-        cluster_error_retry_attempts=2,
-        **options,
+    return ClusterClient(target.nodes, cluster_error_retry_attempts=2, **options)
+
+
+class ClusterClient:
+    """A Redis Cluster client that may be built while no node of the cluster answers.
+
+    redis-py's `RedisCluster` asks a node for the slot map as it is built, and raises when none
+    answers; each connection error drops the failing node from its startup list, so once every node
+    has failed it has nowhere left to read a new slot map from (after a failover, say); and "no node
+    answers" is its own `RedisClusterException`, not a `redis.ConnectionError`. This client builds
+    the `RedisCluster` on first use (at most one attempt per `retry_s` while the cluster is away: in
+    between, commands fail at once), gives it back the configured nodes when it has dropped them
+    all, and raises `redis.ConnectionError` for "no node answers", so callers handle a cluster that
+    is down like any Redis that is down. Everything else (commands, pipelines, `register_script`) behaves as
+    `RedisCluster`'s. Thread-safe; build one per process and role.
+    """
+
+    def __init__(self, nodes: tuple[tuple[str, int], ...], retry_s: float = 1.0, **options: object) -> None:
+        self._nodes = nodes
+        self._options = options
+        self._retry_s = retry_s
+        self._cluster: RedisCluster | None = None
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+
+    def _startup_nodes(self) -> list[ClusterNode]:
+        return [ClusterNode(host, port) for host, port in self._nodes]
+
+    @property
+    def cluster(self) -> RedisCluster:
+        """The `RedisCluster` behind this client; `redis.ConnectionError` while none can be built."""
+        cluster = self._cluster
+        if cluster is None:
+            return self._build()
+        self._restore_startup_nodes(cluster)
+        return cluster
+
+    def _restore_startup_nodes(self, cluster: RedisCluster) -> bool:
+        """Give `cluster` back the configured nodes if it has dropped them all; True if it had."""
+        manager = cluster.nodes_manager
+        if manager.startup_nodes:
+            return False
+        # A new dict, not a mutation: another thread may be iterating the old one.
+        manager.startup_nodes = {node.name: node for node in self._startup_nodes()}
+        return True
+
+    def _build(self) -> RedisCluster:
+        with self._lock:
+            if self._cluster is not None:
+                return self._cluster
+            now = time.monotonic()
+            if now < self._next_try:
+                raise redis.ConnectionError(
+                    "no Redis Cluster node answered the last attempt; trying again shortly"
+                )
+            try:
+                self._cluster = RedisCluster(startup_nodes=self._startup_nodes(), **self._options)
+            except RedisClusterException as exc:
+                self._next_try = now + self._retry_s
+                raise redis.ConnectionError(f"no Redis Cluster node answers: {exc}") from exc
+            return self._cluster
+
+    def register_script(self, script: str | bytes) -> Script:
+        # Bytes: the script's hash needs no encoder, so registering never builds the cluster client.
+        return Script(self, script.encode() if isinstance(script, str) else script)
+
+    def __getattr__(self, name: str):
+        cluster = self.cluster
+        attribute = getattr(cluster, name)
+        if not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def call(*args, **kwargs):
+            try:
+                return attribute(*args, **kwargs)
+            except RedisClusterException as exc:
+                # The last node dropped during this very command leaves no cause to look at.
+                lost_all = self._restore_startup_nodes(cluster)
+                if lost_all or _unreachable(exc):
+                    raise redis.ConnectionError(f"Redis Cluster unreachable: {exc}") from exc
+                raise
+
+        return call
+
+
+def _unreachable(exc: RedisClusterException) -> bool:
+    """The cluster cannot be reached (as opposed to a command the cluster refuses, such as keys of
+    several slots in one command: that is a bug and stays a `RedisClusterException`)."""
+    return isinstance(exc, SlotNotCoveredError) or isinstance(
+        exc.__cause__, (redis.ConnectionError, redis.TimeoutError)
     )
 
 
-def session_client(settings, profile: Profile = "hop") -> redis.Redis | RedisCluster:
+def session_client(settings, profile: Profile = "hop") -> redis.Redis | ClusterClient:
     """The session role's client for `settings` (a `config.Settings`)."""
     return connect(settings.session_url, profile, settings.redis_password, settings.redis_sentinel_password)
 
@@ -188,4 +280,4 @@ def queue_client(settings, profile: Profile = "hop") -> redis.Redis:
 
 def is_cluster(client: object) -> bool:
     """True for a Redis Cluster client: callers that write keys of several slots at once ask this."""
-    return isinstance(client, RedisCluster)
+    return isinstance(client, ClusterClient | RedisCluster)

@@ -1,6 +1,9 @@
-"""Session state in Redis with two round trips per hop: `begin` (lock + read) and `commit` (write + unlock).
+"""Session state in Redis with two round trips per hop: `begin` (lock + read) and `commit` (write + unlock),
+and a third on the first hop after a dropped call (reading the dropped session, to offer to resume it).
 
-Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script touches one slot:
+Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script touches one slot, and
+every script is handed each key it touches in KEYS (none builds a key from a value it read; the
+test in tests/ops/test_script_keys.py runs every script the code registers and checks it):
   u:{phone}:s:<sid>   the session (JSON, TTL: draft life while open, session TTL once ended)
   u:{phone}:k:<sid>   the per-session lock (token, PX)
   u:{phone}:d         the resume draft: id of the last session that dropped mid-journey
@@ -10,6 +13,7 @@ Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -27,6 +31,9 @@ from menus.engine import SessionState
 # per hop. KEYS: lock, session, draft pointer, language, rate counter. ARGV: lock token, session
 # id, the hop's replay key. A hop repeating the last answered one (an aggregator's retry) is a
 # replay: it is answered from the session and never counts toward the phone's hops per minute.
+# Answers {status, session, language, draft id}: the id of the phone's dropped session, if this
+# one is new and another one is the draft. Its document is read by the caller (a key named by a
+# value read here cannot be declared in KEYS).
 _BEGIN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', {lock_ttl_ms}) then return {{0}} end
 local session = redis.call('GET', KEYS[2])
@@ -41,18 +48,15 @@ if not replay then
   if n == 1 then redis.call('EXPIRE', KEYS[5], 60) end
   if n > {rate_limit} then
     redis.call('DEL', KEYS[1])
-    return {{2, false, false, lang, false}}
+    return {{2, false, lang}}
   end
 end
-local draft, draft_id = false, false
+local draft_id = false
 if not session then
   draft_id = redis.call('GET', KEYS[3])
-  if draft_id and draft_id ~= ARGV[2] then
-    local prefix = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[2])
-    draft = redis.call('GET', prefix .. draft_id)
-  end
+  if draft_id == ARGV[2] then draft_id = false end
 end
-return {{1, session, draft, lang, draft_id}}
+return {{1, session, lang, draft_id}}
 """
 
 # KEYS: lock, session, draft pointer, language[, event stream]. ARGV: token, session JSON, its TTL,
@@ -306,14 +310,24 @@ class SessionStore:
                 raise SessionBusy(session_id)
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        # Redis drops trailing nils from a script's reply: pad back to five fields.
-        status, session_raw, draft_raw, lang_raw, draft_id = [*result, None, None, None, None][:5]
+        # Redis drops trailing nils from a script's reply: pad back to four fields.
+        status, session_raw, lang_raw, draft_raw_id = [*result, None, None, None][:4]
         language = _text(lang_raw)
         if status == 2:
             raise RateLimited(language)
         session = self.loads(session_raw) if session_raw else None
-        draft = self.loads(draft_raw) if draft_raw else None
-        return Lease(session_id, phone, token, session, draft, _text(draft_id) if draft else None, language)
+        draft_id = _text(draft_raw_id)
+        # Only the first hop after a dropped call gets here: one more round trip, outside the
+        # script, because the dropped session's key comes from the pointer's value.
+        draft = None
+        if draft_id:
+            try:
+                draft = self.load(phone, draft_id)
+            except redis.RedisError:
+                with contextlib.suppress(redis.RedisError):  # else the lock expires on its own
+                    self._release(keys=keys[:1], args=[token])
+                raise
+        return Lease(session_id, phone, token, session, draft, draft_id if draft else None, language)
 
     def commit(
         self,

@@ -320,33 +320,27 @@ class SweepResult:
 SWEEP_LEASE = "sms:sweep"
 
 
+def sweep_lease_ttl_s(interval_s: float) -> float:
+    """How long a sweep holds its lease: a few intervals, so that the lease of a worker killed in
+    the middle of a sweep (SIGKILL: nothing releases it) holds the others back only that long. A
+    sweep that outlives it is harmless: every row it moves, it moves only if no one else has."""
+    return max(10.0, 3 * interval_s)
+
+
 def sweep(ctx: WorkerContext) -> SweepResult:
     """One sweep at a time across every node (a lease on the queue Redis); a sweep that finds the
     lease taken does nothing and returns zeros. See `_sweep_rows` for what a sweep does."""
     with lease(
-        ctx.outbox.connection, SWEEP_LEASE, ttl_s=max(60.0, 6 * ctx.settings.sms_sweep_interval_s)
+        ctx.outbox.connection, SWEEP_LEASE, ttl_s=sweep_lease_ttl_s(ctx.settings.sms_sweep_interval_s)
     ) as held:
         if held is None:
             return SweepResult(0, 0, 0, 0)
         return _sweep_rows(ctx)
 
 
-def _sweep_rows(ctx: WorkerContext) -> SweepResult:
-    """Put back to work what fell between the stores:
-    - `queued` rows whose job should have run by now (Redis lost it, or a retry was not scheduled);
-    - `sending` rows older than `SMS_STUCK_AFTER_S` (their worker died): `sent` when the provider's
-      message id is known, otherwise queued again (or failed, out of attempts);
-    - delivery reports that came before their message was recorded.
-    """
-    settings = ctx.settings
-    now = utcnow()
-    requeue_before = now - timedelta(seconds=settings.sms_requeue_after_s)
-    stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
-    to_dispatch: list[int] = []
-    recovered = stuck = 0
-    history = _History(ctx.trail)
-    with ctx.database.session() as session:
-        stale = session.scalars(
+def _stale_rows(session: Session, requeue_before: datetime, stuck_before: datetime) -> list[SmsMessage]:
+    return list(
+        session.scalars(
             select(SmsMessage).where(
                 or_(
                     and_(
@@ -357,31 +351,84 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
                     and_(SmsMessage.status == SENDING, SmsMessage.sending_at <= stuck_before),
                 )
             )
-        ).all()
-        for row in stale:
+        )
+    )
+
+
+def _sweep_rows(ctx: WorkerContext) -> SweepResult:
+    """Put back to work what fell between the stores:
+    - `queued` rows whose job should have run by now (Redis lost it, or a retry was not scheduled);
+    - `sending` rows older than `SMS_STUCK_AFTER_S` (their worker died): `sent` when the provider's
+      message id is known, otherwise queued again (or failed, out of attempts);
+    - delivery reports that came before their message was recorded.
+
+    Each row moves only if it is still as the sweep read it (same status, same claim, same
+    enqueue time): its batch may record it, or a worker claim it, between the read and the write.
+    Without that check a row recorded `sent` (or already delivered) a moment after the read went
+    back to `queued`, where, holding a provider id, no batch would ever claim it again.
+    """
+    settings = ctx.settings
+    now = utcnow()
+    requeue_before = now - timedelta(seconds=settings.sms_requeue_after_s)
+    stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
+    to_dispatch: list[int] = []
+    requeued = recovered = stuck = 0
+    history = _History(ctx.trail)
+    with ctx.database.session() as session:
+        for row in _stale_rows(session, requeue_before, stuck_before):
             if row.status == QUEUED:
-                row.enqueued_at = now
-                to_dispatch.append(row.id)
-            elif row.provider_message_id:
-                row.status, row.sent_at, row.claim_token, row.updated_at = SENT, now, None, now
-                history(row.id, SENT, "recovered: provider message id known", now)
-                recovered += 1
+                unchanged = and_(SmsMessage.status == QUEUED, _same(SmsMessage.enqueued_at, row.enqueued_at))
+                if _move(session, row.id, unchanged, enqueued_at=now):
+                    to_dispatch.append(row.id)
+                    requeued += 1
+                continue
+            unchanged = and_(SmsMessage.status == SENDING, _same(SmsMessage.claim_token, row.claim_token))
+            if row.provider_message_id:
+                if _move(
+                    session, row.id, unchanged, status=SENT, sent_at=now, claim_token=None, updated_at=now
+                ):
+                    history(row.id, SENT, "recovered: provider message id known", now)
+                    recovered += 1
             elif row.attempts >= settings.sms_max_attempts:
-                _settle(row, FAILED, f"worker lost during attempt {row.attempts}; out of attempts", now)
-                history(row.id, FAILED, row.last_error, now)
-            else:
-                row.status, row.claim_token, row.next_attempt_at = QUEUED, None, now
-                row.enqueued_at = row.updated_at = now
+                reason = f"worker lost during attempt {row.attempts}; out of attempts"
+                done = dict(status=FAILED, last_error=reason, claim_token=None, final_at=now, updated_at=now)
+                if _move(session, row.id, unchanged, **done):
+                    history(row.id, FAILED, reason, now)
+            elif _move(
+                session,
+                row.id,
+                unchanged,
+                status=QUEUED,
+                claim_token=None,
+                next_attempt_at=now,
+                enqueued_at=now,
+                updated_at=now,
+            ):
                 history(row.id, QUEUED, "worker lost during send; sending again", now)
                 to_dispatch.append(row.id)
                 stuck += 1
         history.write(session)
         reports = apply_pending(session, trail=ctx.trail)
     ctx.outbox.dispatch(to_dispatch)
-    result = SweepResult(len(to_dispatch) - stuck, recovered, stuck, reports)
+    result = SweepResult(requeued, recovered, stuck, reports)
     if any(vars(result).values()):
         log.info("sms sweep", **vars(result))
     return result
+
+
+def _same(column, value):
+    return column.is_(None) if value is None else column == value
+
+
+def _move(session: Session, message_id: int, unchanged, **values: object) -> bool:
+    """Update the row if it is still `unchanged`; True when it was."""
+    moved = session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, unchanged)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(moved)
 
 
 class Sweeper(threading.Thread):

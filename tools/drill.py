@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 import requests
@@ -374,29 +375,99 @@ class Drill:
             time.sleep(min(left, 0.2))
 
     def _settle(self, timeout: float = 90.0) -> bool:
-        from sqlalchemy import func, select
-
-        from records.sms import QUEUED, SENDING, SmsMessage
-
-        database = self._database()
-
-        def quiet() -> bool:
-            with database.session() as session:
-                open_rows = session.scalar(
-                    select(func.count()).where(SmsMessage.status.in_([QUEUED, SENDING]))
-                )
-            queued_apps = self._queue_redis().llen("rq:queue:default")
-            return open_rows == 0 and queued_apps == 0
-
-        # Quiet for three checks in a row: a sweep or an RQ retry can still pick a row up just
-        # after one quiet look, and a row caught "sending" then is in flight, not lost.
+        """Wait, at most `timeout` s, until nothing is left that can still send an SMS or create
+        one, seen three looks in a row (a second apart), and never before the killed SMS worker's
+        rows could have been taken back (`_recovery_window_ends`). What can still send or create
+        an SMS: an outbox row queued or sending; an application job waiting, running or scheduled
+        for a retry (it ends in an SMS); a webhook or a payment the core service has yet to report.
+        False when the time ran out: the report then says the queues did not settle."""
+        not_before = self._recovery_window_ends()
         streak = [0]
 
         def settled() -> bool:
-            streak[0] = streak[0] + 1 if quiet() else 0
-            return streak[0] >= 3
+            try:
+                quiet = not self._pending_work()
+            except Exception:  # a store that does not answer right now: not a quiet look
+                quiet = False
+            streak[0] = streak[0] + 1 if quiet else 0
+            return streak[0] >= 3 and time.monotonic() >= not_before
 
         return wait_for(settled, timeout, 1.0)
+
+    def _recovery_window_ends(self) -> float:
+        """When the rows of the SMS worker killed mid-batch are surely back at work: they stay
+        `sending` for SMS_STUCK_AFTER_S, a sweep comes every SMS_SWEEP_INTERVAL_S, and a worker
+        killed while sweeping leaves its lease behind for up to its TTL."""
+        from sms.worker import sweep_lease_ttl_s
+
+        killed = [at for name, at in self.journal.faults if name == "d"]
+        if not killed:
+            return 0.0
+        interval = float(DRILL_ENV["SMS_SWEEP_INTERVAL_S"])
+        stuck = float(DRILL_ENV["SMS_STUCK_AFTER_S"])
+        return killed[0] + stuck + 2 * interval + sweep_lease_ttl_s(interval)
+
+    def _pending_work(self) -> dict[str, int]:
+        """What can still send or create an SMS, by kind; empty when nothing can."""
+        from rq import Queue
+        from rq.job import Job
+        from sqlalchemy import func, select
+
+        from citizen.queued import JOB_BUDGET_S, QUEUE_NAME
+        from records.sms import QUEUED, SENDING, SmsMessage
+
+        with self._database().session() as session:
+            open_rows = session.scalar(select(func.count()).where(SmsMessage.status.in_([QUEUED, SENDING])))
+        queue = Queue(QUEUE_NAME, connection=self._queue_redis())
+        running = 0
+        for job in Job.fetch_many(queue.started_job_registry.get_job_ids(), connection=queue.connection):
+            # A job runs at most its budget; one "running" for longer was lost with its worker.
+            started = job.started_at if job is not None else None
+            if started is not None and started.tzinfo is None:
+                started = started.replace(tzinfo=UTC)  # RQ keeps UTC
+            if started is not None and time.time() - started.timestamp() < 3 * JOB_BUDGET_S:
+                running += 1
+        core = Path(self.topology.env["CORE_DATABASE_URL"].removeprefix("sqlite:///"))
+        with sqlite3.connect(core) as db:
+            webhooks = db.execute(
+                "SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL AND gave_up_at IS NULL"
+            ).fetchone()[0]
+            payments = db.execute("SELECT count(*) FROM payments WHERE status = 'pending'").fetchone()[0]
+        pending = {
+            "outbox rows queued or sending": open_rows or 0,
+            "application jobs waiting": queue.count,
+            "application jobs running": running,
+            "application retries scheduled": queue.scheduled_job_registry.count,
+            "core webhooks undelivered": webhooks,
+            "core payments unsettled": payments,
+        }
+        return {kind: count for kind, count in pending.items() if count}
+
+    def _unsent(self) -> list[str]:
+        """Each outbox row neither sent nor delivered nor opted out, with its story, for the report."""
+        from sqlalchemy import select
+
+        from records.sms import DELIVERED, OPTED_OUT, SENT, SmsMessage, SmsStatusChange
+
+        lines = []
+        with self._database().session() as session:
+            rows = session.scalars(
+                select(SmsMessage).where(SmsMessage.status.not_in([SENT, DELIVERED, OPTED_OUT]))
+            ).all()
+            for row in rows:
+                story = session.execute(
+                    select(SmsStatusChange.at, SmsStatusChange.status, SmsStatusChange.detail)
+                    .where(SmsStatusChange.message_id == row.id)
+                    .order_by(SmsStatusChange.id)
+                ).all()
+                steps = "; ".join(
+                    f"{at:%H:%M:%S} {status} {detail or ''}".strip() for at, status, detail in story
+                )
+                lines.append(
+                    f"#{row.id} {row.template} {row.status} (attempts {row.attempts}, provider id "
+                    f"{row.provider_message_id or 'none'}, created {row.created_at:%H:%M:%S}): {steps}"
+                )
+        return lines
 
     # -- the figures -----------------------------------------------------------------------------
     def report(self, ended: float, settled: bool) -> dict:
@@ -482,6 +553,8 @@ class Drill:
             },
         }
         summary["targets"] = self.targets(summary)
+        summary["sms"]["unsent"] = self._unsent() if summary["sms"]["lost"] else []
+        summary["sms"]["pending_at_report"] = self._pending_work()
         return summary
 
     def _stored_references(self) -> set[str]:
@@ -545,6 +618,9 @@ def render(summary: dict) -> str:
         f"{sms['lost']} not sent{'' if sms['settled'] else ' (queues did not settle)'}",
         "",
     ]
+    if sms["unsent"] or sms["pending_at_report"]:
+        lines += [f"  not sent: {line}" for line in sms["unsent"]]
+        lines += [f"  still pending when the figures were taken: {sms['pending_at_report'] or 'nothing'}", ""]
     lines += [f"  {'✓' if ok else '✗'} {name}" for name, ok in summary["targets"].items()]
     return "\n".join(lines) + "\n"
 

@@ -10,7 +10,7 @@ from rq import Queue
 from sqlalchemy import func, select, update
 
 from common.lease import lease, try_lease
-from records.sms import SmsMessage, utcnow
+from records.sms import DELIVERED, SENDING, SENT, SmsMessage, SmsStatusChange, utcnow
 from sms.worker import WorkerContext, sweep
 
 
@@ -125,3 +125,89 @@ def test_two_purges_at_once_purge_each_record_once(app, redis_client):
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(AuditCheckpoint)) == 1
     assert verify_chain(database, app.extensions["redis"]).ok
+
+
+def test_two_sweeps_at_once_without_the_lease_queue_each_lost_row_once(sms_context, redis_client):
+    """The lease is only a saving: a sweep that outlived it (or whose holder was killed and whose
+    lease expired) may run beside the next one, and each row still moves once."""
+    from sms.worker import _sweep_rows
+
+    ids = [sms_context.outbox.enqueue("help", f"07124{n:05d}", {}).id for n in range(200)]
+    queue = Queue("sms", connection=redis_client)
+    queue.empty()
+    long_ago = utcnow() - dt.timedelta(hours=1)
+    with sms_context.database.session() as session:
+        session.execute(update(SmsMessage).where(SmsMessage.id.in_(ids[:100])).values(enqueued_at=long_ago))
+        # the other half: claimed by a worker that died mid-batch
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(ids[100:]))
+            .values(status=SENDING, sending_at=long_ago, claim_token="dead-batch", attempts=1)
+        )
+        session.execute(update(SmsMessage).values(next_attempt_at=long_ago))
+
+    results = _twice_at_once(lambda: _sweep_rows(sms_context))
+
+    assert sum(r.requeued for r in results) == 100
+    assert sum(r.stuck_requeued for r in results) == 100
+    assert sorted(queue.job_ids) == sorted(f"sms-{i}" for i in ids)
+    with sms_context.database.session() as session:
+        history = session.scalar(
+            select(func.count())
+            .select_from(SmsStatusChange)
+            .where(SmsStatusChange.detail.like("worker lost%"))
+        )
+    assert history == 100
+
+
+@pytest.mark.parametrize("answer", [SENT, DELIVERED])
+def test_a_row_its_batch_records_while_a_sweep_looks_at_it_stays_recorded(
+    sms_context, redis_client, monkeypatch, answer
+):
+    """The race that lost an SMS: the sweep reads a row `sending` for too long; before it writes,
+    the row's (slow, not dead) batch records the provider's answer, and its delivery report may be
+    applied too. The sweep must leave the row alone, not put it back to `queued` where, holding a
+    provider id, no batch would ever claim it again."""
+    import sms.worker as worker_module
+
+    row_id = sms_context.outbox.enqueue("help", "0712500001", {}).id
+    long_ago = utcnow() - dt.timedelta(hours=1)
+    with sms_context.database.session() as session:
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == row_id)
+            .values(status=SENDING, sending_at=long_ago, claim_token="slow-batch", attempts=1)
+        )
+    queue = Queue("sms", connection=redis_client)
+    queue.empty()
+    read = worker_module._stale_rows
+
+    def read_then_the_batch_answers(*args):
+        stale = read(*args)
+        with sms_context.database.session() as other:  # the batch's own transaction, committed
+            other.execute(
+                update(SmsMessage)
+                .where(SmsMessage.id == row_id, SmsMessage.claim_token == "slow-batch")
+                .values(status=answer, provider_message_id="ATXid_slow", claim_token=None)
+            )
+        return stale
+
+    monkeypatch.setattr(worker_module, "_stale_rows", read_then_the_batch_answers)
+    result = sweep(sms_context)
+
+    assert result.stuck_requeued == 0
+    with sms_context.database.session() as session:
+        row = session.get(SmsMessage, row_id)
+        assert (row.status, row.provider_message_id) == (answer, "ATXid_slow")
+    assert queue.count == 0  # not sent a second time either
+
+
+def test_a_sweep_lease_left_by_a_killed_worker_holds_the_others_back_a_few_intervals(
+    sms_context, redis_client
+):
+    from sms.worker import SWEEP_LEASE, sweep_lease_ttl_s
+
+    interval = sms_context.settings.sms_sweep_interval_s
+    assert try_lease(redis_client, SWEEP_LEASE, sweep_lease_ttl_s(interval)) is not None  # then SIGKILL
+    assert redis_client.pttl(f"lease:{SWEEP_LEASE}") <= max(10_000, 3 * interval * 1000)
+    assert sweep_lease_ttl_s(2) == 10 and sweep_lease_ttl_s(10) == 30  # the drill's, production's
