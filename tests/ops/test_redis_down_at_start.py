@@ -47,6 +47,7 @@ def folder():
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_a_node_starts_with_its_session_cluster_and_queue_primary_down_and_turns_ready_when_they_return(
     folder,
 ):
