@@ -128,9 +128,14 @@ def test_events_wait_while_the_gateway_is_down_then_arrive_once(tmp_path):
             with session_factory() as db:
                 return db.scalar(select(WebhookEvent.attempts))
 
+        def delivered() -> bool:
+            with session_factory() as db:
+                return db.scalar(select(WebhookEvent.delivered_at)) is not None
+
         wait_for(lambda: attempts() >= 2)  # refused, backed off, refused again
         with WsgiThread(receiver.app, port=gateway_port):
             wait_for(lambda: len(receiver.events) == 1)
+            wait_for(delivered)  # the sender records the answer just after the receiver has it
             for _ in range(3):  # a few more passes: nothing is sent twice
                 core.flask_app.extensions["core"].worker.run_once()
         with session_factory() as db:
