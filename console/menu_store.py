@@ -22,7 +22,7 @@ from console.operators import SYSTEM, Actor, record
 from console.releases import ReleaseConflict, Releases
 from menus import live as publishing
 from menus.journeys import JourneyReport, journeys_path, run_journeys
-from menus.loader import TreeError, TreeProblem, load_yaml, parse_yaml, tree_files
+from menus.loader import TreeError, TreeProblem, read_tree_file, read_yaml_file, tree_files
 from menus.model import MenuTree
 from menus.validator import screen_warnings, validate_document
 from records.menus import MenuDraft, MenuPublication, MenuRelease, MenuVersion
@@ -129,7 +129,7 @@ class MenuStore:
         seeded = []
         for path in tree_files(self.trees_dir):
             try:
-                document = parse_yaml(path.read_text(encoding="utf-8"))
+                document = read_tree_file(path)
                 tree, problems = validate_document(document, self.screen_limit, set(self.known_actions))
             except TreeError as exc:
                 tree, problems = None, exc.problems
@@ -138,7 +138,7 @@ class MenuStore:
                 continue
             journeys = empty_journeys(tree.id)
             if journeys_path(path).exists():
-                journeys = load_yaml(journeys_path(path).read_text(encoding="utf-8")) or journeys
+                journeys = read_yaml_file(journeys_path(path)) or journeys
             try:
                 with self.database.session() as session:
                     draft = session.get(MenuDraft, tree.id)

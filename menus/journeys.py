@@ -18,7 +18,7 @@ from typing import Any
 
 from menus.effects import SetLanguage
 from menus.engine import ActionResult, ActionRunner, Engine, SessionState
-from menus.loader import load_yaml
+from menus.loader import read_yaml_file
 from menus.model import MenuTree
 from menus.patterns import PatternError, compiled
 
@@ -153,7 +153,7 @@ def run_journey(
 
 
 def load_journeys(path: Path) -> dict[str, Any]:
-    document = load_yaml(path.read_text(encoding="utf-8")) or {}
+    document = read_yaml_file(path) or {}
     if not isinstance(document, dict) or "journeys" not in document:
         raise ValueError(f"{path}: a journey file needs 'tree' and a list of 'journeys'")
     return document

@@ -176,3 +176,18 @@ def test_the_schema_check_tells_a_number_from_a_text():
     as_number = {**sample(), "title": 1}
     assert schema_problems(as_text) == []
     assert [p.path for p in schema_problems(as_number)] == ["title"]
+
+
+def test_a_yaml_file_read_twice_is_two_copies_and_a_changed_file_is_read_again(tmp_path):
+    import os
+
+    from menus.loader import read_yaml_file
+
+    path = tmp_path / "tree.yaml"
+    path.write_text("title: First\nnodes: {a: 1}\n", encoding="utf-8")
+    first = read_yaml_file(path)
+    first["nodes"]["a"] = 99  # a caller's change stays with that caller
+    assert read_yaml_file(path) == {"title": "First", "nodes": {"a": 1}}
+    path.write_text("title: Second\nnodes: {a: 2}\n", encoding="utf-8")
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))  # even within the clock's tick
+    assert read_yaml_file(path) == {"title": "Second", "nodes": {"a": 2}}
