@@ -35,9 +35,10 @@ from console.setup import init_console
 from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 from gateway.africastalking.sms_callbacks import sms_blueprint
 from gateway.africastalking.transcript import transcript_key
-from gateway.africastalking.ussd import ussd_blueprint
+from gateway.africastalking.ussd import UssdCallback, ussd_blueprint
 from gateway.events import events_blueprint
 from gateway.health import health_blueprint
+from gateway.lane import CallbackLane
 from gateway.metrics import live_registry
 from gateway.sink import HopEvents
 from gateway.ussd import HopService
@@ -162,16 +163,26 @@ def create_app(settings: Settings | None = None) -> Flask:
         sms_sender_factory=_sms_sender,
     )
 
+    at_ussd = UssdCallback(
+        hops,
+        callback_secret=settings.at_callback_secret,
+        phone_regions=settings.phone_regions,
+        transcript_key=transcript_key(secret_key),
+    )
     app.register_blueprint(
         ussd_blueprint(
-            hops,
+            at_ussd,
             callback_secret=settings.at_callback_secret,
             phone_regions=settings.phone_regions,
-            transcript_key=transcript_key(secret_key),
             database=database,
             pseudonym=pseudonyms.of,
         )
     )
+    if settings.callback_lane:
+        # USSD callbacks skip Flask's per-request work; every other route stays with Flask.
+        lane = CallbackLane(app.wsgi_app)
+        lane.add("/ussd/africastalking", at_ussd)
+        app.wsgi_app = lane
     app.register_blueprint(
         sms_blueprint(
             channel, callback_secret=settings.at_callback_secret, phone_regions=settings.phone_regions

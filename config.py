@@ -62,6 +62,9 @@ class Settings:
     rate_limit_per_minute: int = 30
     max_invalid_tries: int = 3
     at_callback_secret: str = ""
+    # Aggregator callbacks served by the lean WSGI lane in front of Flask (docs/performance.md);
+    # CALLBACK_LANE=0 serves them through Flask's routes (same behaviour, more CPU per hop).
+    callback_lane: bool = True
     trees_dir: Path = field(default=ROOT / "menus" / "trees")
     default_language: str = "en"
     log_level: str = "INFO"
@@ -121,6 +124,7 @@ class Settings:
             "rate_limit_per_minute": _int("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute),
             "hop_budget_ms": _int("HOP_BUDGET_MS", cls.hop_budget_ms),
             "at_callback_secret": _str("AT_CALLBACK_SECRET", ""),
+            "callback_lane": _str("CALLBACK_LANE", "1") not in ("0", "false", "no", "off"),
             "trees_dir": Path(_str("MENU_TREES_DIR", str(ROOT / "menus" / "trees"))),
             "log_level": _str("LOG_LEVEL", cls.log_level).upper(),
             "log_format": _str("LOG_FORMAT", cls.log_format),

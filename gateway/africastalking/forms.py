@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from flask import Request
@@ -21,15 +22,23 @@ class BadCallback(ValueError):
 
 def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
     """The form fields of `request`, each given once. Raises `BadCallback` for anything else."""
-    mimetype = request.mimetype or ""
-    if mimetype != "application/x-www-form-urlencoded":
-        raise BadCallback(f"content type {mimetype or 'missing'}")
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise BadCallback("body too large")
     try:
-        raw = request.stream.read(max_bytes + 1)
+        return parse_form(request.mimetype or "", request.content_length, request.stream.read, max_bytes)
     except RequestEntityTooLarge:
         raise BadCallback("body too large") from None
+
+
+def parse_form(
+    mimetype: str, content_length: int | None, read: Callable[[int], bytes], max_bytes: int = MAX_FORM_BYTES
+) -> dict[str, str]:
+    """The fields of a form body read with `read(n)`, each given once; no web framework needed.
+    Raises `BadCallback` for a foreign content type, a body over `max_bytes`, undecodable bytes or
+    a field given twice."""
+    if mimetype != "application/x-www-form-urlencoded":
+        raise BadCallback(f"content type {mimetype or 'missing'}")
+    if content_length is not None and content_length > max_bytes:
+        raise BadCallback("body too large")
+    raw = read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise BadCallback("body too large")
     try:

@@ -19,8 +19,9 @@ from common.db import Database
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
-from gateway.africastalking.forms import BadCallback, read_form, require, secret_ok
+from gateway.africastalking.forms import BadCallback, parse_form, read_form, require, secret_ok
 from gateway.africastalking.transcript import AGGREGATOR, transcript_hop
+from gateway.lane import CallbackAnswer, CallbackRequest, flask_view
 from gateway.replies import polite
 from gateway.ussd import HopService
 from records.ussd import UssdSessionEnd
@@ -38,58 +39,79 @@ def render_at(body: str, final: bool) -> str:
     return ("END " if final else "CON ") + body
 
 
-def _plain(text: str, status: int = 200) -> Response:
-    return Response(text, status=status, mimetype="text/plain")
+class UssdCallback:
+    """`POST /ussd/africastalking` as a plain function of the request, served by Flask's route and
+    by the callback lane alike (gateway/lane.py): the same secret check, size limits, polite `END`
+    for garbage (HTTP 200) and metrics either way.
 
-
-def _end(reason: str, key: str) -> Response:
-    metrics.CALLBACK_REJECTED.labels(reason).inc()
-    return _plain(render_at(polite(key), final=True))
-
-
-def ussd_blueprint(
-    hops: HopService,
-    *,
-    callback_secret: str,
-    phone_regions: tuple[str, ...],
-    transcript_key: bytes,
-    database: Database,
-    pseudonym: Callable[[str], str],
-) -> Blueprint:
-    """The USSD callback and the session-end events, answering through `hops`.
-
-    `transcript_key` keys the replay digest of transcripts (the same on every process);
-    `pseudonym` turns a phone into the keyed hash kept with a session-end record.
+    `transcript_key` keys the replay digest of transcripts (the same on every process).
     """
-    bp = Blueprint("africastalking_ussd", __name__)
 
-    @bp.post("/ussd/africastalking")
-    def ussd_callback() -> Response:
-        if not secret_ok(request.args.get("key", ""), callback_secret):
+    __name__ = "ussd_callback"
+
+    def __init__(
+        self,
+        hops: HopService,
+        *,
+        callback_secret: str,
+        phone_regions: tuple[str, ...],
+        transcript_key: bytes,
+    ) -> None:
+        self.hops = hops
+        self.callback_secret = callback_secret
+        self.phone_regions = phone_regions
+        self.transcript_key = transcript_key
+        # The refusals never change: rendered once.
+        self._forbidden = CallbackAnswer(403, "END " + polite("error"))
+        self._bad_request = CallbackAnswer(200, render_at(polite("bad_request"), final=True))
+        self._not_served = CallbackAnswer(200, render_at(polite("number_not_served"), final=True))
+
+    def __call__(self, given: CallbackRequest) -> CallbackAnswer:
+        if not secret_ok(given.query.get("key", ""), self.callback_secret):
             metrics.CALLBACK_REJECTED.labels("bad_secret").inc()
-            return _plain("END " + polite("error"), status=403)
+            return self._forbidden
         try:
-            form = require(read_form(request), USSD_FIELDS)
+            form = require(parse_form(given.mimetype, given.content_length, given.read), USSD_FIELDS)
         except BadCallback as exc:
             log.warning("ussd callback refused", reason=exc.reason)
-            return _end("bad_request", "bad_request")
-        if not form["sessionId"].strip():
-            return _end("bad_request", "bad_request")
+            metrics.CALLBACK_REJECTED.labels("bad_request").inc()
+            return self._bad_request
+        session_id = form["sessionId"].strip()
+        if not session_id:
+            metrics.CALLBACK_REJECTED.labels("bad_request").inc()
+            return self._bad_request
         try:
-            phone = normalise_phone(form["phoneNumber"], phone_regions)
+            phone = normalise_phone(form["phoneNumber"], self.phone_regions)
         except InvalidPhoneNumber as exc:
             log.warning("ussd callback refused", reason=f"phone: {exc.reason}")
-            return _end("bad_phone", "number_not_served")
+            metrics.CALLBACK_REJECTED.labels("bad_phone").inc()
+            return self._not_served
         hop = transcript_hop(
-            session_id=form["sessionId"].strip(),
+            session_id=session_id,
             phone=phone,
             service_code=form["serviceCode"].strip(),
             network=form["networkCode"].strip(),
             text=form["text"],
-            key=transcript_key,
+            key=self.transcript_key,
         )
-        reply = hops.handle(hop)
-        return _plain(render_at(reply.body, reply.final))
+        reply = self.hops.handle(hop)
+        return CallbackAnswer(200, render_at(reply.body, reply.final))
+
+
+def ussd_blueprint(
+    callback: UssdCallback,
+    *,
+    callback_secret: str,
+    phone_regions: tuple[str, ...],
+    database: Database,
+    pseudonym: Callable[[str], str],
+) -> Blueprint:
+    """The USSD callback (`callback`, also served by the callback lane) and the session-end events.
+
+    `pseudonym` turns a phone into the keyed hash kept with a session-end record.
+    """
+    bp = Blueprint("africastalking_ussd", __name__)
+    bp.add_url_rule("/ussd/africastalking", view_func=flask_view(callback), methods=["POST"])
 
     @bp.post("/ussd/africastalking/events")
     def session_end_event() -> tuple[Response, int] | Response:
@@ -145,7 +167,7 @@ def ussd_blueprint(
             return jsonify(error="bad_request", message=error.description), error.code
         metrics.HOP_ERRORS.labels("unhandled").inc()
         log.exception("unhandled error in a USSD callback")
-        return _plain(render_at(polite("error"), final=True))
+        return Response(render_at(polite("error"), final=True), mimetype="text/plain")
 
     return bp
 

@@ -15,3 +15,11 @@ def sandbox():
 def sender(sandbox):
     """A sender pointed at `sandbox` with short timeouts, so timeout faults end quickly."""
     return AfricasTalkingSender(ProviderConfig(api_url=sandbox.url, sender_id="ECITIZEN", timeout=(1.0, 0.5)))
+
+
+@pytest.fixture(params=["lane", "flask"])
+def settings(settings, request):
+    """Every callback test runs twice: through the callback lane and through Flask's route."""
+    from dataclasses import replace
+
+    return replace(settings, callback_lane=request.param == "lane")
