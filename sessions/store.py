@@ -1,7 +1,7 @@
 """Session state in Redis with two round trips per hop: `begin` (lock + read) and `commit` (write + unlock).
 
 Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script touches one slot:
-  u:{phone}:s:<sid>   the session (JSON, TTL: draft life while open, session TTL once ended)
+  u:{phone}:s:<sid>   the session (compact JSON, TTL: draft life while open, session TTL once ended)
   u:{phone}:k:<sid>   the per-session lock (token, PX)
   u:{phone}:d         the resume draft: id of the last session that dropped mid-journey
   u:{phone}:l         the language the citizen chose
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import redis
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -224,7 +224,7 @@ class SessionStore:
         return [f"{p}k:{session_id}", f"{p}s:{session_id}", f"{p}d", f"{p}l", f"{p}r"]
 
     # -- serialisation ------------------------------------------------------------------------
-    def dumps(self, stored: StoredSession) -> str:
+    def dumps(self, stored: StoredSession) -> bytes:
         doc = _state_doc(stored.state, self.box)
         doc.update(
             sc=stored.service_code,
@@ -237,10 +237,11 @@ class SessionStore:
             doc["rf"] = 1
         if stored.resume_from:
             doc["ro"] = stored.resume_from
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        # Compact UTF-8 JSON: readable with redis-cli, and orjson makes it a few microseconds a hop.
+        return orjson.dumps(doc)
 
     def loads(self, raw: bytes | str) -> StoredSession:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
         return StoredSession(
             state=_state_from(doc, self.box),
             service_code=doc.get("sc", ""),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from urllib.parse import parse_qs
+from urllib.parse import unquote_to_bytes
 
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 MAX_FORM_BYTES = 4096
+_MAX_FIELDS = 40
 
 
 class BadCallback(ValueError):
@@ -42,16 +43,35 @@ def parse_form(
     if len(raw) > max_bytes:
         raise BadCallback("body too large")
     try:
-        body = raw.decode("utf-8")
-        fields = parse_qs(body, keep_blank_values=True, errors="strict", max_num_fields=40)
+        return _fields(raw.decode("utf-8"))
+    except BadCallback:
+        raise
     except (UnicodeDecodeError, ValueError):
         raise BadCallback("undecodable body") from None
+
+
+def _fields(body: str) -> dict[str, str]:
+    """`parse_qs(body, keep_blank_values=True, errors="strict", max_num_fields=40)` with each name
+    given once, at a fraction of its cost: most values need no unquoting at all."""
+    pairs = body.split("&") if body else []
+    if len(pairs) > _MAX_FIELDS:
+        raise BadCallback("too many fields")
     form: dict[str, str] = {}
-    for name, values in fields.items():
-        if len(values) != 1:
-            raise BadCallback(f"field {name} given {len(values)} times")
-        form[name] = values[0]
+    for pair in pairs:
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        name, value = _unquote(name), _unquote(value)
+        if name in form:
+            raise BadCallback(f"field {name} given more than once")
+        form[name] = value
     return form
+
+
+def _unquote(text: str) -> str:
+    if "%" in text or "+" in text:
+        return unquote_to_bytes(text.replace("+", " ")).decode("utf-8")
+    return text
 
 
 def require(form: dict[str, str], limits: dict[str, int]) -> dict[str, str]:
