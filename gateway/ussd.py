@@ -35,7 +35,8 @@ class HopService:
     - `trees`: the tree per service code and every version a session may be pinned to;
     - `store`: session state, the per-session lock, replay, resume drafts, rate limits;
     - `actions`: the citizen actions, bound to their core-service client and queue;
-    - `events`: where the hop's audit event and its actions' effects go after the engine step.
+    - `events`: where the hop's audit event and its actions' effects go after the engine step;
+    - `meter`: hop counts and latency for Prometheus (pushed at most a second late).
 
     A repeated hop (same `Hop.replay_key` as the last one answered) gets the stored reply and runs
     no action and no effect. Effects are handed on after the session is saved, once per hop.
@@ -53,6 +54,7 @@ class HopService:
         hop_budget_ms: int = 2500,
         max_tries: int = 3,
         log_hops: bool = False,
+        meter: metrics.HopMeter | None = None,
     ) -> None:
         self.trees = trees
         self.store = store
@@ -63,6 +65,7 @@ class HopService:
         self.hop_budget_s = hop_budget_ms / 1000
         self.max_tries = max_tries
         self.log_hops = log_hops
+        self.meter = meter or metrics.HopMeter()
         # Static screens rendered once per tree version, shared by the engines of every hop.
         self._pages: dict[tuple[str, str], StaticPages] = {}
 
@@ -71,8 +74,7 @@ class HopService:
         started = time.perf_counter()
         reply, audited = self._handle(hop, started)
         elapsed = time.perf_counter() - started
-        metrics.HOPS.labels(reply.outcome).inc()
-        metrics.HOP_LATENCY.observe(elapsed)
+        self.meter.record(reply.outcome, elapsed)
         # One line per hop only at DEBUG: at INFO the hop path stays quiet (metrics and the audit
         # trail count hops) and does not even build the line's fields; warnings and errors always log.
         if self.log_hops:
