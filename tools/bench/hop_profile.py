@@ -32,7 +32,7 @@ STAGES = {
     "Redis commit (save, unlock, audit XADD)": ("commit",),
     "audit event fields": ("hop_event",),
     "engine + render": ("_open", "_continue"),
-    "metrics": ("inc", "observe"),
+    "metrics": ("record", "inc", "observe"),
 }
 
 
