@@ -5,6 +5,7 @@ Defaults suit a laptop (`make run`); production settings are documented in READM
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,26 @@ def _float(name: str, default: float) -> float:
 def _str(name: str, default: str) -> str:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _names(name: str, default: str) -> tuple[str, ...]:
+    return tuple(v.strip().lower() for v in _str(name, default).split(",") if v.strip())
+
+
+def _pairs(name: str, default: str) -> tuple[tuple[str, str], ...]:
+    """`a=b,c=d` -> (("a", "b"), ("c", "d")); an entry without `=` is refused."""
+    pairs = []
+    for entry in _str(name, default).split(","):
+        if entry.strip():
+            key, sep, value = entry.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ValueError(f"{name}: {entry.strip()!r} is not CODE=TREE")
+            pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
+# The USSD aggregators this gateway can speak; AGGREGATORS says which are enabled.
+KNOWN_AGGREGATORS = ("africastalking", "hubtel", "arkesel")
 
 
 def _floats(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -55,6 +76,12 @@ class Settings:
     screen_limit: int = 160
     session_ttl_s: int = 180
     draft_ttl_s: int = 600
+    # A draft announced by SMS after a drop stays this long for *384*123*0# to continue it.
+    draft_saved_ttl_s: int = 24 * 3600
+    # How often the worker looks for sessions that went silent mid-application.
+    draft_sweep_interval_s: float = 10
+    # The caller lookup before the first screen (registered or not) waits at most this long.
+    caller_lookup_ms: int = 800
     language_ttl_s: int = 365 * 24 * 3600
     lock_ttl_ms: int = 5000
     lock_wait_ms: int = 3000
@@ -65,6 +92,17 @@ class Settings:
     # Aggregator callbacks served by the lean WSGI lane in front of Flask (docs/performance.md);
     # CALLBACK_LANE=0 serves them through Flask's routes (same behaviour, more CPU per hop).
     callback_lane: bool = True
+    # USSD aggregators (docs/aggregators.md): which are enabled, each one's callback secret, which
+    # tree each serves, and its screen's text room (0: the same screens as Africa's Talking's).
+    aggregators: tuple[str, ...] = ("africastalking",)
+    hubtel_callback_secret: str = ""
+    hubtel_service_codes: tuple[tuple[str, str], ...] = (("*713#", "ecitizen"),)
+    hubtel_screen_limit: int = 0
+    arkesel_callback_secret: str = ""
+    arkesel_tree: str = "ecitizen"
+    arkesel_service_code: str = "*920*100#"
+    arkesel_screen_limit: int = 0
+    arkesel_replay_window_s: float = 2.0
     trees_dir: Path = field(default=ROOT / "menus" / "trees")
     default_language: str = "en"
     log_level: str = "INFO"
@@ -103,6 +141,31 @@ class Settings:
     sms_requeue_after_s: float = 60
     sms_sweep_interval_s: float = 10
     sms_lookup_budget_s: float = 1.5
+    # Security (docs/security.md). GATEWAY_ENV=production refuses to start without real secrets.
+    gateway_env: str = "development"
+    secret_key: str = ""  # empty in development: generated once into VAR_DIR/secret_key
+    at_api_key: str = ""  # read by the SMS sender itself; here so production can check it
+    # Client networks (CIDRs) allowed to post aggregator callbacks; empty: any.
+    at_allowed_networks: tuple[str, ...] = ()
+    # Proxies in front of the gateway whose X-Forwarded-For is believed (werkzeug ProxyFix x_for).
+    trusted_proxy_count: int = 0
+    webhook_max_age_s: int = 300
+    # Application lookups by reference (USSD Track and Pay, SMS STATUS): misses per phone and per
+    # reference within the window, and lookups of everyone per minute.
+    lookup_max_misses_per_phone: int = 10
+    lookup_max_misses_per_reference: int = 20
+    lookup_window_s: int = 3600
+    lookup_max_per_minute: int = 600
+    # Console password hashing off the hop path: hashes at once per process, and logins waiting.
+    password_hash_workers: int = 1
+    password_hash_queue: int = 1
+    password_hash_profile: str = "default"  # noqa: S105 - "cheapest" only in tests; production refuses it
+    api_token_days: int = 90
+    api_token_max_days: int = 365
+
+    @property
+    def production(self) -> bool:
+        return self.gateway_env == "production"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -121,10 +184,22 @@ class Settings:
             "screen_limit": _int("USSD_SCREEN_LIMIT", cls.screen_limit),
             "session_ttl_s": _int("SESSION_TTL_S", cls.session_ttl_s),
             "draft_ttl_s": _int("DRAFT_TTL_S", cls.draft_ttl_s),
+            "draft_saved_ttl_s": _int("DRAFT_SAVED_TTL_S", cls.draft_saved_ttl_s),
+            "draft_sweep_interval_s": _float("DRAFT_SWEEP_INTERVAL_S", cls.draft_sweep_interval_s),
+            "caller_lookup_ms": _int("CALLER_LOOKUP_MS", cls.caller_lookup_ms),
             "rate_limit_per_minute": _int("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute),
             "hop_budget_ms": _int("HOP_BUDGET_MS", cls.hop_budget_ms),
             "at_callback_secret": _str("AT_CALLBACK_SECRET", ""),
             "callback_lane": _str("CALLBACK_LANE", "1") not in ("0", "false", "no", "off"),
+            "aggregators": _names("AGGREGATORS", "africastalking"),
+            "hubtel_callback_secret": _str("HUBTEL_CALLBACK_SECRET", ""),
+            "hubtel_service_codes": _pairs("HUBTEL_SERVICE_CODES", "*713#=ecitizen"),
+            "hubtel_screen_limit": _int("HUBTEL_SCREEN_LIMIT", 0),
+            "arkesel_callback_secret": _str("ARKESEL_CALLBACK_SECRET", ""),
+            "arkesel_tree": _str("ARKESEL_TREE", cls.arkesel_tree),
+            "arkesel_service_code": os.environ.get("ARKESEL_SERVICE_CODE", cls.arkesel_service_code).strip(),
+            "arkesel_screen_limit": _int("ARKESEL_SCREEN_LIMIT", 0),
+            "arkesel_replay_window_s": _float("ARKESEL_REPLAY_WINDOW_S", cls.arkesel_replay_window_s),
             "trees_dir": Path(_str("MENU_TREES_DIR", str(ROOT / "menus" / "trees"))),
             "log_level": _str("LOG_LEVEL", cls.log_level).upper(),
             "log_format": _str("LOG_FORMAT", cls.log_format),
@@ -152,7 +227,30 @@ class Settings:
             "sms_requeue_after_s": _float("SMS_REQUEUE_AFTER_S", cls.sms_requeue_after_s),
             "sms_sweep_interval_s": _float("SMS_SWEEP_INTERVAL_S", cls.sms_sweep_interval_s),
             "sms_lookup_budget_s": _float("SMS_LOOKUP_BUDGET_S", cls.sms_lookup_budget_s),
+            "gateway_env": _str("GATEWAY_ENV", cls.gateway_env).strip().lower(),
+            "secret_key": _str("SECRET_KEY", ""),
+            "at_api_key": _str("AT_API_KEY", ""),
+            "at_allowed_networks": tuple(
+                n.strip() for n in _str("AT_ALLOWED_NETWORKS", "").split(",") if n.strip()
+            ),
+            "trusted_proxy_count": _int("TRUSTED_PROXY_COUNT", cls.trusted_proxy_count),
+            "webhook_max_age_s": _int("WEBHOOK_MAX_AGE_S", cls.webhook_max_age_s),
+            "lookup_max_misses_per_phone": _int(
+                "LOOKUP_MAX_MISSES_PER_PHONE", cls.lookup_max_misses_per_phone
+            ),
+            "lookup_max_misses_per_reference": _int(
+                "LOOKUP_MAX_MISSES_PER_REFERENCE", cls.lookup_max_misses_per_reference
+            ),
+            "lookup_window_s": _int("LOOKUP_WINDOW_S", cls.lookup_window_s),
+            "lookup_max_per_minute": _int("LOOKUP_MAX_PER_MINUTE", cls.lookup_max_per_minute),
+            "password_hash_workers": _int("PASSWORD_HASH_WORKERS", cls.password_hash_workers),
+            "password_hash_queue": _int("PASSWORD_HASH_QUEUE", cls.password_hash_queue),
+            "password_hash_profile": _str("PASSWORD_HASH_PROFILE", cls.password_hash_profile),
+            "api_token_days": _int("API_TOKEN_DAYS", cls.api_token_days),
+            "api_token_max_days": _int("API_TOKEN_MAX_DAYS", cls.api_token_max_days),
         }
+        if values["gateway_env"] == "production" and not os.environ.get("WEBHOOK_SECRET"):
+            values["webhook_secret"] = ""  # no development default in production
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -180,9 +278,33 @@ class Settings:
             raise ValueError("USSD_SCREEN_LIMIT must be between 60 and 182 (182 is the GSM maximum)")
         if self.session_ttl_s < 180:
             raise ValueError("SESSION_TTL_S must be at least 180 s, the aggregator's session limit")
+        unknown = sorted(set(self.aggregators) - set(KNOWN_AGGREGATORS))
+        if unknown:
+            known = ", ".join(KNOWN_AGGREGATORS)
+            raise ValueError(f"AGGREGATORS: unknown {', '.join(unknown)}; known: {known}")
+        for name, limit in (("HUBTEL", self.hubtel_screen_limit), ("ARKESEL", self.arkesel_screen_limit)):
+            if limit and not 56 <= limit <= 182:
+                raise ValueError(f"{name}_SCREEN_LIMIT must be between 56 and 182 characters (or unset)")
+        if not 0 <= self.arkesel_replay_window_s <= 10:
+            raise ValueError("ARKESEL_REPLAY_WINDOW_S must be between 0 and 10 seconds")
         if not self.phone_regions:
             raise ValueError("PHONE_REGIONS needs at least one country code")
         if self.audit_retention_days < 1:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
         if not self.sms_retry_delays_s or self.sms_max_attempts < 1:
             raise ValueError("SMS_RETRY_DELAYS_S needs a delay and SMS_MAX_ATTEMPTS at least 1")
+        if self.trusted_proxy_count < 0:
+            raise ValueError("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front")
+        for cidr in self.at_allowed_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"AT_ALLOWED_NETWORKS: {cidr!r} is not a network (e.g. 196.201.214.0/24)"
+                ) from None
+
+    def text_limit(self, aggregator: str) -> int:
+        """Characters of screen text `aggregator` may show: its own setting, or the room Africa's
+        Talking's screens have once `CON ` is counted, so every aggregator shows the same screens."""
+        own = {"hubtel": self.hubtel_screen_limit, "arkesel": self.arkesel_screen_limit}.get(aggregator, 0)
+        return own or self.screen_limit - 4

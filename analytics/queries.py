@@ -7,10 +7,11 @@ How a session is judged, from its last hop (replays ignored):
 - completed: the last screen was an END screen a journey is meant to reach (`graph.success_ends`);
 - dropped, error: the gateway failed it (error, busy, redis_down);
 - dropped, exit: it ended on another END screen (a failure or "unavailable" screen), or the
-  aggregator reported it ended normally (Success) while a menu was still open: the citizen left;
+  aggregator reported it ended normally (Success; Hubtel: Release) while a menu was still open:
+  the citizen left;
 - dropped, invalid: the last key was invalid input;
-- dropped, timeout: the aggregator reported Incomplete, or no end report came and the last hop is
-  older than the session limit (180 s);
+- dropped, timeout: the aggregator reported Incomplete (Africa's Talking) or Timeout (Hubtel), or no
+  end report came and the last hop is older than the session limit (180 s);
 - active: none of the above yet.
 """
 
@@ -39,6 +40,8 @@ from records.ussd import UssdSessionEnd
 SESSION_LIMIT_S = 180
 JOURNEYS = ("register", "apply", "pay", "track")
 DROP_REASONS = ("timeout", "invalid", "exit", "error")
+# Session-end statuses (as each aggregator words them) that mean the session timed out.
+TIMED_OUT = ("Incomplete", "Timeout")
 # As stored in the trail, for SQL: outcomes of hops that are no step of a journey.
 _NOT_A_STEP_VALUES = sorted(outcome.value for outcome in NOT_A_STEP)
 
@@ -188,7 +191,7 @@ def judge(facts: SessionFacts, success: set[str], now: datetime) -> None:
         facts.reason = "exit"
     elif facts.last_outcome == HopOutcome.INVALID:
         facts.reason = "invalid"
-    elif facts.end_status == "Incomplete":
+    elif facts.end_status in TIMED_OUT:
         facts.reason = "timeout"
     elif facts.end_status is not None:
         facts.reason = "exit"

@@ -1,21 +1,14 @@
 """Keyed pseudonyms for phone numbers: the trail and analytics can count and correlate citizens
-without holding a number anyone could call."""
+without holding a number anyone could call.
+
+The key is AUDIT_PSEUDONYM_KEY when set, else derived from SECRET_KEY (common/keys.py). Changing
+either changes every pseudonym: analytics then sees new citizens."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from functools import lru_cache
-
-
-def pseudonym_key(configured: str, secret_key: str) -> bytes:
-    """AUDIT_PSEUDONYM_KEY when set, else a key derived from the app's SECRET_KEY.
-
-    Changing either key changes every pseudonym: analytics then sees new citizens.
-    """
-    if configured:
-        return configured.encode("utf-8")
-    return hashlib.sha256(b"audit-pseudonym:" + secret_key.encode("utf-8")).digest()
 
 
 class Pseudonymiser:

@@ -13,7 +13,8 @@ ApplicationStatus = Literal[
 ]
 PaymentStatus = Literal["pending", "paid", "failed"]
 ApplicationPaymentStatus = Literal["unpaid", "pending", "paid", "not_required"]
-FieldType = Literal["text", "digits", "date", "choice"]
+FieldType = Literal["text", "name", "digits", "date", "choice", "national_id"]
+Prefill = Literal["full_name", "date_of_birth", "national_id"]
 
 
 class Model(BaseModel):
@@ -53,6 +54,12 @@ class Person(Model):
 class Department(Model):
     code: str
     name: LocalText
+    # for a list line on a 160-character screen ("Police (DCI)"); the name when the core has none
+    short_name: LocalText | None = None
+
+    @property
+    def label(self) -> LocalText:
+        return self.short_name or self.name
 
 
 class Choice(Model):
@@ -68,6 +75,12 @@ class ServiceField(Model):
     min_length: int | None = None
     max_length: int | None = None
     choices: tuple[Choice, ...] = ()
+    # a `text` answer's format (a regular expression), with an example to show the citizen
+    pattern: str | None = None
+    example: str | None = None
+    min_year: int | None = None
+    # the applicant's own detail: the core fills it from their record, nobody asks for it
+    prefill: Prefill | None = None
 
 
 class Service(Model):
@@ -76,6 +89,18 @@ class Service(Model):
     department: Department
     fee_kes: int
     fields: tuple[ServiceField, ...] = ()
+    short_name: LocalText | None = None
+    # three digits dialled after Apply: *384*123*2*101#
+    short_code: str = ""
+
+    @property
+    def label(self) -> LocalText:
+        return self.short_name or self.name
+
+    @property
+    def asked(self) -> tuple[ServiceField, ...]:
+        """The fields a citizen is asked, in order (not the prefilled ones)."""
+        return tuple(f for f in self.fields if f.prefill is None)
 
     def fee_for(self, answers: dict[str, str]) -> int:
         """The fee an application with these answers will be charged (a choice may set it)."""
@@ -99,6 +124,7 @@ class Payment(Model):
     phone: str
     amount_kes: int
     status: PaymentStatus
+    method: Literal["mpesa_stk", "paybill"] = "mpesa_stk"
     checkout_request_id: str
     mpesa_receipt: str | None = None
     failure_reason: str | None = None

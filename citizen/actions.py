@@ -7,6 +7,11 @@ and returns what should happen afterwards as effects (`menus.effects`: an SMS to
 to record) instead of doing it. Action names are the methods marked `@action`; `ACTION_NAMES`
 lists them without building anything, for the validator.
 
+Who is calling is asked once per session (`identify_caller`, the tree's `on_start`, with a short
+budget of its own so the first screen never waits long); the answer stays in the session's answers
+(`audience`, `registered`, `first_name`, and the profile shown on a summary: `citizen_name`,
+`citizen_dob`, `citizen_id`), so later menus and `check_registered` do not ask the core again.
+
 Error codes an action returns, for the tree's `errors:` routing:
 
   unavailable          the core service is down, slow (over the hop budget) or answered nonsense
@@ -14,12 +19,16 @@ Error codes an action returns, for the tree's `errors:` routing:
   already_registered   register: this phone is already registered
   id_registered        register: this national ID is registered on another phone
   identity_mismatch    register: the details do not match the population register
-  too_many_attempts    register: too many details that did not match, from this phone or for this ID
+  too_many_attempts    register: too many details that did not match, from this phone or for this ID;
+                       track and pay by reference: too many lookups that found nothing
+                       (common.lookup_limits), from this phone or of this reference
   invalid              the core service refused a field (data: field)
   wrong_pin            data: attempts_left
   locked               3 wrong PINs: the account is locked for a while
   not_found            no such application or service
   already_paid, no_fee_due   start_payment
+  paybill              start_payment: the M-Pesa prompt could not be sent; the citizen gets the
+                       paybill instructions on screen (data: reference, amount) and by SMS
   queued               submit_application: the core service was unreachable, the application
                        waits in the queue and the citizen gets an SMS
   complete             next_field: every field of the service is answered (go to the summary)
@@ -29,6 +38,7 @@ Error codes an action returns, for the tree's `errors:` routing:
 SMS the actions ask for (template ids in sms/templates.yaml):
   registration_welcome       {"name": first name}     after a citizen registers on USSD
   application_queued         {"service": name}        an application waits for the core service
+  paybill_instructions       {"amount", "reference"}  the M-Pesa prompt could not be sent
 The "application submitted, reference ECZ-…" SMS comes from the core service's
 `application.submitted` webhook (gateway/events.py), deduplicated with `sms.outbox.submitted_key`.
 """
@@ -38,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -59,17 +70,20 @@ from backend_client.errors import (
     NotFound,
     WrongPin,
 )
-from backend_client.models import Service, ServiceField
+from backend_client.models import Citizen, Service, ServiceField
 from citizen.texts import (
     FIELD_ERRORS,
     PAYMENT_WORDS,
     STATUS_WORDS,
+    canonical_reference,
     money,
     word,
 )
 from common.logs import get_logger
+from common.lookup_limits import LookupLimits
 from menus.effects import RecordEvent, SendSms
 from menus.engine import ActionResult, ActionRunner
+from menus.inputs import clean_name
 
 log = get_logger("citizen.actions")
 
@@ -78,7 +92,13 @@ CATALOGUE_TTL_S = 300.0
 # Kenya keeps East Africa Time all year: dates on screens are local dates.
 EAT = timezone(timedelta(hours=3))
 MAX_LIST = 50
-SUMMARY_LEN = 60
+# The summary screen holds the service's short name, these lines, the fee and two options; the
+# applicant's own details take up to PROFILE_LEN of it (a long name is cut, never the ID or date).
+SUMMARY_LEN = 75
+PROFILE_LEN = 48
+GREETING_NAME_LEN = 20
+# The caller lookup before the first screen: a slow core must not hold up the main menu.
+CALLER_LOOKUP_S = 0.8
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,10 @@ def idempotency_key(context: HopContext, *parts: str) -> str:
     return f"ussd-{digest[:40]}"
 
 
+class _TooManyLookups(Exception):
+    """Over the lookup limits (common.lookup_limits): answered as `too_many_attempts`."""
+
+
 def _failure(error: str, **data: Any) -> ActionResult:
     return ActionResult(ok=False, data=data, error=error)
 
@@ -146,6 +170,8 @@ def action(forget: tuple[str, ...] = ()) -> Callable[[ActionMethod], ActionMetho
         def _mapped(self: Actions, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
             try:
                 return method(self, context, params, lang)
+            except _TooManyLookups:
+                return _failure("too_many_attempts")
             except BackendUnavailable as exc:
                 log.warning("core service unavailable", action=name, code=exc.code)
                 return _failure("unavailable")
@@ -210,13 +236,41 @@ class Actions:
     """The citizen actions of one process, bound to their collaborators. Thread-safe.
 
     `queue` takes applications confirmed while the core service cannot answer in time; without
-    one, such a confirmation apologises (`unavailable`) instead of promising an SMS.
+    one, such a confirmation apologises (`unavailable`) instead of promising an SMS. `lookups`
+    limits looking applications up by a typed reference (Track, Pay); without it, no limit.
     """
 
-    def __init__(self, client: CoreClient, queue: ApplicationQueue | None = None) -> None:
+    def __init__(
+        self,
+        client: CoreClient,
+        queue: ApplicationQueue | None = None,
+        lookups: LookupLimits | None = None,
+        *,
+        caller_lookup_s: float = CALLER_LOOKUP_S,
+    ) -> None:
         self.client = client
         self.queue = queue
+        self.lookups = lookups
         self.catalogue = _Catalogue(client)
+        self.caller_lookup_s = caller_lookup_s
+
+    def _by_reference(self, context: HopContext, reference: str, call: Callable[[], Any]) -> Any:
+        """`call()`, a core-service call about `reference`, inside the lookup limits: raises
+        `_TooManyLookups` when over them. Only an unknown (or someone else's) reference counts as
+        a miss; the caller's own, or a core that could not tell, gives the count back."""
+        if self.lookups is None:
+            return call()
+        if not self.lookups.admit(context.phone, reference):
+            raise _TooManyLookups
+        try:
+            result = call()
+        except NotFound:
+            raise
+        except BackendError:
+            self.lookups.found(context.phone, reference)
+            raise
+        self.lookups.found(context.phone, reference)
+        return result
 
     def runner(self, context: HopContext) -> ActionRunner:
         """The engine's action runner for one hop of `context`."""
@@ -231,13 +285,28 @@ class Actions:
     # ---- citizens ------------------------------------------------------------------------------
 
     @action()
+    def identify_caller(self, context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
+        """Who is calling, before the first screen: a registered citizen's audience, first name and
+        profile, or the `guest` audience. Waits at most `caller_lookup_s`; when the core cannot
+        answer in time it fails (`unavailable`) and the caller is shown the guest menu."""
+        deadline = min(context.deadline, time.monotonic() + self.caller_lookup_s)
+        citizen = self.client.find_citizen(context.phone, budget=Budget.until(deadline))
+        if citizen is None:
+            return ActionResult(ok=True, data=GUEST)
+        return ActionResult(ok=True, data=_profile(citizen))
+
+    @action()
     def check_registered(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
-        """ok when this phone has a citizen; `not_registered` otherwise. Asks once per session."""
+        """ok when this phone has a citizen; `not_registered` otherwise. Asks the core only when
+        this session does not know yet (`registered` unset: the lookup at the start failed)."""
         if params.get("registered") == "yes":
             return ActionResult(ok=True)
-        if self.client.find_citizen(context.phone, budget=_budget(context)) is None:
+        if params.get("registered") == "no":
             return _failure("not_registered")
-        return ActionResult(ok=True, data={"registered": "yes"})
+        citizen = self.client.find_citizen(context.phone, budget=_budget(context))
+        if citizen is None:
+            return ActionResult(ok=False, data=GUEST, error="not_registered")
+        return ActionResult(ok=True, data=_profile(citizen))
 
     @action(forget=("pin", "pin_confirm", "national_id"))
     def register(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
@@ -245,7 +314,7 @@ class Actions:
         pin. On success, asks for the SMS `registration_welcome`. The PIN and ID leave the session."""
         born = datetime.strptime(str(params["date_of_birth"]), "%d/%m/%Y").date()
         try:
-            self.client.register_citizen(
+            citizen = self.client.register_citizen(
                 national_id=str(params["national_id"]),
                 first_name=str(params["first_name"]),
                 last_name=str(params["last_name"]),
@@ -271,7 +340,12 @@ class Actions:
             lang,
             f"registration_welcome:{context.phone}",
         )
-        return ActionResult(ok=True, data={"registered": "yes"}, effects=(welcome,))
+        data = (
+            _profile(citizen)
+            if isinstance(citizen, Citizen)
+            else {"registered": "yes", "audience": "registered"}
+        )
+        return ActionResult(ok=True, data=data, effects=(welcome,))
 
     # ---- catalogue and the service's own fields ------------------------------------------------
 
@@ -280,7 +354,7 @@ class Actions:
         """Departments that offer at least one service, in catalogue order."""
         seen: dict[str, Any] = {}
         for service in self.catalogue.services(_budget(context)):
-            seen.setdefault(service.department.code, service.department.name)
+            seen.setdefault(service.department.code, service.department.label)
         items = [{"id": code, "label": name.model_dump()} for code, name in seen.items()]
         return ActionResult(ok=True, data={"items": items})
 
@@ -290,26 +364,55 @@ class Actions:
         department = params.get("department")
         services = self.catalogue.services(_budget(context))
         items = [
-            {"id": s.code, "label": s.name.model_dump()}
+            {"id": s.code, "label": s.label.model_dump()}
             for s in services
             if not department or s.department.code == department
         ]
         return ActionResult(ok=True, data={"items": items})
 
     @action()
+    def open_service_code(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """The service whose three-digit short code was typed (`typed_code`) becomes `service`;
+        `not_found` when no service has it."""
+        typed = str(params.get("typed_code", "")).strip()
+        for service in self.catalogue.services(_budget(context)):
+            if service.short_code and service.short_code == typed:
+                return ActionResult(
+                    ok=True, data={"service": service.code, "service_label": service.label.get(lang)}
+                )
+        return _failure("not_found")
+
+    @action()
+    def list_service_codes(self, context: HopContext, _params: Mapping[str, Any], lang: str) -> ActionResult:
+        """Every service's short code and short name, one a line, as `service_codes` (for Help)."""
+        lines = [
+            f"{s.short_code} {s.label.get(lang)}"
+            for s in self.catalogue.services(_budget(context))
+            if s.short_code
+        ]
+        return ActionResult(ok=True, data={"service_codes": "\n".join(lines)})
+
+    @action()
     def start_form(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
         """Begin the application form of `service`: forget answers of any service chosen before."""
         service = self.catalogue.service(str(params.get("service", "")), _budget(context))
-        data = {"service_name": service.name.get(lang), "form": "{}", "fee": money(service.fee_kes)}
+        data = {
+            "service_name": service.name.get(lang),
+            "service_short_code": service.short_code,
+            "form": "{}",
+            "fee": money(service.fee_kes),
+        }
         return ActionResult(ok=True, data=data)
 
     @action()
     def next_field(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-        """The first unanswered field of `service` as `field_prompt`/`field_name`; `complete` when none."""
+        """The first unanswered field of `service` as `field_prompt`/`field_name`; `complete` when
+        none. Prefilled fields are not asked: the core fills them from the citizen's record."""
         service = self.catalogue.service(str(params.get("service", "")), _budget(context))
         form = _form(params)
-        total = len(service.fields)
-        for position, spec in enumerate(service.fields, 1):
+        asked = service.asked
+        total = len(asked)
+        for position, spec in enumerate(asked, 1):
             if spec.name not in form:
                 prompt = field_prompt(spec, lang, position, total)
                 return ActionResult(ok=True, data={"field_prompt": prompt, "field_name": spec.name})
@@ -320,7 +423,7 @@ class Actions:
         """Check `field_answer` against field `field_name` and add it to `form`, or `invalid_field`."""
         service = self.catalogue.service(str(params.get("service", "")), _budget(context))
         name = params.get("field_name")
-        spec = next((f for f in service.fields if f.name == name), None)
+        spec = next((f for f in service.asked if f.name == name), None)
         if spec is None:
             return _failure("not_found")
         value, problem = check_field(spec, str(params.get("field_answer", "")), lang)
@@ -331,15 +434,26 @@ class Actions:
 
     @action()
     def quote(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
-        """The fee for the answers given (a choice may set it) and a one-line summary of them."""
-        service = self.catalogue.service(str(params.get("service", "")), _budget(context))
+        """The fee for the answers given (a choice may set it) and the `summary` to confirm: what
+        the core will fill from the citizen's record (name, ID, date of birth), then the answers,
+        cut to fit the summary screen."""
+        budget = _budget(context)
+        service = self.catalogue.service(str(params.get("service", "")), budget)
         form = _form(params)
-        summary = ", ".join(_shown(f, form[f.name], lang) for f in service.fields if f.name in form)
-        if len(summary) > SUMMARY_LEN:
-            summary = summary[: SUMMARY_LEN - 1] + "…"
-        data = {
-            "service_name": service.name.get(lang),
-            "summary": summary,
+        data: dict[str, Any] = {}
+        profile: Mapping[str, Any] = params
+        if any(f.prefill for f in service.fields) and not params.get("citizen_name"):
+            citizen = self.client.find_citizen(context.phone, budget=budget)
+            if citizen is None:
+                return _failure("not_registered", **GUEST)
+            data = _profile(citizen)
+            profile = data
+        known = _prefilled(service, profile)
+        answered = ", ".join(_shown(f, form[f.name], lang) for f in service.asked if f.name in form)
+        room = SUMMARY_LEN - (len(known) + 1 if known else 0)
+        data |= {
+            "service_name": service.label.get(lang),
+            "summary": "\n".join(line for line in (known, _cut(answered, room)) if line),
             "fee": money(service.fee_for(form)),
         }
         return ActionResult(ok=True, data=data)
@@ -383,7 +497,13 @@ class Actions:
                 "application_queued", context.phone, {"service": name}, lang, f"application_queued:{key}"
             )
             return ActionResult(ok=False, error="queued", effects=(sms,))
-        data = {"reference": application.reference, "fee": money(application.fee_kes)}
+        data = {
+            "reference": application.reference,
+            "fee": money(application.fee_kes),
+            # what "Pay now" may offer by paybill if the prompt cannot be sent
+            "due_reference": application.reference,
+            "amount_due": money(application.fee_kes),
+        }
         return ActionResult(ok=True, data=data)
 
     @action()
@@ -407,7 +527,11 @@ class Actions:
         """The caller's applications with a fee still to pay, newest first, with the amount."""
         page = self.client.list_applications(context.phone, limit=MAX_LIST, budget=_budget(context))
         items = [
-            {"id": s.reference, "label": f"{s.reference} KES {money(s.fee_kes)}"}
+            {
+                "id": s.reference,
+                "label": f"{s.reference} KES {money(s.fee_kes)}",
+                "data": {"due_reference": s.reference, "amount_due": money(s.fee_kes)},
+            }
             for s in page.applications
             if s.payment_status == "unpaid"
         ]
@@ -417,7 +541,11 @@ class Actions:
     def get_application(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
         """Status of application `reference` in glossary words, with the date it got that status."""
         reference = str(params.get("reference", ""))
-        application = self.client.get_application(reference, phone=context.phone, budget=_budget(context))
+        application = self._by_reference(
+            context,
+            reference,
+            lambda: self.client.get_application(reference, phone=context.phone, budget=_budget(context)),
+        )
         since = application.history[-1].changed_at if application.history else application.updated_at
         names = application.service_name
         data = {
@@ -433,15 +561,36 @@ class Actions:
     # ---- payments and feedback -----------------------------------------------------------------
 
     @action()
-    def start_payment(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
-        """Start the M-Pesa prompt for application `reference`'s fee, to the caller's phone."""
+    def start_payment(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
+        """Start the M-Pesa prompt for application `reference`'s fee, to the caller's phone. Only
+        the caller's own applications: anyone else's is `not_found`, as the core answers.
+
+        When the prompt cannot be sent (the core or M-Pesa does not answer in time) and the amount
+        due for this reference is known (`due_reference`/`amount_due`, from applying or from the
+        unpaid list), the citizen is told to pay by paybill instead (`paybill`, with the SMS
+        `paybill_instructions`); otherwise `unavailable`."""
         reference = str(params.get("reference", ""))
-        payment = self.client.start_payment(
-            reference,
-            phone=context.phone,
-            idempotency_key=idempotency_key(context, "pay", reference.upper()),
-            budget=_budget(context),
-        )
+        try:
+            payment = self._by_reference(
+                context,
+                reference,
+                lambda: self.client.start_payment(
+                    reference,
+                    phone=context.phone,
+                    idempotency_key=idempotency_key(context, "pay", reference.upper()),
+                    budget=_budget(context),
+                ),
+            )
+        except BackendUnavailable:
+            canonical = canonical_reference(reference)
+            amount = str(params.get("amount_due") or "")
+            if (
+                not amount
+                or not canonical
+                or canonical_reference(str(params.get("due_reference", ""))) != canonical
+            ):
+                raise
+            return paybill_fallback(context, canonical, amount, lang)
         data = {"amount": money(payment.amount_kes), "reference": payment.reference}
         return ActionResult(ok=True, data=data)
 
@@ -464,6 +613,57 @@ class Actions:
         return ActionResult(ok=True, data={"feedback_comment": ""}, effects=(event,))
 
 
+GUEST: dict[str, str] = {"audience": "guest", "registered": "no"}
+
+
+def _profile(citizen: Citizen) -> dict[str, str]:
+    """What the session keeps about a registered caller: the audience, the first name for the
+    greeting, and what a summary shows before the core fills it in (the ID only masked)."""
+    return {
+        "audience": "registered",
+        "registered": "yes",
+        "first_name": citizen.first_name[:GREETING_NAME_LEN],
+        "citizen_name": f"{citizen.first_name} {citizen.last_name}",
+        "citizen_dob": citizen.date_of_birth.strftime("%d/%m/%Y"),
+        "citizen_id": citizen.national_id_masked,
+    }
+
+
+def _prefilled(service: Service, profile: Mapping[str, Any]) -> str:
+    """The details the core fills for this service, as the summary shows them: "Wanjiku Kamau,
+    ID *****789, 01/05/1990" (what the service needs of the three), at most PROFILE_LEN long."""
+    kinds = {f.prefill for f in service.fields if f.prefill}
+    rest = []
+    if "national_id" in kinds:
+        rest.append(f"ID {profile.get('citizen_id', '')}")
+    if "date_of_birth" in kinds:
+        rest.append(str(profile.get("citizen_dob", "")))
+    tail = "".join(f", {part}" for part in rest)
+    if "full_name" not in kinds:
+        return tail.removeprefix(", ")
+    return _cut(str(profile.get("citizen_name", "")), PROFILE_LEN - len(tail)) + tail
+
+
+def _cut(text: str, width: int) -> str:
+    # GSM-7 has no ellipsis: a cut line ends with a dot
+    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip(" ,") + "."
+
+
+def paybill_fallback(context: HopContext, reference: str, amount: str, lang: str) -> ActionResult:
+    """The `paybill` answer: the instructions on screen (data) and the same by SMS, once per
+    reference and session."""
+    sms = SendSms(
+        "paybill_instructions",
+        context.phone,
+        {"amount": amount, "reference": reference},
+        lang,
+        f"paybill_instructions:{reference}:{context.session_id}",
+    )
+    return ActionResult(
+        ok=False, error="paybill", data={"reference": reference, "amount": amount}, effects=(sms,)
+    )
+
+
 ACTION_NAMES: frozenset[str] = frozenset(
     name for name, member in vars(Actions).items() if getattr(member, "is_action", False)
 )
@@ -477,8 +677,8 @@ def field_prompt(spec: ServiceField, lang: str, position: int, total: int) -> st
 
 
 def check_field(spec: ServiceField, raw: str, lang: str, today: datetime | None = None) -> tuple[str, str]:
-    """(value to send, "") or ("", reason in `lang`). Mirrors the core service's own checks so the
-    citizen hears of a mistake on the field, not after the PIN."""
+    """(value to send, "") or ("", what is expected, one line in `lang`). Mirrors the core
+    service's own checks so the citizen hears of a mistake on the field, not after the PIN."""
     value = raw.strip()
     if spec.type == "choice":
         if value.isdigit() and 1 <= int(value) <= len(spec.choices):
@@ -490,12 +690,24 @@ def check_field(spec: ServiceField, raw: str, lang: str, today: datetime | None 
         except ValueError:
             parsed = None
         now = (today or datetime.now(EAT)).date()
-        if parsed is None or parsed > now or parsed.year < 1900:
-            return "", word(FIELD_ERRORS, "date", lang)
+        earliest = spec.min_year or 1900
+        if parsed is None or parsed > now or parsed.year < earliest:
+            return "", word(FIELD_ERRORS, "date", lang).format(earliest=earliest)
         return parsed.strftime("%d/%m/%Y"), ""
+    if spec.type == "national_id":
+        if value.isascii() and value.isdigit() and 7 <= len(value) <= 8:
+            return value, ""
+        return "", word(FIELD_ERRORS, "national_id", lang)
+    if spec.type == "name":
+        name = clean_name(value, spec.max_length or 60)
+        if name is None:
+            return "", word(FIELD_ERRORS, "name", lang)
+        value = name
     if spec.type == "digits" and not (value.isascii() and value.isdigit()):
         return "", word(FIELD_ERRORS, "digits", lang)
     low, high = spec.min_length or 1, spec.max_length or 60
+    if spec.pattern and not re.fullmatch(spec.pattern, value):
+        return "", word(FIELD_ERRORS, "format", lang).format(example=spec.example or "")
     if not low <= len(value) <= high:
         return "", word(FIELD_ERRORS, "length", lang).format(min=low, max=high)
     return value, ""

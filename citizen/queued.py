@@ -2,8 +2,10 @@
 
 The job carries the idempotency key of the hop that queued it, so however often it runs (RQ retries,
 a worker killed mid-call, the hop retried by the aggregator) the core service creates one
-application. The PIN travels sealed with the app's SECRET_KEY (sessions.store.SecretBox); the job's
-description is neutral because RQ logs it.
+application. Everything else it carries (phone, service, answers, PIN, language) travels as one
+value sealed with the session-sealing key (sessions.store.SecretBox): Redis, its AOF and RDB files
+hold nothing readable. The job's description is neutral because RQ logs it. A job that succeeds is
+deleted at once (`result_ttl=0`); one that fails for good stays, sealed, for FAILED_KEEP_S.
 
 The job finds what it works with (`QueuedWork`: the core-service client, the sealing key, the SMS
 outbox) in its worker, which `flask --app app worker` starts with them (`common.jobs`).
@@ -11,6 +13,7 @@ outbox) in its worker, which `flask --app app worker` starts with them (`common.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +36,8 @@ JOB = "citizen.queued.submit_queued_application"
 RETRY_INTERVALS_S = [5, 15, 30, 60, 120, 300]
 RETRY_MAX = 300
 JOB_BUDGET_S = 10.0
-KEEP_S = 30 * 24 * 3600
+# Long enough for an on-call engineer to re-queue it after an outage; sealed all the while.
+FAILED_KEEP_S = 7 * 24 * 3600
 
 
 def job_id(idempotency_key: str) -> str:
@@ -59,22 +63,25 @@ class RqApplicationQueue:
     ) -> bool:
         """Queue the application; False when Redis refused (the citizen is then told to try later,
         and nothing was promised)."""
+        application = {
+            "phone": phone,
+            "service_code": service_code,
+            "answers": dict(answers),
+            "pin": pin,
+            "lang": lang,
+        }
         try:
             self.queue.enqueue(
                 JOB,
                 kwargs={
-                    "phone": phone,
-                    "service_code": service_code,
-                    "answers": dict(answers),
-                    "sealed_pin": self.box.seal(pin),
+                    "sealed": self.box.seal(json.dumps(application, ensure_ascii=False)),
                     "idempotency_key": idempotency_key,
-                    "lang": lang,
                 },
                 job_id=job_id(idempotency_key),
                 description="queued application",
                 retry=Retry(max=RETRY_MAX, interval=RETRY_INTERVALS_S),
-                result_ttl=KEEP_S,
-                failure_ttl=KEEP_S,
+                result_ttl=0,
+                failure_ttl=FAILED_KEEP_S,
             )
         except Exception as exc:  # Redis down too: the citizen must not be told it is queued
             log.error("could not queue an application", error=type(exc).__name__)
@@ -95,16 +102,26 @@ class QueuedWork:
     outbox: SmsOutbox
 
 
-def submit_queued_application(
-    phone: str,
-    service_code: str,
-    answers: dict[str, Any],
-    sealed_pin: str,
-    idempotency_key: str,
-    lang: str,
-) -> str | None:
-    """RQ job: `submit` with the worker's `QueuedWork`."""
-    return submit(job_context(QueuedWork), phone, service_code, answers, sealed_pin, idempotency_key, lang)
+def submit_queued_application(sealed: str = "", idempotency_key: str = "", **before: Any) -> str | None:
+    """RQ job: open the sealed application and `submit` it with the worker's `QueuedWork`.
+
+    `before` takes the fields of a job queued by the previous release (phone, service_code,
+    answers, sealed_pin, lang: only the PIN sealed), so such a job still runs once."""
+    work = job_context(QueuedWork)
+    if sealed:
+        opened = work.box.open(sealed)
+        application = json.loads(opened) if opened else {}
+    else:
+        application = {**before, "pin": work.box.open(str(before.get("sealed_pin", "")))}
+    return submit(
+        work,
+        str(application.get("phone", "")),
+        str(application.get("service_code", "")),
+        dict(application.get("answers") or {}),
+        str(application.get("pin", "")),
+        idempotency_key,
+        str(application.get("lang", "en")),
+    )
 
 
 def submit(
@@ -112,20 +129,28 @@ def submit(
     phone: str,
     service_code: str,
     answers: dict[str, Any],
-    sealed_pin: str,
+    pin: str,
     idempotency_key: str,
     lang: str,
 ) -> str | None:
-    """Submit the application; its reference, or None when the core service refused it.
+    """Submit the application; its reference, or None when the core service refused it or the job
+    could not be opened.
 
     BackendUnavailable propagates so RQ retries with backoff. A refusal (wrong PIN, locked account,
     a field the core service rejects) will not get better by retrying: the citizen is told by SMS.
+    A job no key opens (SECRET_KEY changed) is never sent with an empty PIN, which the core would
+    count as a wrong one: it is dropped, and the citizen told if the phone can still be read.
     The SMS with the reference comes from the core service's `application.submitted` webhook.
     """
+    if not pin or not phone:
+        log.error("queued application cannot be opened: was SECRET_KEY changed?", job=job_id(idempotency_key))
+        if phone:
+            _tell_not_submitted(work, phone, service_code, idempotency_key, lang)
+        return None
     try:
         application = work.client.create_application(
             phone=phone,
-            pin=work.box.open(sealed_pin),
+            pin=pin,
             service_code=service_code,
             answers={str(k): str(v) for k, v in answers.items()},
             idempotency_key=idempotency_key,
@@ -133,14 +158,18 @@ def submit(
         )
     except BackendRejected as exc:
         log.warning("queued application refused", code=exc.code, job=job_id(idempotency_key))
-        refused = SendSms(
-            "application_not_submitted",
-            phone,
-            {"service": service_code},
-            lang,
-            f"application_not_submitted:{idempotency_key}",
-        )
-        work.outbox.notify(refused)
+        _tell_not_submitted(work, phone, service_code, idempotency_key, lang)
         return None
     log.info("queued application submitted", reference=application.reference, job=job_id(idempotency_key))
     return application.reference
+
+
+def _tell_not_submitted(work: QueuedWork, phone: str, service_code: str, key: str, lang: str) -> None:
+    refused = SendSms(
+        "application_not_submitted",
+        phone,
+        {"service": service_code},
+        lang,
+        f"application_not_submitted:{key}",
+    )
+    work.outbox.notify(refused)

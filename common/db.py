@@ -1,15 +1,53 @@
-"""SQL through SQLAlchemy 2: one engine per process, a declarative base, Alembic for the schema."""
+"""SQL through SQLAlchemy 2: one engine per process, a declarative base, Alembic for the schema.
+
+Every timestamp column holds UTC without a zone (`timestamp without time zone` on PostgreSQL): the
+application writes `utcnow()`, and a column's server default is `UtcNow()`, which is UTC on every
+server whatever its local time. Ids of tables that grow with traffic are `BigId` (64-bit).
+"""
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, create_engine, event, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
+from common.files import private_file, sqlite_path
 from config import ROOT
+
+# A 64-bit id; SQLite keeps INTEGER so the column stays its (already 64-bit) autoincrementing rowid.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+# pg_advisory_xact_lock key that serialises `upgrade` across processes and machines ("ussd-gw").
+MIGRATION_LOCK_KEY = 0x757373642D6777
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without a zone: how every timestamp of the gateway's tables is stored."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class UtcNow(FunctionElement):
+    """The server's current time in UTC, for server defaults (`now()` is local time on PostgreSQL)."""
+
+    type = DateTime()
+    inherit_cache = True
+
+
+@compiles(UtcNow)
+def _utcnow_default(_element, _compiler, **_kw) -> str:
+    return "CURRENT_TIMESTAMP"  # SQLite's CURRENT_TIMESTAMP is UTC
+
+
+@compiles(UtcNow, "postgresql")
+def _utcnow_postgresql(_element, _compiler, **_kw) -> str:
+    return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')"
 
 
 class Base(DeclarativeBase):
@@ -17,11 +55,12 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder, WAL and a busy timeout."""
+    """An engine for `url`. A SQLite file is made 0600 before SQLite opens it (its folder 0700 when
+    new; SQLite gives -wal and -shm the file's mode), with WAL and a busy timeout."""
     if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            private_file(path)
         engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -61,13 +100,36 @@ class Database:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` (the newest by default), in one transaction.
+
+        Safe to run from several processes or machines at once: on PostgreSQL an advisory lock
+        makes them take turns (the later ones find the schema current and do nothing), on a SQLite
+        file a lock file does. Any URL works, `%` and all: Alembic gets the connection, not the URL.
+        """
         from alembic import command
         from alembic.config import Config
 
         cfg = Config(str(ROOT / "alembic.ini"))
         cfg.set_main_option("script_location", str(ROOT / "migrations"))
-        cfg.set_main_option("sqlalchemy.url", self.url)
         cfg.attributes["configure_logger"] = False
-        command.upgrade(cfg, "head")
+        with self._sqlite_file_lock(), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+
+    @contextmanager
+    def _sqlite_file_lock(self) -> Iterator[None]:
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        lock_path = Path(f"{database}.migrate-lock")
+        private_file(lock_path)  # beside private SQLite files, private like them
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)

@@ -28,9 +28,14 @@ class HopOutcome(StrEnum):
     BUSY = "busy"
     REDIS_DOWN = "redis_down"
     ERROR = "error"
+    # A continuation for a session the gateway does not hold (per-hop aggregators): ended politely.
+    EXPIRED = "expired"
 
 
 # The gateway failed the hop: the citizen saw an apology, not a screen of the tree.
 GATEWAY_FAULTS = frozenset({HopOutcome.ERROR, HopOutcome.BUSY, HopOutcome.REDIS_DOWN})
-# Hops that are no step of a journey: a retried hop, a refused one, a code no tree serves.
-NOT_A_STEP = frozenset({HopOutcome.REPLAY, HopOutcome.RATE_LIMITED, HopOutcome.UNKNOWN_SERVICE})
+# Hops that are no step of a journey: a retried hop, a refused one, a code no tree serves, a
+# continuation of a session the gateway no longer holds.
+NOT_A_STEP = frozenset(
+    {HopOutcome.REPLAY, HopOutcome.RATE_LIMITED, HopOutcome.UNKNOWN_SERVICE, HopOutcome.EXPIRED}
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, session
 from sqlalchemy import select
 
 from common.phones import InvalidPhoneNumber, normalise_phone
@@ -17,13 +17,22 @@ from console.menu_store import (
     CheckReport,
     MenuStore,
     NotPublishable,
+    PublishConflict,
     StaleDraft,
     UnknownTree,
     UnknownVersion,
     problem_json,
     version_summary,
 )
-from console.operators import OperatorError, create_operator, create_token, revoke_token
+from console.operators import (
+    OperatorError,
+    change_password,
+    create_operator,
+    create_token,
+    deactivate_operator,
+    revoke_token,
+)
+from console.passwords import PasswordsBusy
 from console.releases import ReleaseConflict
 from console.simulator import (
     LIVE,
@@ -35,7 +44,7 @@ from console.simulator import (
     simulate,
 )
 from menus.loader import TreeError, parse_yaml
-from records.operators import ApiToken
+from records.operators import ApiToken, Operator
 
 bp = Blueprint("menus_api", __name__, url_prefix="/api/v1")
 MAX_NOTE = 500
@@ -75,6 +84,11 @@ def stale_draft(exc: StaleDraft):
         updated_by=exc.updated_by,
         updated_at=exc.updated_at.isoformat(timespec="seconds") + "Z",
     )
+
+
+@bp.errorhandler(PublishConflict)
+def publish_conflict(exc: PublishConflict):
+    return auth.api_error(409, "conflict", str(exc), tree_id=exc.tree_id)
 
 
 @bp.errorhandler(ReleaseConflict)
@@ -435,6 +449,10 @@ def diff(tree_id: str):
 
 
 # -- tokens and operators ---------------------------------------------------------------------
+def _when(moment) -> str | None:
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
+
+
 @bp.get("/tokens")
 @auth.requires("viewer")
 def list_tokens():
@@ -446,7 +464,10 @@ def list_tokens():
                 "id": t.id,
                 "name": t.name,
                 "prefix": t.prefix,
-                "created_at": t.created_at.isoformat(timespec="seconds") + "Z" if t.created_at else None,
+                "scope": t.scope,
+                "created_at": _when(t.created_at),
+                "expires_at": _when(t.expires_at),
+                "parent_id": t.parent_id,
                 "revoked": t.revoked_at is not None,
             }
             for t in rows
@@ -457,17 +478,40 @@ def list_tokens():
 @bp.post("/tokens")
 @auth.requires("viewer")
 def new_token():
-    body = request.get_json(silent=True) or {}
-    with current_app.extensions["database"].session() as db:
-        row, token = create_token(db, g.actor, str(body.get("name", "api")))
-    return jsonify(
-        id=row.id, name=row.name, token=token, message="copy the token now: it is not shown again"
-    ), 201
+    """Body: `{"name", "days" (default 90), "scope" (a role, default yours)}`. Minted with a token,
+    the new one expires no later and acts no higher than it, and dies with it."""
+    body = _body() if request.get_data(cache=True) else {}
+    days = body.get("days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int)):
+        return auth.api_error(400, "bad_request", "'days' must be a whole number of days")
+    settings = current_app.extensions["settings"]
+    try:
+        with current_app.extensions["database"].session() as db:
+            row, token = create_token(
+                db,
+                g.actor,
+                str(body.get("name", "api")),
+                days=days if days is not None else settings.api_token_days,
+                scope=str(body["scope"]) if body.get("scope") else None,
+                max_days=settings.api_token_max_days,
+            )
+            created = {
+                "id": row.id,
+                "name": row.name,
+                "scope": row.scope,
+                "expires_at": _when(row.expires_at),
+                "token": token,
+                "message": "copy the token now: it is not shown again",
+            }
+    except OperatorError as exc:
+        return auth.api_error(422, "bad_token", str(exc))
+    return jsonify(created), 201
 
 
 @bp.delete("/tokens/<int:token_id>")
 @auth.requires("viewer")
 def delete_token(token_id: int):
+    """Revoke a token of yours, and every token minted with it."""
     with current_app.extensions["database"].session() as db:
         if not revoke_token(db, g.actor, token_id):
             return auth.api_error(404, "unknown_token", "no such token of yours")
@@ -487,8 +531,53 @@ def new_operator():
                 str(body.get("password", "")),
                 str(body.get("role", "")),
                 g.actor,
+                passwords=current_app.extensions["passwords"],
             )
             created = {"id": operator.id, "email": operator.email, "role": operator.role}
     except OperatorError as exc:
         return auth.api_error(422, "bad_operator", str(exc))
+    except PasswordsBusy:
+        return auth.api_error(503, "busy", "many password changes at once: try again in a few seconds")
     return jsonify(created), 201
+
+
+@bp.post("/operators/me/password")
+@auth.requires("viewer")
+def change_my_password():
+    """Body: `{"current_password", "new_password"}`; from a logged-in browser only, not a token.
+    Every other console session of yours ends; this one carries on."""
+    if g.get("via_token"):
+        return auth.api_error(403, "forbidden", "log in to change your password; tokens cannot")
+    body = _body()
+    try:
+        with current_app.extensions["database"].session() as db:
+            operator = db.get(Operator, g.actor.id)
+            change_password(
+                db,
+                current_app.extensions["passwords"],
+                operator,
+                str(body.get("new_password", "")),
+                g.actor,
+                current_password=str(body.get("current_password", "")),
+            )
+            auth.login(operator)  # this browser gets the new generation
+    except OperatorError as exc:
+        return auth.api_error(422, "bad_password", str(exc))
+    except PasswordsBusy:
+        return auth.api_error(503, "busy", "many password changes at once: try again in a few seconds")
+    return jsonify(changed=True, csrf=session["csrf"])
+
+
+@bp.post("/operators/<int:operator_id>/deactivate")
+@auth.requires("admin")
+def deactivate(operator_id: int):
+    """Admin only: the operator can no longer log in; their sessions end and their tokens are revoked."""
+    try:
+        with current_app.extensions["database"].session() as db:
+            operator = db.get(Operator, operator_id)
+            if operator is None:
+                return auth.api_error(404, "unknown_operator", "no such operator")
+            revoked = deactivate_operator(db, operator, g.actor)
+    except OperatorError as exc:
+        return auth.api_error(422, "bad_operator", str(exc))
+    return jsonify(deactivated=operator_id, tokens_revoked=revoked)

@@ -1,8 +1,12 @@
 """Who is asking, and may they: session-cookie logins, bearer tokens, roles and CSRF.
 
-Browser calls carry the Flask session cookie (HttpOnly, SameSite=Lax) and, on anything that changes
-state, the session's CSRF token in `X-CSRF-Token` or a `csrf_token` form field. Automation sends
-`Authorization: Bearer <token>` instead: no cookie, so no CSRF check. Only the console and API
+Browser calls carry the Flask session cookie (HttpOnly, SameSite=Lax, Secure in production) and, on
+anything that changes state, the session's CSRF token in `X-CSRF-Token` or a `csrf_token` form
+field. The cookie also carries the operator's session generation: logout, a password change and
+deactivation move the generation on in SQL, so every cookie issued before is refused from then on,
+on every gateway process (a signed cookie alone could not be taken back). Automation sends
+`Authorization: Bearer <token>` instead: no cookie, so no CSRF check; the token's scope caps its
+role and an expired or revoked token is refused. Only the console and API
 blueprints run these checks; the USSD/SMS/webhook blueprints never see them.
 """
 
@@ -16,7 +20,7 @@ from typing import Any
 
 from flask import current_app, g, jsonify, redirect, request, session, url_for
 
-from console.operators import Actor, actor_of, operator_for_token
+from console.operators import Actor, actor_of, end_sessions, operator_for_token, record
 from records.operators import Operator
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,10 +45,19 @@ def login(operator: Operator) -> None:
     session.clear()  # a fresh session (and CSRF token) at every login
     session.permanent = True
     session["operator_id"] = operator.id
+    session["generation"] = operator.session_generation or 0
     session["csrf"] = secrets.token_urlsafe(32)
 
 
 def logout() -> None:
+    """End this operator's console sessions, on this browser and every other one."""
+    operator_id = session.get("operator_id")
+    if operator_id is not None:
+        with current_app.extensions["database"].session() as db:
+            operator = db.get(Operator, operator_id)
+            if operator is not None and operator.session_generation == session.get("generation"):
+                end_sessions(operator)
+                record(db, actor_of(operator), "logout")
     session.clear()
 
 
@@ -56,14 +69,19 @@ def load_actor() -> None:
     if header.lower().startswith("bearer "):
         g.via_token = True
         with database.session() as db:
-            operator = operator_for_token(db, header[7:].strip())
-            g.actor = actor_of(operator) if operator else None
+            found = operator_for_token(db, header[7:].strip())
+            g.actor = actor_of(*found) if found else None
         return
     operator_id = session.get("operator_id")
     if operator_id is not None:
         with database.session() as db:
             operator = db.get(Operator, operator_id)
-            if operator is not None and operator.active:
+            current = (
+                operator is not None
+                and operator.active
+                and operator.session_generation == session.get("generation")
+            )
+            if current:
                 g.actor = actor_of(operator)
             else:
                 session.clear()

@@ -15,7 +15,7 @@ from menus.engine import _PLACEHOLDER
 from menus.model import LANGUAGES
 from menus.render import PREFIX_LEN, screen_pages, shows_nav
 from menus.strings import BUILTIN_STRINGS
-from menus.validator import SAMPLE_ITEMS, SAMPLE_VALUE_LEN, page_warnings
+from menus.validator import SAMPLE_LABEL_LEN, SAMPLE_VALUE_LEN, page_warnings, sample_items
 
 
 def _string(document: Mapping[str, Any], key: str, lang: str) -> str:
@@ -28,7 +28,8 @@ def _string(document: Mapping[str, Any], key: str, lang: str) -> str:
 
 def _labels(node: Mapping[str, Any], lang: str) -> list[str]:
     if node.get("kind") == "list":
-        return [str(item["label"][lang]) for item in SAMPLE_ITEMS]
+        width = node.get("label_max") if isinstance(node.get("label_max"), int) else SAMPLE_LABEL_LEN
+        return [str(item["label"][lang]) for item in sample_items(width)]
     if node.get("kind") != "menu":
         return []
     options = node.get("options") if isinstance(node.get("options"), list) else []

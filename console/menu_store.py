@@ -7,7 +7,6 @@ checks the draft (schema, validator, journey tests) first and refuses with every
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from common.db import Database
+from common.db import Database, utcnow
 from common.logs import get_logger
 from console.operators import SYSTEM, Actor, record
 from console.releases import ReleaseConflict, Releases
@@ -58,6 +57,17 @@ class StaleDraft(Exception):
 
 class BadDraft(ValueError):
     """A draft document that cannot even be stored (not a mapping, wrong tree id)."""
+
+
+class PublishConflict(Exception):
+    """Another publish of the same tree (on this node or another) committed first; nothing was saved."""
+
+    def __init__(self, tree_id: str) -> None:
+        super().__init__(
+            f"tree '{tree_id}' was published by someone else at the same moment; nothing was published: "
+            "reload to see what is live, then publish again if it is still needed"
+        )
+        self.tree_id = tree_id
 
 
 class NotPublishable(Exception):
@@ -101,7 +111,7 @@ class MenuStore:
         redis_client: redis.Redis,
         registry: publishing.LiveTreeRegistry,
         screen_limit: int,
-        known_actions: Callable[[], set[str]],
+        known_actions: frozenset[str],
         trees_dir: Path,
     ) -> None:
         self.database = database
@@ -121,7 +131,7 @@ class MenuStore:
         for path in tree_files(self.trees_dir):
             try:
                 document = parse_yaml(path.read_text(encoding="utf-8"))
-                tree, problems = validate_document(document, self.screen_limit, self.known_actions())
+                tree, problems = validate_document(document, self.screen_limit, set(self.known_actions))
             except TreeError as exc:
                 tree, problems = None, exc.problems
             if tree is None or problems:
@@ -348,7 +358,7 @@ class MenuStore:
         """Validate a document (and run `journeys` against it) the way publishing would."""
         if not isinstance(document, dict):
             return CheckReport(None, [TreeProblem("a tree must be a JSON object")])
-        tree, problems = validate_document(document, self.screen_limit, self.known_actions())
+        tree, problems = validate_document(document, self.screen_limit, set(self.known_actions))
         report = CheckReport(tree, list(problems))
         if tree is None:
             return report
@@ -407,7 +417,7 @@ class MenuStore:
                     journeys=journeys if journeys is not None else draft.journeys,
                     revision=revision + 1,
                     updated_by=actor.email,
-                    updated_at=datetime.utcnow(),
+                    updated_at=utcnow(),
                 )
             )
             if updated.rowcount != 1:
@@ -434,10 +444,19 @@ class MenuStore:
     def publish(
         self, tree_id: str, actor: Actor, note: str = "", revision: int | None = None, share: int = 100
     ) -> MenuVersion:
-        """Publish the draft as it is in SQL now. Refused (NotPublishable) on any problem.
+        """Publish the draft as it is in SQL now. Refused (NotPublishable) on any problem; when another
+        publish of the tree commits first, PublishConflict and nothing changes (SQL nor Redis).
 
         With `share` below 100 it is a staged release: the version serves that share of new
         sessions while the live one keeps the rest (`console.releases`)."""
+        try:
+            return self._publish(tree_id, actor, note, revision, share)
+        except IntegrityError as exc:  # both took the same version number: the later insert loses
+            raise PublishConflict(tree_id) from exc
+
+    def _publish(
+        self, tree_id: str, actor: Actor, note: str, revision: int | None, share: int
+    ) -> MenuVersion:
         with self.database.session() as session:
             draft = session.get(MenuDraft, tree_id)
             if draft is None:

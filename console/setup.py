@@ -9,6 +9,7 @@ from flask import Flask
 from console.api import bp as api_bp
 from console.cli import operators_cli
 from console.menu_store import MenuStore, UnknownTree
+from console.passwords import PasswordWork
 from console.releases import Releases, ReleaseWatcher
 from console.throttle import LoginThrottle
 from console.views import bp as console_bp
@@ -16,8 +17,10 @@ from menus.live import LiveTreeRegistry
 
 
 def init_console(app: Flask) -> MenuStore:
-    """Register `/console` and `/api/v1`, seed menu versions (when the schema exists), follow Redis.
+    """Register `/console` and `/api/v1` and follow the versions published through Redis.
 
+    Touches neither SQL nor Redis: seeding menu versions from the YAML trees is a deploy step
+    (`flask --app app menus seed`, after `db upgrade`); a console request seeds once if it never ran.
     Needs `app.extensions` settings, redis, database and trees (a `LiveTreeRegistry`).
     """
     from citizen.actions import ACTION_NAMES
@@ -32,7 +35,7 @@ def init_console(app: Flask) -> MenuStore:
         app.extensions["redis"],
         trees,
         screen_limit=settings.screen_limit,
-        known_actions=lambda: set(ACTION_NAMES),
+        known_actions=ACTION_NAMES,
         trees_dir=settings.trees_dir,
     )
     app.extensions["menu_store"] = store
@@ -52,8 +55,13 @@ def init_console(app: Flask) -> MenuStore:
     from console.auth import analytics_check
 
     app.extensions["operator_check"] = analytics_check
+    # argon2 on its own small pool per process, never on the threads that answer hops.
+    app.extensions["passwords"] = PasswordWork.for_profile(
+        settings.password_hash_profile, settings.password_hash_workers, settings.password_hash_queue
+    )
     app.extensions["login_throttle"] = LoginThrottle(
         app.extensions["redis"],
+        app.extensions["keys"].counters,
         max_failures=settings.login_max_failures,
         max_failures_per_ip=settings.login_max_failures_per_ip,
         window_s=settings.login_lockout_s,
@@ -61,7 +69,7 @@ def init_console(app: Flask) -> MenuStore:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.console_secure_cookie,
+        SESSION_COOKIE_SECURE=settings.console_secure_cookie or settings.production,
         SESSION_COOKIE_NAME="console_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
@@ -77,6 +85,4 @@ def init_console(app: Flask) -> MenuStore:
 
         return api_error(404, "unknown_tree", f"no tree '{exc.args[0]}'")
 
-    # Seed and publish to Redis now if `db upgrade` has run; otherwise the first console call does it.
-    store.start()
     return store

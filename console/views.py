@@ -7,7 +7,8 @@ from urllib.parse import urlparse
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from console import auth
-from console.operators import check_password, record
+from console.operators import actor_of, check_password, record
+from console.passwords import PasswordsBusy
 
 bp = Blueprint(
     "console",
@@ -42,7 +43,7 @@ def console_context() -> dict:
 
 
 def _client_ip() -> str:
-    # Behind a proxy, configure ProxyFix in front of the app so remote_addr is the client's address.
+    # The client's address when TRUSTED_PROXY_COUNT tells app.py how many proxies to believe.
     return request.remote_addr or "unknown"
 
 
@@ -53,32 +54,39 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.trees")
 
 
+def _login_page(error: str, status: int, retry_after: int | None = None):
+    page = render_template("login.html", next=request.form.get("next", ""), error=error)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return page, status, headers
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""), error=None)
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
+    passwords = current_app.extensions["passwords"]
+    if passwords.busy():  # answered before any Redis or SQL work: a flood costs little
+        return _login_page("Many logins at once. Please try again in a few seconds.", 503, 3)
     throttle = current_app.extensions["login_throttle"]
     ip = _client_ip()
-    wait = throttle.retry_after(email, ip)
+    wait = throttle.attempt(email, ip)
     if wait:
         minutes = max(wait // 60, 1)
-        error = f"Too many failed logins. Try again in about {minutes} minute(s)."
-        return render_template("login.html", next=request.form.get("next", ""), error=error), 429
+        return _login_page(f"Too many failed logins. Try again in about {minutes} minute(s).", 429, wait)
     with current_app.extensions["database"].session() as db:
-        operator = check_password(db, email, password)
+        try:
+            operator = check_password(db, passwords, email, password)
+        except PasswordsBusy:
+            throttle.not_checked(email, ip)
+            return _login_page("Many logins at once. Please try again in a few seconds.", 503, 3)
         if operator is None:
-            throttle.failed(email, ip)
-            return render_template(
-                "login.html", next=request.form.get("next", ""), error="Wrong email or password."
-            ), 401
+            return _login_page("Wrong email or password.", 401)
         auth.login(operator)
         g.actor = None
-        from console.operators import actor_of
-
         record(db, actor_of(operator), "login", detail={"ip": ip})
-    throttle.succeeded(email)
+    throttle.succeeded(email, ip)
     return redirect(_safe_next(request.form.get("next")))
 
 

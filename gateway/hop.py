@@ -22,12 +22,22 @@ class Hop:
       (`*384*123*7*1#` -> ("7", "1")), the citizen's answer on the others. `*` and `#` inside an
       answer are ordinary characters here.
     - `is_new`: the aggregator marks this request as the dial. An aggregator that cannot say (Africa's
-      Talking) leaves it False: a hop for a session the store does not hold opens one either way.
+      Talking) leaves it False: a hop for a session the store does not hold opens one either way
+      (unless `needs_session`).
     - `replay_key`: opaque and short; equal for a retried request and different for any other of
       the session. The session keeps the last one; it must not reveal what was typed.
     - `resends`: for aggregators whose requests repeat earlier inputs (Africa's Talking sends the
       whole transcript each time): pairs (replay key of an earlier hop, how many of `inputs` that
       hop had delivered), so the hop service can tell which inputs are new (`new_inputs`).
+    - `replay_aliases`: other keys a retry of this very request may have been answered under (an
+      aggregator without a hop counter keys a retry by time, see gateway/arkesel/).
+    - `tree_id`: the tree to serve, for aggregators that send no service code (Arkesel); empty:
+      the tree that serves `service_code`.
+    - `needs_session`: the inputs answer a screen of a session (per-hop aggregators' continuations),
+      so they mean nothing without it: when the store does not hold the session, the hop ends
+      politely instead of opening one.
+    - `text_limit`: characters of screen text the aggregator shows, without any framing of its own;
+      0 for the hop service's default (USSD_SCREEN_LIMIT, which counts Africa's Talking's `CON `).
     """
 
     session_id: str
@@ -39,6 +49,16 @@ class Hop:
     is_new: bool = False
     resends: tuple[tuple[str, int], ...] = ()
     aggregator: str = ""
+    replay_aliases: tuple[str, ...] = ()
+    tree_id: str = ""
+    needs_session: bool = False
+    text_limit: int = 0
+
+    def repeats(self, last_replay_key: str) -> bool:
+        """Is this a retry of the hop the session last answered (whose key was `last_replay_key`)?"""
+        return last_replay_key == self.replay_key or (
+            bool(last_replay_key) and last_replay_key in self.replay_aliases
+        )
 
     def new_inputs(self, last_replay_key: str) -> tuple[tuple[str, ...], bool]:
         """The inputs this hop adds to a session whose last answered hop had `last_replay_key`, and

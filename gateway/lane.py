@@ -2,125 +2,74 @@
 
 An aggregator's USSD callback is the hot path: every key press of every citizen. Flask's per-request
 work (request and response objects, URL matching, contexts, signals) costs more CPU than the hop
-itself, so `CallbackLane` wraps `Flask.wsgi_app` and answers a registered `POST` path by calling the
-adapter's answer function directly: one parse of the body, no framework object, reply headers built
-once. Every other request (and any method but POST on a lane path) goes to Flask unchanged.
+itself, so `CallbackLane` wraps `Flask.wsgi_app` and answers `POST` to a callback's path by calling
+the `AggregatorCallback` (gateway/callbacks.py) directly: one parse of the body, no framework
+object, reply headers built once. Every other request (and any method but POST on a callback's
+path) goes to Flask unchanged.
 
-An adapter writes its callback once as `answer(CallbackRequest) -> CallbackAnswer` and serves it
-both ways: `flask_view(answer)` for its blueprint route, `lane.add(path, answer)` for the lane. The
-two therefore behave the same (secret, size limits, polite END for garbage, metrics); the lane adds
-only a last line of defence: an exception still gets a polite `END` with HTTP 200, never a 5xx.
+The lane sits inside `ProxyFix` (when TRUSTED_PROXY_COUNT is set), so the address it hands on is
+the client's as the trusted proxy saw it, and it adds the same security headers Flask adds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qs
 
-from flask import Response, request
-
-from common.logs import get_logger
-from gateway import metrics
-from gateway.replies import polite
-
-log = get_logger("gateway.lane")
+from gateway.callbacks import AggregatorCallback, CallbackRequest, answer
 
 _STATUS_LINES = {200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 413: "413 Content Too Large"}
-_TEXT_PLAIN = ("Content-Type", "text/plain; charset=utf-8")
-_LAST_RESORT = ("END " + polite("error")).encode("utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackRequest:
-    """What an aggregator callback may look at, whoever parsed the HTTP request.
-
-    `query` holds the query string's parameters (first value of each); `read(n)` reads at most
-    `n` bytes of the body, once.
-    """
-
-    query: dict[str, str]
-    mimetype: str
-    content_length: int | None
-    read: Callable[[int], bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackAnswer:
-    """The HTTP answer to a callback: status, body text and its media type (UTF-8)."""
-
-    status: int
-    body: str
-    mimetype: str = "text/plain"
-
-
-Answer = Callable[[CallbackRequest], CallbackAnswer]
-
-
-def _query(query_string: str) -> dict[str, str]:
-    if not query_string:
-        return {}
-    return {name: values[0] for name, values in parse_qs(query_string).items()}
-
-
-def flask_view(answer: Answer) -> Callable[[], Response]:
-    """A Flask view function serving `answer`, for the adapter's blueprint route."""
-
-    def view() -> Response:
-        given = CallbackRequest(
-            {name: request.args[name] for name in request.args},
-            request.mimetype or "",
-            request.content_length,
-            request.stream.read,
-        )
-        reply = answer(given)
-        return Response(reply.body, status=reply.status, mimetype=reply.mimetype)
-
-    view.__name__ = getattr(answer, "__name__", "callback")
-    return view
 
 
 class CallbackLane:
-    """WSGI middleware: `POST` to a registered path is answered by its adapter function, the rest
-    by `app` (Flask's `wsgi_app`). Build it in `create_app` and register each callback path once."""
+    """WSGI middleware: `POST` to an added callback's path is answered by that callback, the rest
+    by `app` (Flask's `wsgi_app`). `headers` are added to every answer of the lane (the security
+    headers Flask adds to its own responses). Build it in `create_app`, add each callback once."""
 
-    def __init__(self, app: Callable) -> None:
+    def __init__(self, app: Callable, headers: Mapping[str, str] | None = None) -> None:
         self.app = app
-        self._answers: dict[str, Answer] = {}
-        self._content_types: dict[str, tuple[str, str]] = {"text/plain": _TEXT_PLAIN}
+        self._exact: dict[str, AggregatorCallback] = {}
+        self._with_token: dict[str, AggregatorCallback] = {}
+        self._headers = list((headers or {}).items())
+        self._content_types: dict[str, tuple[str, str]] = {}
 
-    def add(self, path: str, answer: Answer) -> None:
-        """Serve `POST path` with `answer`."""
-        self._answers[path] = answer
+    def add(self, callback: AggregatorCallback) -> None:
+        """Serve `POST callback.path` (and `<path>/<token>` when it takes one) with `callback`."""
+        self._exact[callback.path] = callback
+        if callback.takes_token:
+            self._with_token[callback.path] = callback
 
     @property
     def paths(self) -> tuple[str, ...]:
-        return tuple(self._answers)
+        return tuple(self._exact)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        answer = self._answers.get(environ.get("PATH_INFO", ""))
-        if answer is None or environ.get("REQUEST_METHOD") != "POST":
+        path = environ.get("PATH_INFO", "")
+        callback = self._exact.get(path)
+        token = ""
+        if callback is None and self._with_token:
+            prefix, _, token = path.rpartition("/")
+            callback = self._with_token.get(prefix) if token else None
+        if callback is None or environ.get("REQUEST_METHOD") != "POST":
             return self.app(environ, start_response)
-        try:
-            reply = answer(_request(environ))
-            body = reply.body.encode("utf-8")
-            status = _STATUS_LINES.get(reply.status) or f"{reply.status} Callback"
-            content_type = self._content_types.get(reply.mimetype) or (
-                "Content-Type",
-                f"{reply.mimetype}; charset=utf-8",
-            )
-        except Exception:
-            metrics.HOP_ERRORS.labels("unhandled").inc()
-            log.exception("unhandled error in a callback", path=environ.get("PATH_INFO"))
-            body, status, content_type = _LAST_RESORT, "200 OK", _TEXT_PLAIN
-        start_response(status, [content_type, ("Content-Length", str(len(body)))])
+        if token and not token.isascii():
+            # WSGI hands the path over as latin-1 of its bytes; Flask reads a segment as UTF-8.
+            token = token.encode("latin-1").decode("utf-8", "replace")
+        reply = answer(callback, _request(environ, token))
+        body = reply.body.encode("utf-8")
+        status = _STATUS_LINES.get(reply.status) or f"{reply.status} Callback"
+        content_type = self._content_types.get(reply.mimetype)
+        if content_type is None:
+            content_type = ("Content-Type", f"{reply.mimetype}; charset=utf-8")
+            self._content_types[reply.mimetype] = content_type
+        start_response(status, [content_type, ("Content-Length", str(len(body))), *self._headers])
         return [body]
 
 
-def _request(environ: dict) -> CallbackRequest:
+def _request(environ: dict, token: str) -> CallbackRequest:
     length_text = environ.get("CONTENT_LENGTH") or ""
     try:
-        content_length = int(length_text) if length_text else None
+        content_length = max(int(length_text), 0) if length_text else None
     except ValueError:
         content_length = None
     stream = environ["wsgi.input"]
@@ -134,7 +83,9 @@ def _request(environ: dict) -> CallbackRequest:
     else:
         read = stream.read
     mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-    return CallbackRequest(_query(environ.get("QUERY_STRING", "")), mimetype, content_length, read)
+    query_string = environ.get("QUERY_STRING", "")
+    query = {name: values[0] for name, values in parse_qs(query_string).items()} if query_string else {}
+    return CallbackRequest(query, mimetype, content_length, read, environ.get("REMOTE_ADDR"), token)
 
 
 def _empty(_n: int) -> bytes:

@@ -24,6 +24,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Too many requests. Please wait a minute and dial again.",
         "sw": "Maombi mengi mno. Tafadhali subiri dakika moja kisha upige tena.",
     },
+    "expired": {
+        "en": "Your session has ended. Please dial again.",
+        "sw": "Muda umekwisha. Tafadhali piga tena.",
+    },
     "error": {
         "en": "Sorry, something went wrong. Please dial again.",
         "sw": "Samahani, kuna hitilafu. Tafadhali piga tena.",

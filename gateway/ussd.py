@@ -13,6 +13,7 @@ import time
 import redis
 
 from citizen.actions import Actions, HopContext
+from citizen.drafts import RESUME_KEY, DraftNotices
 from common.logs import get_logger
 from common.outcomes import HopOutcome
 from common.phones import mask_phone
@@ -24,6 +25,7 @@ from menus.effects import Effect, SetLanguage
 from menus.engine import Engine, Screen, SessionState, StaticPages, StepResult
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
+from menus.render import PREFIX_LEN
 from sessions.store import Lease, RateLimited, SessionBusy, SessionStore, StoredSession
 
 log = get_logger("gateway.ussd")
@@ -36,10 +38,14 @@ class HopService:
     - `store`: session state, the per-session lock, replay, resume drafts, rate limits;
     - `actions`: the citizen actions, bound to their core-service client and queue;
     - `events`: where the hop's audit event and its actions' effects go after the engine step;
+    - `drafts`: watches sessions mid-application, so a dropped one gets its "saved" SMS;
     - `meter`: hop counts and latency for Prometheus (pushed at most a second late).
 
-    A repeated hop (same `Hop.replay_key` as the last one answered) gets the stored reply and runs
-    no action and no effect. Effects are handed on after the session is saved, once per hop.
+    A repeated hop (`Hop.repeats` the last one answered) gets the stored reply and runs no action
+    and no effect. A continuation that needs a session the store does not hold (`Hop.needs_session`)
+    gets a polite final screen and opens none. Effects are handed on after the session is saved,
+    once per hop. Screens fit `screen_limit` (which counts a 4-character `CON `/`END `), or the
+    hop's own `text_limit` when its aggregator frames screens differently.
     """
 
     def __init__(
@@ -54,6 +60,7 @@ class HopService:
         hop_budget_ms: int = 2500,
         max_tries: int = 3,
         log_hops: bool = False,
+        drafts: DraftNotices | None = None,
         meter: metrics.HopMeter | None = None,
     ) -> None:
         self.trees = trees
@@ -65,9 +72,10 @@ class HopService:
         self.hop_budget_s = hop_budget_ms / 1000
         self.max_tries = max_tries
         self.log_hops = log_hops
+        self.drafts = drafts
         self.meter = meter or metrics.HopMeter()
-        # Static screens rendered once per tree version, shared by the engines of every hop.
-        self._pages: dict[tuple[str, str], StaticPages] = {}
+        # Static screens rendered once per tree version and screen limit, shared by every hop's engine.
+        self._pages: dict[tuple[str, str, int], StaticPages] = {}
 
     def handle(self, hop: Hop) -> HopReply:
         """The reply to `hop`. Never raises: a failure is a polite final screen with its outcome."""
@@ -91,11 +99,11 @@ class HopService:
         return reply
 
     def _handle(self, hop: Hop, started: float) -> tuple[HopReply, bool]:
-        tree = self.trees.for_service_code(hop.service_code, hop.session_id)
+        tree = self._tree(hop)
         if tree is None:
             return HopReply(polite("unknown_service"), True, HopOutcome.UNKNOWN_SERVICE), False
         try:
-            lease = self.store.begin(hop.phone, hop.session_id)
+            lease = self.store.begin(hop.phone, hop.session_id, hop.replay_key)
         except RateLimited as limited:
             return HopReply(polite("rate_limited", limited.lang), True, HopOutcome.RATE_LIMITED), False
         except SessionBusy:
@@ -117,21 +125,32 @@ class HopService:
             self._release_quietly(lease)
             return HopReply(polite("error", lease.language), True, HopOutcome.ERROR), False
 
+    def _tree(self, hop: Hop) -> MenuTree | None:
+        """The tree a new session of `hop` starts on: the one serving its service code, or the tree
+        it names (looked up through that tree's own first code, so it is served as a dial of it)."""
+        code = hop.service_code
+        if hop.tree_id:
+            named = self.trees.current(hop.tree_id)
+            if named is None:
+                return None
+            code = named.service_codes[0]
+        return self.trees.for_service_code(code, hop.session_id)
+
     def _release_quietly(self, lease: Lease) -> None:
         with contextlib.suppress(redis.RedisError):  # the lock expires on its own
             self.store.release(lease)
 
     def _engine(self, tree: MenuTree, hop: Hop) -> Engine:
         context = HopContext(hop.phone, hop.session_id, deadline=time.monotonic() + self.hop_budget_s)
-        pages = self._pages.get((tree.id, tree.version))
+        # The engine's limit counts a 4-character prefix; an aggregator without one gets it as text.
+        limit = hop.text_limit + PREFIX_LEN if hop.text_limit else self.screen_limit
+        pages = self._pages.get((tree.id, tree.version, limit))
         if pages is None:
             if len(self._pages) > 64:  # versions published over months: keep the live ones only
                 self._pages.clear()
-            pages = self._pages.setdefault((tree.id, tree.version), {})
+            pages = self._pages.setdefault((tree.id, tree.version, limit), {})
         runner = self.actions.runner(context)
-        return Engine(
-            tree, runner, screen_limit=self.screen_limit, max_tries=self.max_tries, static_pages=pages
-        )
+        return Engine(tree, runner, screen_limit=limit, max_tries=self.max_tries, static_pages=pages)
 
     def _pinned_tree(self, state: SessionState, fallback: MenuTree) -> MenuTree:
         """The version the session started on; the current one if that version is gone."""
@@ -140,9 +159,7 @@ class HopService:
 
     def _advance(self, hop: Hop, tree: MenuTree, lease: Lease, started: float) -> tuple[HopReply, bool]:
         stored = lease.session
-        if stored is not None and (
-            stored.replay_key == hop.replay_key or (stored.reply_final and not hop.is_new)
-        ):
+        if stored is not None and (hop.repeats(stored.replay_key) or (stored.reply_final and not hop.is_new)):
             # A retried hop, or a late one after the session ended: the same screen, nothing run.
             self.store.release(lease)
             state = stored.state
@@ -156,6 +173,10 @@ class HopService:
                 tree_version=state.version,
             )
             return reply, False
+        if stored is None and hop.needs_session and not hop.is_new:
+            # An answer to a screen this gateway no longer holds (expired, or never shown).
+            self.store.release(lease)
+            return HopReply(polite("expired", lease.language), True, HopOutcome.EXPIRED), False
 
         if stored is None or hop.is_new:
             stored, result = self._open(hop, tree, lease)
@@ -186,12 +207,21 @@ class HopService:
         try:
             if not self.store.commit(lease, stored, resumable, language, event=event):
                 log.warning("session lock expired before save", session=hop.session_id)
+            elif self.drafts is not None:
+                self._watch(hop, tree, stored)
         finally:
             # After the save, so a retry of this hop is a replay and cannot ask for them again; even
             # when the save failed, because the actions behind them did run.
             if result.effects:
                 self._deliver(hop, result.effects)
         return reply, event is not None
+
+    def _watch(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> None:
+        assert self.drafts is not None
+        try:
+            self.drafts.after_hop(hop.phone, hop.session_id, tree, stored)
+        except redis.RedisError as exc:  # the citizen has their screen; only a drop SMS may be missed
+            log.warning("session not watched for a drop", error=type(exc).__name__)
 
     def _deliver(self, hop: Hop, effects: tuple[Effect, ...]) -> None:
         try:
@@ -205,6 +235,8 @@ class HopService:
         lang = lease.language or self.default_language
         keys = hop.inputs
         draft = lease.draft
+        if keys and keys[0] == RESUME_KEY:
+            return self._resume_at_once(hop, tree, lease, keys[1:])
         if draft is not None and not keys and not draft.reply_final and draft.state.stack:
             state = engine.new_state(draft.state.lang)
             stored = StoredSession(state, hop.service_code, resume_from=lease.draft_id)
@@ -214,6 +246,27 @@ class HopService:
         stored = StoredSession(state, hop.service_code)
         result = engine.start(state)
         return stored, self._keys(engine, state, keys, result)
+
+    def _resume_at_once(
+        self, hop: Hop, tree: MenuTree, lease: Lease, keys: tuple[str, ...]
+    ) -> tuple[StoredSession, StepResult]:
+        """`*384*123*0#` (the code the "saved" SMS gives): continue the phone's draft without
+        asking; with nothing saved, the main menu says so."""
+        draft = lease.draft
+        if draft is not None and not draft.reply_final and draft.state.stack:
+            tree = self._pinned_tree(draft.state, tree)
+            engine = self._engine(tree, hop)
+            state = draft.state
+            state.done = False
+            stored = StoredSession(state, hop.service_code, origin=draft.origin or lease.draft_id)
+            result = StepResult(engine.current(state), (), HopOutcome.RESUMED, state.node)
+            return stored, self._keys(engine, state, keys, result)
+        engine = self._engine(tree, hop)
+        state = engine.new_state(lease.language or self.default_language)
+        started = engine.start(state)
+        notice = tree.string("resume_none", state.lang)
+        result = StepResult(engine.current(state, notice), started.effects, HopOutcome.START, state.node)
+        return StoredSession(state, hop.service_code), self._keys(engine, state, keys, result)
 
     def _continue(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> StepResult:
         keys, certain = hop.new_inputs(stored.replay_key)
@@ -235,6 +288,8 @@ class HopService:
         tree = engine.tree
         if choice == "1":
             draft = self.store.load(hop.phone, stored.resume_from or "")
+            if draft is not None:
+                stored.origin = draft.origin or stored.resume_from
             stored.resume_from = None
             if draft is not None:
                 tree = self._pinned_tree(draft.state, tree)

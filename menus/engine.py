@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from common.outcomes import HopOutcome
@@ -110,8 +111,15 @@ class Engine:
         return SessionState(tree_id=self.tree.id, version=self.tree.version, node=self.tree.start, lang=lang)
 
     def start(self, state: SessionState) -> StepResult:
-        """The first screen of a session."""
+        """The first screen of a session. A tree's `on_start` action runs first, once: its data
+        join the answers (e.g. the caller's audience and first name); its failure is ignored."""
         effects: list[Effect] = []
+        if self.tree.on_start:
+            result = self._call(self.tree.on_start, {}, state)
+            for key, value in result.data.items():
+                if isinstance(value, str | int | float) and not isinstance(value, bool):
+                    state.answers[key] = str(value)
+            effects.extend(result.effects)
         return self._result(self._enter(state, self.tree.start, effects), effects, HopOutcome.START, state)
 
     def current(self, state: SessionState, notice: str | None = None) -> Screen:
@@ -138,7 +146,10 @@ class Engine:
 
         if node.kind == "menu":
             index = _choice(key, len(node.options))
-            if index is None:
+            audience = self.tree.audience(state.answers)
+            if index is None or not node.options[index].shown_to(audience):
+                if self._shortcut(node, key):
+                    return self._take_shortcut(node, state, key, effects)
                 return self._invalid(state, "invalid", effects)
             option = node.options[index]
             if node.store:
@@ -151,11 +162,15 @@ class Engine:
 
         if node.kind == "list":
             index = _choice(key, len(state.items))
+            if index is None and self._shortcut(node, key):
+                return self._take_shortcut(node, state, key, effects)
             if index is None or node.store is None or node.next is None:
                 return self._invalid(state, "invalid", effects)
             item = state.items[index]
             state.answers[node.store] = str(item["id"])
             state.answers[f"{node.store}_label"] = _label(item, state.lang)
+            for name, value in dict(item.get("data") or {}).items():
+                state.answers[str(name)] = str(value)
             self._push(state, node.id)
             return self._result(self._enter(state, node.next, effects), effects, HopOutcome.OPTION, state)
 
@@ -176,6 +191,18 @@ class Engine:
         return self._invalid(state, "invalid", effects)
 
     # -- internals --------------------------------------------------------------------------
+    @staticmethod
+    def _shortcut(node: Node, key: str) -> bool:
+        shortcut = node.shortcut
+        return shortcut is not None and _compiled(shortcut.pattern).fullmatch(key.strip()) is not None
+
+    def _take_shortcut(self, node: Node, state: SessionState, key: str, effects: list[Effect]) -> StepResult:
+        assert node.shortcut is not None
+        state.answers[node.shortcut.store] = key.strip()
+        self._push(state, node.id)
+        screen = self._enter(state, node.shortcut.next, effects)
+        return self._result(screen, effects, HopOutcome.OPTION, state)
+
     def _result(
         self, screen: Screen, effects: list[Effect], outcome: HopOutcome, state: SessionState
     ) -> StepResult:
@@ -200,11 +227,14 @@ class Engine:
         return self._result(self._render(state, notice), effects, HopOutcome.INVALID, state)
 
     def _run(self, node: Node, state: SessionState) -> ActionResult:
-        params: dict[str, Any] = {**state.answers, **node.params}
+        return self._call(node.action or "", node.params, state)
+
+    def _call(self, action: str, node_params: Mapping[str, Any], state: SessionState) -> ActionResult:
+        params: dict[str, Any] = {**state.answers, **node_params}
         try:
-            return self.run_action(node.action or "", params, state.lang)
+            return self.run_action(action, params, state.lang)
         except Exception as exc:  # a runner bug must not become a stack trace on a phone
-            return ActionResult(ok=False, error=f"action {node.action} raised {type(exc).__name__}")
+            return ActionResult(ok=False, error=f"action {action} raised {type(exc).__name__}")
 
     def _enter(self, state: SessionState, node_id: str, effects: list[Effect], depth: int = 0) -> Screen:
         node = self.tree.node(node_id)
@@ -265,25 +295,30 @@ class Engine:
     def _pages(self, state: SessionState, notice: str | None = None) -> list[str]:
         node = self.tree.node(state.node)
         lang = state.lang
-        cacheable = (
-            notice is None and node.kind in ("menu", "end", "input") and "{" not in node.text.get(lang, "")
-        )
-        cache_key = (node.id, lang)
+        audience = self.tree.audience(state.answers)
+        text = node.text_for(audience)
+        cacheable = notice is None and node.kind in ("menu", "end", "input") and "{" not in text.get(lang, "")
+        varies = bool(node.audience_text) or any(o.audiences for o in node.options)
+        cache_key = (f"{node.id}@{audience}" if varies else node.id, lang)
         if cacheable and cache_key in self._static_pages:
             return self._static_pages[cache_key]
         labels: list[str] = []
+        numbers: list[int] | None = None
         if node.kind == "menu":
-            labels = [o.label[lang] for o in node.options]
+            shown = [(number, o) for number, o in enumerate(node.options, 1) if o.shown_to(audience)]
+            labels = [o.label[lang] for _, o in shown]
+            numbers = [number for number, _ in shown]
         elif node.kind == "list":
-            labels = [_label(item, lang) for item in state.items]
+            labels = [_cut(_label(item, lang), node.label_max) for item in state.items]
         nav = self.tree.string("nav", lang) if shows_nav(node.kind, node.id == self.tree.start) else ""
         pages = screen_pages(
-            self._fill(node.text[lang], state),
+            self._fill(text[lang], state),
             labels,
             nav=nav,
             more=self.tree.string("more", lang),
             limit=self.screen_limit,
             notice=notice,
+            numbers=numbers,
         )
         if cacheable:
             self._static_pages[cache_key] = pages
@@ -303,6 +338,18 @@ def _choice(key: str, count: int) -> int | None:
         if 1 <= number <= count:
             return number - 1
     return None
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _cut(label: str, width: int | None) -> str:
+    """A list label no wider than `width` (a cut one ends with a dot: GSM-7 has no ellipsis)."""
+    if width is None or len(label) <= width:
+        return label
+    return label[: width - 1].rstrip() + "."
 
 
 def _label(item: Mapping[str, Any], lang: str) -> str:

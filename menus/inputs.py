@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 
 from menus.model import InputSpec
+from menus.patterns import PatternError, compiled
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,21 @@ _TOO_EASY_PINS = frozenset(
 )
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+# Letters of any alphabet in groups joined by one space, hyphen or apostrophe: "Ng'ang'a",
+# "Mary-Anne", "Ole Sankale", "Müller". A typographic apostrophe (’) is read as the plain one.
+_NAME = re.compile(r"[^\W\d_]+(?:[ '-][^\W\d_]+)*")
+NAME_MAX = 60
+
+
+def clean_name(raw: str, max_length: int = NAME_MAX) -> str | None:
+    """`raw` as a person's name (spaces collapsed, ’ as '), or None when it is not one: letters
+    only, at least 2 of them, at most `max_length` characters."""
+    value = " ".join(raw.replace("\u2019", "'").split())
+    if not _NAME.fullmatch(value) or len(value) > max_length:
+        return None
+    if sum(ch.isalpha() for ch in value) < 2:
+        return None
+    return value
 
 
 def _length_ok(value: str, spec: InputSpec) -> bool:
@@ -51,8 +63,15 @@ def check_input(spec: InputSpec, raw: str, answers: Mapping[str, str], today: da
         if not value:
             return Checked(error="bad_length")
         return Checked(value) if _length_ok(value, spec) else Checked(error="bad_length")
+    if kind == "name":
+        name = clean_name(value, spec.max or NAME_MAX)
+        return Checked(name) if name else Checked(error="bad_name")
     if kind == "regex":
-        matched = _compiled(spec.pattern or ".*").fullmatch(value)
+        # RE2: linear time whatever the operator wrote (menus/patterns.py)
+        try:
+            matched = compiled(spec.pattern or ".*").fullmatch(value)
+        except PatternError:
+            matched = None  # the validator refuses such a tree; never a stalled or failed hop
         return Checked(value) if matched else Checked(error="custom" if spec.error else "invalid")
     if kind == "national_id":
         ok = value.isascii() and value.isdigit() and 7 <= len(value) <= 8

@@ -1,5 +1,8 @@
 """Journey tests as data: YAML dialogues (dial, send keys, expect screens) run against the engine.
 
+A journey with `hops: N` also says how many requests it takes (each dial or answer is one hop),
+so the hop counts in docs/journeys.md are measured, not estimated.
+
 A journey file sits beside its tree (`ecitizen.journeys.yaml`). It runs without Redis or HTTP:
 actions answer from the journey's `actions:` stubs, so pytest, the CLI and the console can all run
 the same dialogues before a tree is published.
@@ -7,7 +10,6 @@ the same dialogues before a tree is published.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +21,7 @@ import yaml
 from menus.effects import SetLanguage
 from menus.engine import ActionResult, ActionRunner, Engine, SessionState
 from menus.model import MenuTree
+from menus.patterns import PatternError, compiled
 
 
 @dataclass
@@ -87,8 +90,13 @@ def _check(expectation: Mapping[str, Any], body: str, final: bool) -> str | None
         if text in body:
             return f"did not expect {text!r} on the screen"
     pattern = expectation.get("expect_re")
-    if pattern and not re.search(pattern, body):
-        return f"expected the screen to match /{pattern}/"
+    if pattern:
+        # RE2 (menus/patterns.py): a journey written in the console cannot stall the process.
+        try:
+            if not compiled(str(pattern)).search(body):
+                return f"expected the screen to match /{pattern}/"
+        except PatternError as exc:
+            return f"expect_re /{pattern}/ cannot be used: {exc}"
     if "end" in expectation and bool(expectation["end"]) != final:
         return "expected the session to end" if expectation["end"] else "expected the session to continue"
     return None
@@ -112,7 +120,11 @@ def run_journey(
     remembered_lang = str(journey.get("lang", "en"))
     state: SessionState | None = None
     final = True
-    for number, step in enumerate(journey.get("steps", []), 1):
+    steps = journey.get("steps", [])
+    # Each step is one request from the phone: a dial (with its keys) or one answer.
+    if "hops" in journey and int(journey["hops"]) != len(steps):
+        return JourneyFailure(name, len(steps), f"took {len(steps)} hops, expected {journey['hops']}", "")
+    for number, step in enumerate(steps, 1):
         if "dial" in step:
             _, keys = split_dial(str(step["dial"]), tree.service_codes)
             state = engine.new_state(remembered_lang)

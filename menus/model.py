@@ -7,7 +7,7 @@ from typing import Any
 
 LANGUAGES = ("en", "sw")
 NODE_KINDS = ("menu", "input", "list", "action", "end")
-INPUT_TYPES = ("digits", "text", "regex", "date", "national_id", "pin", "amount")
+INPUT_TYPES = ("digits", "text", "name", "regex", "date", "national_id", "pin", "amount")
 
 # A translated text: one string per language code, every language in LANGUAGES present.
 Text = dict[str, str]
@@ -22,6 +22,12 @@ class Option:
     set_language: str | None = None
     # Stored under the menu node's `store` when chosen (e.g. a rating); defaults to the option number.
     value: str | None = None
+    # Shown only to these audiences of the tree (empty: to everyone). The option keeps its number
+    # either way, so a number means the same thing to every caller of one tree version.
+    audiences: tuple[str, ...] = ()
+
+    def shown_to(self, audience: str | None) -> bool:
+        return not self.audiences or audience in self.audiences
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,16 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class Shortcut:
+    """A typed key that a menu or list takes besides its numbers: a key that is not one of the
+    numbers shown and matches `pattern` is stored under `store`, and the citizen goes to `next`."""
+
+    pattern: str
+    store: str
+    next: str
+
+
+@dataclass(frozen=True)
 class Node:
     id: str
     kind: str
@@ -61,11 +77,21 @@ class Node:
     # Which journey funnel this node belongs to (register, apply, pay, track…), for analytics.
     journey: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # The text for an audience of the tree, instead of `text` (e.g. a greeting by first name).
+    audience_text: dict[str, Text] = field(default_factory=dict)
+    shortcut: Shortcut | None = None
+    # A list's labels are cut to this many characters, so a page holds a known number of items.
+    label_max: int | None = None
+
+    def text_for(self, audience: str | None) -> Text:
+        return self.audience_text.get(audience or "", self.text)
 
     def targets(self) -> list[str]:
         """Every node id this node can lead to."""
         found = [o.next for o in self.options]
         found += [t for t in (self.next, self.failure, self.empty) if t]
+        if self.shortcut:
+            found.append(self.shortcut.next)
         found += list(self.errors.values())
         return found
 
@@ -82,6 +108,18 @@ class MenuTree:
     nodes: dict[str, Node]
     strings: dict[str, Text]
     source: dict[str, Any]
+    # Run once when a session opens, before the first screen (e.g. who is calling); its failure
+    # is ignored, so the first screen never waits on it.
+    on_start: str | None = None
+    # Who a screen may differ for; a session's answer `audience` picks one, else the first.
+    audiences: tuple[str, ...] = ()
+
+    def audience(self, answers: dict[str, str]) -> str | None:
+        """The audience of a session with these answers (None for a tree without audiences)."""
+        chosen = answers.get("audience")
+        if chosen in self.audiences:
+            return chosen
+        return self.audiences[0] if self.audiences else None
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

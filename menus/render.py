@@ -65,12 +65,16 @@ def paginate(blocks: list[str], nav: str, more: str, limit: int) -> list[str]:
     return pages
 
 
-def screen_blocks(text: str, labels: Sequence[str], notice: str | None = None) -> list[str]:
+def screen_blocks(
+    text: str, labels: Sequence[str], notice: str | None = None, numbers: Sequence[int] | None = None
+) -> list[str]:
     """The lines of one screen before paging: the notice (e.g. "Invalid entry, try again."), the
-    text's lines, then the numbered options or list items."""
+    text's lines, then the numbered options or list items. `numbers` are the options' own numbers
+    when some are hidden from this caller (1, 2, 3… otherwise)."""
     blocks = [notice] if notice else []
     blocks.extend(text.split("\n"))
-    blocks.extend(f"{number}. {label}" for number, label in enumerate(labels, 1))
+    keys = numbers if numbers is not None else range(1, len(labels) + 1)
+    blocks.extend(f"{number}. {label}" for number, label in zip(keys, labels, strict=True))
     return blocks
 
 
@@ -87,11 +91,12 @@ def screen_pages(
     more: str,
     limit: int,
     notice: str | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> list[str]:
     """The pages of one screen exactly as a phone gets them (without "CON "/"END "): what the
     engine sends, and what the console measures while a node is edited. `nav` is "" on screens
     without the navigation line (see `shows_nav`)."""
-    return paginate(screen_blocks(text, labels, notice), nav, more, limit)
+    return paginate(screen_blocks(text, labels, notice, numbers), nav, more, limit)
 
 
 def page_content(page: str, nav: str, more: str) -> list[str]:

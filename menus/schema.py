@@ -20,6 +20,7 @@ OPTION_SCHEMA = {
         "next": _ID,
         "set_language": {"enum": list(LANGUAGES)},
         "value": {"type": "string", "minLength": 1, "maxLength": 40},
+        "audiences": {"type": "array", "items": _ID, "minItems": 1, "uniqueItems": True},
     },
     "additionalProperties": False,
 }
@@ -61,6 +62,18 @@ NODE_SCHEMA = {
         "sensitive": {"type": "boolean"},
         "journey": _ID,
         "params": {"type": "object"},
+        "audience_text": {"type": "object", "propertyNames": _ID.copy(), "additionalProperties": TEXT_SCHEMA},
+        "shortcut": {
+            "type": "object",
+            "required": ["pattern", "store", "next"],
+            "properties": {
+                "pattern": {"type": "string", "minLength": 1, "maxLength": 200},
+                "store": _ID,
+                "next": _ID,
+            },
+            "additionalProperties": False,
+        },
+        "label_max": {"type": "integer", "minimum": 4, "maximum": 120},
     },
     "additionalProperties": False,
     "allOf": [
@@ -94,6 +107,8 @@ TREE_SCHEMA = {
             "items": {"type": "string", "pattern": r"^\*[0-9*]+#$"},
         },
         "start": _ID,
+        "on_start": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
+        "audiences": {"type": "array", "items": _ID, "minItems": 2, "uniqueItems": True},
         "strings": {"type": "object", "additionalProperties": TEXT_SCHEMA},
         "nodes": {
             "type": "object",

@@ -23,9 +23,17 @@ BUILTIN_STRINGS: dict[str, Text] = {
         "en": "Continue where you left off?\n1. Continue\n2. Start again",
         "sw": "Endelea ulipoachia?\n1. Endelea\n2. Anza upya",
     },
+    "resume_none": {
+        "en": "Nothing saved to continue.",
+        "sw": "Hakuna kilichohifadhiwa cha kuendelea.",
+    },
     "bad_digits": {"en": "Use digits only.", "sw": "Tumia tarakimu pekee."},
     "bad_length": {"en": "Wrong length.", "sw": "Urefu si sahihi."},
     "bad_date": {"en": "Use DD/MM/YYYY.", "sw": "Tumia DD/MM/YYYY."},
+    "bad_name": {
+        "en": "Use letters only, e.g. Wanjiku or Ng'ang'a.",
+        "sw": "Tumia herufi pekee, mfano Wanjiku au Ng'ang'a.",
+    },
     "bad_age": {"en": "Check the year of birth.", "sw": "Angalia mwaka wa kuzaliwa."},
     "bad_national_id": {
         "en": "ID number has 7 or 8 digits.",

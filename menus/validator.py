@@ -11,12 +11,25 @@ from typing import Any
 from menus.engine import _PLACEHOLDER, Engine, SessionState
 from menus.loader import TreeError, TreeProblem, build_tree
 from menus.model import LANGUAGES, MenuTree, Node
+from menus.patterns import pattern_problem
 from menus.render import PREFIX_LEN, page_content, shorten, shows_nav
 
 # Placeholders are filled with this many characters when screens are measured.
 SAMPLE_VALUE_LEN = 12
 _ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
-SAMPLE_ITEMS = [{"id": str(i), "label": {lang: "X" * 24 for lang in LANGUAGES}} for i in range(1, 13)]
+# A list's items are measured with labels this long, unless the list cuts them shorter (label_max).
+SAMPLE_LABEL_LEN = 24
+SAMPLE_ITEM_COUNT = 12
+# Fewer items than this on a list's first page makes the citizen page through too much.
+MIN_ITEMS_PER_PAGE = 4
+
+
+def sample_items(width: int) -> list[dict[str, Any]]:
+    """Twelve list items with labels `width` characters long, as lists are measured."""
+    return [
+        {"id": str(i), "label": {lang: "X" * width for lang in LANGUAGES}}
+        for i in range(1, SAMPLE_ITEM_COUNT + 1)
+    ]
 
 
 def _texts(node: Node) -> Iterable[tuple[str, dict[str, str]]]:
@@ -24,6 +37,8 @@ def _texts(node: Node) -> Iterable[tuple[str, dict[str, str]]]:
         yield "text", node.text
     elif node.kind != "action":
         yield "text", {}
+    for audience, text in node.audience_text.items():
+        yield f"text for '{audience}'", text
     for i, option in enumerate(node.options, 1):
         yield f"option {i}", option.label
     if node.input and node.input.error:
@@ -64,14 +79,45 @@ def _reference_problems(tree: MenuTree) -> list[TreeProblem]:
                 )
         if node.input and node.input.type == "regex" and not node.input.pattern:
             problems.append(TreeProblem("a regex input needs a 'pattern'", node=node.id))
+        elif node.input and node.input.type == "regex":
+            unusable = pattern_problem(node.input.pattern or "")
+            if unusable:
+                problems.append(TreeProblem(unusable, node=node.id))
         if node.kind == "end" and node.targets():
             problems.append(TreeProblem("an end node leads nowhere; remove next/options", node=node.id))
+        problems += _audience_problems(tree, node)
+        if node.shortcut is not None:
+            if node.kind not in ("menu", "list"):
+                problems.append(TreeProblem("only menus and lists take a shortcut", node=node.id))
+            try:
+                re.compile(node.shortcut.pattern)
+            except re.error as exc:
+                problems.append(TreeProblem(f"shortcut pattern does not compile: {exc}", node=node.id))
+        if node.label_max is not None and node.kind != "list":
+            problems.append(TreeProblem("only lists have 'label_max'", node=node.id))
+    return problems
+
+
+def _audience_problems(tree: MenuTree, node: Node) -> list[TreeProblem]:
+    """Audiences a node names must be the tree's; every audience must see an option of a menu
+    that has options, or it would be stuck on a screen with nothing to choose."""
+    problems = []
+    known = set(tree.audiences)
+    named = set(node.audience_text) | {a for o in node.options for a in o.audiences}
+    for audience in sorted(named - known):
+        problems.append(
+            TreeProblem(f"audience '{audience}' is not one of the tree's audiences", node=node.id)
+        )
+    if node.kind == "menu" and node.options:
+        for audience in tree.audiences or (None,):
+            if not any(o.shown_to(audience) for o in node.options):
+                problems.append(TreeProblem(f"audience '{audience}' sees no option", node=node.id))
     return problems
 
 
 @dataclass(frozen=True)
 class Link:
-    """One way out of a node: `kind` is option, next, failure, error or empty; `label` says which
+    """One way out of a node: `kind` is option, next, failure, error, empty or shortcut; `label` says which
     (the option's key, or the action's error code)."""
 
     target: str
@@ -90,6 +136,9 @@ def links(node: Mapping[str, Any]) -> list[Link]:
     for key in ("next", "failure", "empty"):
         if isinstance(node.get(key), str):
             found.append(Link(node[key], key, key))
+    shortcut = node.get("shortcut")
+    if isinstance(shortcut, Mapping) and isinstance(shortcut.get("next"), str):
+        found.append(Link(shortcut["next"], "shortcut", "code"))
     errors = node.get("errors")
     for code, target in errors.items() if isinstance(errors, Mapping) else []:
         if isinstance(target, str):
@@ -99,8 +148,8 @@ def links(node: Mapping[str, Any]) -> list[Link]:
 
 def reachable(document: Mapping[str, Any]) -> set[str]:
     """Ids of the nodes a citizen can reach from `start` through any link (options, next, failure,
-    empty and `errors:` routes). The one reachability rule: the validator and the console's graph
-    both use it. Empty when the start node does not exist."""
+    empty, a typed `shortcut` and `errors:` routes). The one reachability rule: the validator and
+    the console's graph both use it. Empty when the start node does not exist."""
     nodes = document.get("nodes")
     nodes = nodes if isinstance(nodes, Mapping) else {}
     start = document.get("start")
@@ -126,6 +175,8 @@ def _unreachable(tree: MenuTree) -> list[TreeProblem]:
 
 def _action_problems(tree: MenuTree, known_actions: set[str] | None) -> list[TreeProblem]:
     problems = []
+    if tree.on_start and known_actions is not None and tree.on_start not in known_actions:
+        problems.append(TreeProblem(f"on_start names unknown action '{tree.on_start}'"))
     for node in tree.nodes.values():
         if node.kind in ("action", "list"):
             if known_actions is not None and node.action not in known_actions:
@@ -164,9 +215,12 @@ def _renderable(tree: MenuTree, node: Node, lang: str) -> bool:
     return all(text.get(lang) is not None for text in texts + strings)
 
 
-def _screens(tree: MenuTree, screen_limit: int) -> Iterable[tuple[Node, str, list[str], list[str]]]:
-    """(node, language, pages, pages after a wrong key) of every screen, rendered by the engine
-    with sample values (placeholders 12 characters, a list 12 items of 24)."""
+def _screens(
+    tree: MenuTree, screen_limit: int
+) -> Iterable[tuple[Node, str, str | None, SessionState, list[str], list[str]]]:
+    """(node, language, audience, sample state, pages, pages after a wrong key) of every screen,
+    for every audience it differs for, rendered by the engine with sample values (placeholders 12
+    characters, a list 12 items of its `label_max` or 24 characters)."""
     sample = {k: "X" * SAMPLE_VALUE_LEN for k in _placeholders(tree)}
     engine = Engine(tree, screen_limit=screen_limit)
     for node in tree.nodes.values():
@@ -175,12 +229,11 @@ def _screens(tree: MenuTree, screen_limit: int) -> Iterable[tuple[Node, str, lis
         for lang in LANGUAGES:
             if not _renderable(tree, node, lang):
                 continue
-            state = SessionState(tree.id, tree.version, node.id, lang, answers=dict(sample))
-            if node.kind == "list":
-                state.items = SAMPLE_ITEMS
-            pages = engine._pages(state)
-            notice_pages = engine._pages(state, notice=tree.string("invalid", lang))
-            yield node, lang, pages, notice_pages
+            for audience in _audiences_of(tree, node):
+                state = _sample_state(tree, node, lang, audience, sample)
+                pages = engine._pages(state)
+                notice_pages = engine._pages(state, notice=tree.string("invalid", lang))
+                yield node, lang, audience, state, pages, notice_pages
 
 
 def _screen_problems(tree: MenuTree, screen_limit: int) -> list[TreeProblem]:
@@ -192,10 +245,14 @@ def _screen_problems(tree: MenuTree, screen_limit: int) -> list[TreeProblem]:
     """
     problems = []
     width = screen_limit - PREFIX_LEN
-    for node, lang, pages, notice_pages in _screens(tree, screen_limit):
+    measured: set[tuple[str, str]] = set()  # option labels do not change with the audience
+    for node, lang, audience, _state, pages, notice_pages in _screens(tree, screen_limit):
+        who = f" for '{audience}'" if audience is not None else ""
         nav = "" if node.id == tree.start else tree.string("nav", lang)
         room = width - len(tree.string("more", lang)) - (len(nav) + 2 if nav else 1)
-        for number, option in enumerate(node.options, 1):
+        options = node.options if (node.id, lang) not in measured else ()
+        measured.add((node.id, lang))
+        for number, option in enumerate(options, 1):
             line = f"{number}. {option.label[lang]}"
             if len(line) > room:
                 problems.append(
@@ -210,7 +267,7 @@ def _screen_problems(tree: MenuTree, screen_limit: int) -> list[TreeProblem]:
             length = len("\n".join([notice, *pages])) + PREFIX_LEN
             problems.append(
                 TreeProblem(
-                    f"'{lang}' prompt needs {length} characters with an error line, over the "
+                    f"'{lang}'{who} prompt needs {length} characters with an error line, over the "
                     f"{screen_limit} limit: it must fit one screen",
                     node=node.id,
                 )
@@ -220,16 +277,35 @@ def _screen_problems(tree: MenuTree, screen_limit: int) -> list[TreeProblem]:
             if len(page) + PREFIX_LEN > screen_limit:
                 problems.append(
                     TreeProblem(
-                        f"'{lang}' page {number} is {len(page) + PREFIX_LEN} characters, over the "
+                        f"'{lang}'{who} page {number} is {len(page) + PREFIX_LEN} characters, over the "
                         f"{screen_limit} limit",
                         node=node.id,
                     )
                 )
         if node.kind == "end" and len(pages) > 3:
             problems.append(
-                TreeProblem(f"'{lang}' end text has {len(pages)} pages; keep it to 3", node=node.id)
+                TreeProblem(f"'{lang}'{who} end text has {len(pages)} pages; keep it to 3", node=node.id)
             )
     return problems
+
+
+def _audiences_of(tree: MenuTree, node: Node) -> tuple[str | None, ...]:
+    """The audiences a node's screen differs for (every one of the tree's when it differs at all)."""
+    if tree.audiences and (node.audience_text or any(o.audiences for o in node.options)):
+        return tree.audiences
+    return (None,)
+
+
+def _sample_state(
+    tree: MenuTree, node: Node, lang: str, audience: str | None, sample: dict[str, str]
+) -> SessionState:
+    answers = dict(sample)
+    if audience is not None:
+        answers["audience"] = audience
+    state = SessionState(tree.id, tree.version, node.id, lang, answers=answers)
+    if node.kind == "list":
+        state.items = sample_items(node.label_max or SAMPLE_LABEL_LEN)
+    return state
 
 
 _OPTION_LINE = re.compile(r"^(\d{1,2})\. ")
@@ -294,15 +370,16 @@ def page_warnings(
 
 
 def screen_warnings(tree: MenuTree, screen_limit: int = 160) -> list[TreeProblem]:
-    """`page_warnings` of every screen of `tree`, as problems with severity "warning"."""
+    """`page_warnings` of every screen of `tree`, and its `tree_warnings`, as problems with
+    severity "warning"."""
     found = []
-    for node, lang, pages, notice_pages in _screens(tree, screen_limit):
+    for node, lang, _audience, _state, pages, notice_pages in _screens(tree, screen_limit):
         nav = tree.string("nav", lang) if shows_nav(node.kind, node.id == tree.start) else ""
         for message in page_warnings(
             node.kind, lang, pages, notice_pages, nav, tree.string("more", lang), screen_limit
         ):
             found.append(TreeProblem(message, node=node.id, severity="warning"))
-    return found
+    return found + tree_warnings(tree, screen_limit)
 
 
 def _placeholders(tree: MenuTree) -> set[str]:
@@ -311,6 +388,30 @@ def _placeholders(tree: MenuTree) -> set[str]:
         for text in node.text.values():
             found.update(_PLACEHOLDER.findall(text))
     return found
+
+
+def tree_warnings(tree: MenuTree, screen_limit: int = 160) -> list[TreeProblem]:
+    """What makes a tree slow to use without breaking it: lists and menus whose first page holds
+    fewer than MIN_ITEMS_PER_PAGE choices. A list is measured with labels of its `label_max`
+    (SAMPLE_LABEL_LEN without one), so shortening labels and declaring it fixes the warning."""
+    warnings = []
+    for node, lang, audience, state, pages, _notice_pages in _screens(tree, screen_limit):
+        if node.kind not in ("menu", "list"):
+            continue
+        choices = len(state.items) if node.kind == "list" else sum(o.shown_to(audience) for o in node.options)
+        wanted = min(MIN_ITEMS_PER_PAGE, choices)
+        shown = sum(1 for line in pages[0].split("\n") if _OPTION_LINE.match(line))
+        if shown < wanted:
+            width = f", with labels of {node.label_max or SAMPLE_LABEL_LEN} characters"
+            warnings.append(
+                TreeProblem(
+                    f"'{lang}' first page shows {shown} of {choices} choices"
+                    f"{width if node.kind == 'list' else ''}; aim for {wanted} or more",
+                    node=node.id,
+                    severity="warning",
+                )
+            )
+    return warnings
 
 
 def validate_tree(

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db import Base
+from common.db import Base, BigId
 
 
 class AuditRecord(Base):
@@ -22,7 +22,7 @@ class AuditRecord(Base):
     )
 
     # Position in the chain: 1, 2, 3… with no gaps, so a deleted record leaves a visible hole.
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     # The Redis stream entry id: a retried batch cannot write the same event twice.
     stream_id: Mapped[str] = mapped_column(String(32), unique=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
@@ -50,7 +50,7 @@ class AuditCheckpoint(Base):
     __tablename__ = "audit_checkpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    through_seq: Mapped[int] = mapped_column(Integer)
+    through_seq: Mapped[int] = mapped_column(BigId)
     through_hash: Mapped[str] = mapped_column(String(64))
     purged: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)

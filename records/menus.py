@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db import Base
+from common.db import Base, UtcNow, utcnow
 
 
 class MenuDraft(Base):
@@ -26,7 +26,7 @@ class MenuDraft(Base):
     journeys: Mapped[dict[str, Any]] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(254))
-    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=UtcNow())
 
 
 class MenuVersion(Base):
@@ -45,7 +45,7 @@ class MenuVersion(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     author: Mapped[str] = mapped_column(String(254))
     note: Mapped[str] = mapped_column(String(500), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=UtcNow())
 
 
 class MenuPublication(Base):
@@ -59,7 +59,7 @@ class MenuPublication(Base):
     kind: Mapped[str] = mapped_column(String(16))  # seed | publish | rollback
     author: Mapped[str] = mapped_column(String(254))
     note: Mapped[str] = mapped_column(String(500), default="")
-    published_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=UtcNow())
 
 
 class MenuRelease(Base):

@@ -7,13 +7,13 @@ rows keep the parsed command and its argument, not the citizen's whole text.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db import Base
+from common.db import Base, BigId, utcnow
 
 # Outbox statuses. queued -> sending -> sent -> delivered | failed; opted_out and rejected are final too.
 QUEUED = "queued"
@@ -26,18 +26,13 @@ REJECTED = "rejected"
 FINAL_STATUSES = frozenset({DELIVERED, FAILED, OPTED_OUT, REJECTED})
 
 
-def utcnow() -> datetime:
-    """Naive UTC, the way every timestamp of these tables is stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class SmsMessage(Base):
     """One SMS to one phone. `dedupe_key` makes the same event queue one message, however often told."""
 
     __tablename__ = "sms_outbox"
     __table_args__ = (Index("ix_sms_outbox_status_due", "status", "next_attempt_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
     template: Mapped[str] = mapped_column(String(64))
@@ -68,8 +63,10 @@ class SmsStatusChange(Base):
 
     __tablename__ = "sms_status_history"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("sms_outbox.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("sms_outbox.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -89,7 +86,7 @@ class SmsInbound(Base):
 
     __tablename__ = "sms_inbound"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[str] = mapped_column(String(64), unique=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
     command: Mapped[str] = mapped_column(String(16))
@@ -98,7 +95,7 @@ class SmsInbound(Base):
     link_id: Mapped[str | None] = mapped_column(String(64))
     network_code: Mapped[str | None] = mapped_column(String(10))
     sent_at: Mapped[str | None] = mapped_column(String(32))
-    reply_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id"))
+    reply_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("sms_outbox.id"))
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -108,13 +105,13 @@ class SmsDeliveryReport(Base):
 
     __tablename__ = "sms_delivery_reports"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_message_id: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(32))
     failure_reason: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(20))
     network_code: Mapped[str | None] = mapped_column(String(10))
     retry_count: Mapped[int | None] = mapped_column(Integer)
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id"))
+    message_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("sms_outbox.id"))
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)

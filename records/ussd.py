@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, func
+from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db import Base
+from common.db import Base, BigId, UtcNow, utcnow
 
 
 class UssdSessionEnd(Base):
     __tablename__ = "ussd_session_ends"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), unique=True)
     aggregator: Mapped[str] = mapped_column(String(32), default="africastalking")
     service_code: Mapped[str] = mapped_column(String(32))
@@ -29,4 +29,4 @@ class UssdSessionEnd(Base):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     hops_count: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
-    received_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=UtcNow())

@@ -10,8 +10,6 @@ Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -20,22 +18,32 @@ from typing import Any
 
 import orjson
 import redis
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from common.keys import fernet_key
 from menus.engine import SessionState
 
 # Scripts take their settings baked in (see SessionStore.__init__): fewer arguments, less packing
-# per hop. KEYS: lock, session, draft pointer, language, rate counter. ARGV: lock token, session id.
+# per hop. KEYS: lock, session, draft pointer, language, rate counter. ARGV: lock token, session
+# id, the hop's replay key. A hop repeating the last answered one (an aggregator's retry) is a
+# replay: it is answered from the session and never counts toward the phone's hops per minute.
 _BEGIN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', {lock_ttl_ms}) then return {{0}} end
-local n = redis.call('INCR', KEYS[5])
-if n == 1 then redis.call('EXPIRE', KEYS[5], 60) end
-local lang = redis.call('GET', KEYS[4])
-if n > {rate_limit} then
-  redis.call('DEL', KEYS[1])
-  return {{2, false, false, lang, false}}
-end
 local session = redis.call('GET', KEYS[2])
+local lang = redis.call('GET', KEYS[4])
+local replay = false
+if session and ARGV[3] ~= '' then
+  local ok, doc = pcall(cjson.decode, session)
+  replay = ok and type(doc) == 'table' and doc['rk'] == ARGV[3]
+end
+if not replay then
+  local n = redis.call('INCR', KEYS[5])
+  if n == 1 then redis.call('EXPIRE', KEYS[5], 60) end
+  if n > {rate_limit} then
+    redis.call('DEL', KEYS[1])
+    return {{2, false, false, lang, false}}
+  end
+end
 local draft, draft_id = false, false
 if not session then
   draft_id = redis.call('GET', KEYS[3])
@@ -69,6 +77,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# KEYS: draft pointer, session. ARGV: session id, TTL. Keep a dropped session for longer, but only
+# while it is still the phone's draft (a newer session has not taken its place).
+_KEEP_DRAFT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXPIRE', KEYS[2], ARGV[2]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
 
 class SessionBusy(Exception):
     """Another hop of the same session held the lock for longer than we may wait."""
@@ -99,6 +116,10 @@ class StoredSession:
     resume_from: str | None = None
     started_at: float = field(default_factory=time.time)
     hops: int = 0
+    # When it was last saved (the hop's time): a silent session is dropped some time after this.
+    saved_at: float = field(default_factory=time.time)
+    # The session a resumed one continues (the first of the line): one draft, however often resumed.
+    origin: str | None = None
 
 
 @dataclass
@@ -115,11 +136,15 @@ class Lease:
 
 
 class SecretBox:
-    """Encrypts the sensitive answers (PIN, ID number) a session must hold until its action runs."""
+    """Seals the sensitive answers (PIN, ID number) a session must hold until its action runs, and
+    a queued application's fields (Fernet: AES-128-CBC and HMAC-SHA256).
 
-    def __init__(self, secret_key: str) -> None:
-        key = base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode("utf-8")).digest())
-        self._fernet = Fernet(key)
+    `key` (32 bytes, `GatewayKeys.sealing`) seals; `older` keys only open what they sealed before a
+    key change. `open` answers "" for anything no key opens.
+    """
+
+    def __init__(self, key: bytes, *older: bytes) -> None:
+        self._fernet = MultiFernet([Fernet(fernet_key(k)) for k in (key, *older)])
 
     def seal(self, value: str) -> str:
         return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
@@ -127,7 +152,7 @@ class SecretBox:
     def open(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             return ""  # a key rotation loses in-flight secrets; the citizen is asked again
 
 
@@ -180,7 +205,7 @@ class SessionStore:
     def __init__(
         self,
         client: redis.Redis,
-        secret_key: str,
+        box: SecretBox,
         session_ttl_s: int = 180,
         draft_ttl_s: int = 600,
         language_ttl_s: int = 365 * 24 * 3600,
@@ -193,7 +218,7 @@ class SessionStore:
         # Set when the audit stream is on another Redis (a cluster, or a separate queue role):
         # the hop's event then goes to this sink instead of riding in the commit script.
         self.event_sink = event_sink
-        self.box = SecretBox(secret_key)
+        self.box = box
         self.session_ttl_s = session_ttl_s
         self.draft_ttl_s = max(draft_ttl_s, session_ttl_s)
         self.language_ttl_s = language_ttl_s
@@ -205,6 +230,7 @@ class SessionStore:
             _COMMIT.format(draft_ttl_s=int(self.draft_ttl_s), language_ttl_s=int(language_ttl_s))
         )
         self._release = client.register_script(_RELEASE)
+        self._keep_draft = client.register_script(_KEEP_DRAFT)
 
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
@@ -232,11 +258,14 @@ class SessionStore:
             r=stored.reply,
             st=round(stored.started_at, 1),
             h=stored.hops,
+            at=round(stored.saved_at, 1),
         )
         if stored.reply_final:
             doc["rf"] = 1
         if stored.resume_from:
             doc["ro"] = stored.resume_from
+        if stored.origin:
+            doc["og"] = stored.origin
         # Compact UTF-8 JSON: readable with redis-cli, and orjson makes it a few microseconds a hop.
         return orjson.dumps(doc)
 
@@ -251,14 +280,17 @@ class SessionStore:
             resume_from=doc.get("ro"),
             started_at=doc.get("st", time.time()),
             hops=doc.get("h", 0),
+            saved_at=doc.get("at", doc.get("st", time.time())),
+            origin=doc.get("og"),
         )
 
     # -- the two round trips of a hop ---------------------------------------------------------
-    def begin(self, phone: str, session_id: str) -> Lease:
+    def begin(self, phone: str, session_id: str, replay_key: str = "") -> Lease:
         """Take the session's lock and read the session, the resume draft and the language.
 
         Waits up to `lock_wait_ms` while another hop of the same session runs; raises
-        `SessionBusy` after that and `RateLimited` when the phone is over its hops per minute.
+        `SessionBusy` after that and `RateLimited` when the phone is over its hops per minute. A
+        hop whose `replay_key` equals the session's last one is not counted toward that limit.
         """
         token = secrets.token_hex(8)
         keys = self._keys(phone, session_id)
@@ -267,7 +299,7 @@ class SessionStore:
         while True:
             result = self._begin(
                 keys=keys,
-                args=[token, session_id],
+                args=[token, session_id, replay_key],
             )
             if result[0] != 0:
                 break
@@ -308,6 +340,7 @@ class SessionStore:
         else:
             # Ended, or back at the start (nothing to resume, or the citizen chose to start again).
             draft_action, ttl = "del", self.session_ttl_s
+        stored.saved_at = time.time()
         keys = self._keys(lease.phone, lease.session_id)[:4]
         args: list[object] = [
             lease.token,
@@ -328,6 +361,16 @@ class SessionStore:
             for name, value in fields.items():
                 args += (name, value)
         return bool(self._commit(keys=keys, args=args))
+
+    def draft_id(self, phone: str) -> str | None:
+        """The id of the session the phone's next dial would offer to continue, if any."""
+        return _text(self.redis.get(f"{self._prefix(phone)}d"))
+
+    def keep_draft(self, phone: str, session_id: str, ttl_s: int) -> bool:
+        """Keep the dropped session `session_id` (and the phone's pointer to it) for `ttl_s` more
+        seconds, if it is still the phone's draft; False (nothing changed) otherwise."""
+        keys = self._keys(phone, session_id)
+        return bool(self._keep_draft(keys=[keys[2], keys[1]], args=[session_id, int(ttl_s)]))
 
     def release(self, lease: Lease) -> None:
         self._release(keys=self._keys(lease.phone, lease.session_id)[:1], args=[lease.token])

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from audit.trail import AuditTrail
 from common.db import Database
 from common.logs import get_logger
+from common.lookup_limits import LookupLimits
 from common.phones import mask_phone
 from config import Settings
 from records.sms import SmsInbound, SmsOptOut, utcnow
@@ -22,7 +23,7 @@ from sessions.store import SessionStore
 from sms.commands import parse_command
 from sms.delivery import DeliveryReport, record_report
 from sms.events import notification_for
-from sms.lookups import CoreLookup
+from sms.lookups import ApplicationStatus, CoreLookup, LookupUnavailable
 from sms.outbox import Outbox, Queued
 
 log = get_logger("sms.channel")
@@ -56,7 +57,8 @@ class EventResult:
 
 @dataclass
 class SmsChannel:
-    """One per process. `trail` (None: not recorded) gets every status a delivery report moves."""
+    """One per process. `trail` (None: not recorded) gets every status a delivery report moves;
+    `limits` (None: none) bounds `STATUS` lookups like USSD Track's (common.lookup_limits)."""
 
     settings: Settings
     database: Database
@@ -64,6 +66,7 @@ class SmsChannel:
     store: SessionStore
     lookup: CoreLookup
     trail: AuditTrail | None = None
+    limits: LookupLimits | None = None
 
     def language_of(self, phone: str) -> str | None:
         """The language the citizen chose on USSD or by `LANG` (one Redis key for both)."""
@@ -91,11 +94,8 @@ class SmsChannel:
         lang: str | None = None
         params: dict[str, Any] = {}
         if command.name == "status":
-            answer = self.lookup.status_of(command.argument or "", sms.phone)
-            if answer is None:
-                template = "status_not_found"
-            else:
-                template = "status_reply"
+            answer, template = self._status(command.argument or "", sms.phone)
+            if answer is not None:
                 params = {
                     "reference": answer.reference,
                     "service": answer.service,
@@ -141,6 +141,23 @@ class SmsChannel:
         self.outbox.dispatch([reply.id])
         log.info("sms command", command=command.name, phone=mask_phone(sms.phone), message=reply.id)
         return InboundResult(False, command.name, reply.id)
+
+    def _status(self, reference: str, phone: str) -> tuple[ApplicationStatus | None, str]:
+        """The citizen's own application with `reference` (None for an unknown reference or anyone
+        else's, told apart by no one) and the reply's template; lookups past the limits are not made."""
+        if self.limits is None:
+            answer = self.lookup.status_of(reference, phone)
+            return answer, "status_reply" if answer else "status_not_found"
+        if not self.limits.admit(phone, reference):
+            return None, "status_too_many"
+        try:
+            answer = self.lookup.status_of(reference, phone)
+        except LookupUnavailable:
+            self.limits.found(phone, reference)  # the core could not tell: not a miss
+            raise
+        if answer is not None:
+            self.limits.found(phone, reference)
+        return answer, "status_reply" if answer else "status_not_found"
 
     def opted_out(self, phone: str) -> bool:
         with self.database.session() as session:

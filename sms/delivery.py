@@ -30,7 +30,7 @@ from records.sms import (
     utcnow,
 )
 
-# Africa's Talking's report statuses (docs/africastalking.md, "Delivery reports") and where each takes a message.
+# Africa's Talking's report statuses (docs/africastalking.md) and where each takes a message.
 REPORT_STATUSES: dict[str, str] = {
     "Submitted": SENT,
     "Buffered": SENT,

@@ -140,6 +140,9 @@ def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
     with ctx.database.session() as session:
         if session.scalar(select(SmsMessage.id).where(SmsMessage.id == first_id, _due(now))) is None:
             return token, []
+        # One statement. The batch is a materialised CTE: PostgreSQL runs its LIMIT … SKIP LOCKED once.
+        # (As an IN (subquery) the planner may rescan it per outer row, each rescan skipping the rows
+        # it has just locked, and claim far more than a batch.) SQLite runs writers one at a time.
         batch = (
             select(SmsMessage.id)
             .where(_due(now))
@@ -148,10 +151,12 @@ def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
             )
             .limit(ctx.settings.sms_batch_size)
             .with_for_update(skip_locked=True)
+            .cte("claim_batch")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         session.execute(
             update(SmsMessage)
-            .where(SmsMessage.id.in_(batch.scalar_subquery()), SmsMessage.status == QUEUED)
+            .where(SmsMessage.id == batch.c.id, SmsMessage.status == QUEUED)
             .values(
                 status=SENDING,
                 attempts=SmsMessage.attempts + 1,

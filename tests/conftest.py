@@ -1,22 +1,44 @@
-"""Shared fixtures: one real Redis per test session, a fresh database and app per test."""
+"""Shared fixtures: one real Redis and (on first use) one throwaway PostgreSQL cluster per test
+process (per xdist worker), a migrated database per test on SQLite and on PostgreSQL, an app per test.
+
+Every test that asks for `database_url` (directly, or through `settings`, `app`, `client`…) runs
+twice, as `test_x[sqlite]` and `test_x[postgresql]`, each on a migrated database with no rows: SQLite
+copies a file migrated once per process; PostgreSQL empties the one database it migrated per process
+(and disconnects what the previous test left connected) before each test.
+`TEST_DATABASES=sqlite` (or `postgresql`) runs one backend only; `TEST_POSTGRES=required` (set by
+.ci/run) turns "no PostgreSQL on this machine" from a skip into a failure.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import redis
 
 from config import Settings
-from tests.support import RedisServer, free_port
+from tests.support import PostgresCluster, PostgresUnavailable, RedisServer, free_port
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# argon2 at its real cost only where a test measures it (tests/security/test_login_flood.py).
+os.environ.setdefault("PASSWORD_HASH_PROFILE", "cheapest")
 
 SERVICE = "*384*123#"
 PHONE = "+254712345678"
+DATABASES = [name for name in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if name]
+POSTGRES_DATABASE = "gateway_test"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: spread over the xdist workers from the start, they do not end the run
+    late on one worker while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +55,63 @@ def redis_client(redis_server: RedisServer) -> redis.Redis:
     return client
 
 
-@pytest.fixture()
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'gateway.db'}"
+def _migrate(url: str) -> None:
+    from common.db import Database
+
+    database = Database(url)
+    database.upgrade()
+    database.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest revision, once per test process."""
+    path = tmp_path_factory.mktemp("template") / "gateway.db"
+    _migrate(f"sqlite:///{path}")
+    with closing(sqlite3.connect(path)) as conn:  # fold the WAL into the file: a copy of it is whole
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster for this test process, with the tests' database migrated once."""
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("TEST_POSTGRES") == "required":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        cluster.create_database(name=POSTGRES_DATABASE)
+        _migrate(cluster.url(POSTGRES_DATABASE))
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database holding no rows, for this test alone, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "gateway.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    cluster.empty_database(POSTGRES_DATABASE)
+    return cluster.url(POSTGRES_DATABASE)
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all (migrations not run), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.create_database()
+    yield cluster.url(name)
+    cluster.drop_database(name)
 
 
 @pytest.fixture()
@@ -55,9 +131,15 @@ def app(settings: Settings):
     from app import create_app
 
     application = create_app(settings)
-    application.extensions["database"].upgrade()
     application.config["TESTING"] = True
     return application
+
+
+@pytest.fixture()
+def seeded_menus(app) -> None:
+    """The YAML trees seeded as menu versions in SQL and announced in Redis, as `flask --app app
+    menus seed` does on a deployment; without it SQL holds no menu version."""
+    assert app.extensions["menu_store"].start()
 
 
 @pytest.fixture()

@@ -6,6 +6,8 @@ from gateway.africastalking.transcript import transcript_hop
 from gateway.hop import Hop
 
 TEST_TRANSCRIPT_KEY = b"test-transcript-key"
+# A session-sealing key for tests that build a SecretBox themselves (32 bytes, as derived ones are).
+TEST_SEALING_KEY = b"test-sealing-key-of-32-bytes-ok!"
 
 
 def at_hop(session_id: str, phone: str, service_code: str, network: str, text: str) -> Hop:

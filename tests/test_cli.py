@@ -47,8 +47,8 @@ def test_menus_test_fails_on_a_broken_journey(app, tmp_path):
     assert "✗ wrong (step 1): expected 'Nope' on the screen" in result.output
 
 
-def test_terminal_simulator_dials_over_http(redis_server, tmp_path):
-    env = {"REDIS_URL": redis_server.url, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}"}
+def test_terminal_simulator_dials_over_http(redis_server, redis_client, database_url):
+    env = {"REDIS_URL": redis_server.url, "DATABASE_URL": database_url}
     server = GatewayServer(env).start()
     try:
         app = create_app(Settings.from_env(redis_url=redis_server.url, database_url=env["DATABASE_URL"]))

@@ -11,6 +11,7 @@ from backend_client.errors import BackendUnavailable
 from citizen.queued import JOB, QUEUE_NAME, QueuedWork, RqApplicationQueue, submit_queued_application
 from common.jobs import SimpleContextWorker
 from sessions.store import SecretBox
+from tests.hops import TEST_SEALING_KEY
 
 KWARGS = {
     "phone": "+254712345678",
@@ -41,7 +42,11 @@ class NoSms:
 
 def work_and_queue(redis_client) -> tuple[QueuedWork, CoreDouble, Queue]:
     core = CoreDouble()
-    return QueuedWork(core, SecretBox("k"), NoSms()), core, Queue(QUEUE_NAME, connection=redis_client)
+    return (
+        QueuedWork(core, SecretBox(TEST_SEALING_KEY), NoSms()),
+        core,
+        Queue(QUEUE_NAME, connection=redis_client),
+    )
 
 
 def test_the_job_path_names_the_job_function():
@@ -81,7 +86,7 @@ def test_a_core_outage_leaves_a_queued_application_to_rqs_retries(redis_client):
         def create_application(self, **_kwargs):
             raise BackendUnavailable("down", code="connection_error")
 
-    box = SecretBox("k")
+    box = SecretBox(TEST_SEALING_KEY)
     queue = Queue(QUEUE_NAME, connection=redis_client)
     assert RqApplicationQueue(queue, box).put(pin="4826", **KWARGS)
     [job] = queue.get_jobs()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -45,6 +45,8 @@ def test_run_all_starts_everything_and_ctrl_c_stops_it(tmp_path):
         reply = requests.post(f"{gateway}/ussd/africastalking", data=form, timeout=5)
         assert reply.text.startswith("CON Welcome to eCitizen")
         assert (tmp_path / "gateway.db").exists()  # SQLite under VAR_DIR, migrated
+        with sqlite3.connect(tmp_path / "gateway.db") as db:  # and the menu versions seeded
+            assert db.execute("SELECT tree_id, number FROM menu_versions").fetchall() == [("ecitizen", 1)]
         if (ROOT / "stand_ins" / "core_service").is_dir():
             assert _ok(f"http://127.0.0.1:{ports['CORE_PORT']}/health")
         if (ROOT / "stand_ins" / "at_sandbox").is_dir():
@@ -54,9 +56,8 @@ def test_run_all_starts_everything_and_ctrl_c_stops_it(tmp_path):
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "eCitizen USSD gateway is running" in output and "stopped." in output
-    time.sleep(0.2)
     for port in ports.values():
-        assert not _listening(port), f"port {port} still open after Ctrl-C"
+        assert wait_until(lambda port=port: not _listening(port), timeout=5), f"port {port} open after Ctrl-C"
 
 
 def _ok(url: str) -> bool:

@@ -388,7 +388,15 @@ class Drill:
             queued_apps = self._queue_redis().llen("rq:queue:default")
             return open_rows == 0 and queued_apps == 0
 
-        return wait_for(quiet, timeout, 1.0)
+        # Quiet for three checks in a row: a sweep or an RQ retry can still pick a row up just
+        # after one quiet look, and a row caught "sending" then is in flight, not lost.
+        streak = [0]
+
+        def settled() -> bool:
+            streak[0] = streak[0] + 1 if quiet() else 0
+            return streak[0] >= 3
+
+        return wait_for(settled, timeout, 1.0)
 
     # -- the figures -----------------------------------------------------------------------------
     def report(self, ended: float, settled: bool) -> dict:

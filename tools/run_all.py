@@ -16,7 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import ROOT
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from common.files import private_dir, private_tree
+from common.production import gateway_problems, gateway_warnings, warning_block
+from config import ROOT, Settings
 from config import VAR_DIR as VAR
 
 PYTHON = sys.executable
@@ -39,9 +44,15 @@ def redis_server_binary() -> str:
     return found
 
 
+# redis-server creates its RDB and AOF files with the umask it inherits: started with this one,
+# they are 0600 (sessions hold sealed PINs, queues sealed applications: still nobody else's).
+REDIS_UMASK = 0o077
+
+
 def redis_command(port: int, data_dir: Path, persist: bool = False) -> list[str]:
     """A real redis-server on 127.0.0.1:`port` with `noeviction`; `persist` keeps data (RDB + AOF)
-    under `data_dir`, as `make run` does; tests and benchmarks keep nothing."""
+    under `data_dir`, as `make run` does; tests and benchmarks keep nothing. Start it with
+    `umask=REDIS_UMASK` and a `data_dir` made with `common.files.private_dir`."""
     durability = (
         ["--save", "60 100", "--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
     )
@@ -81,6 +92,14 @@ def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pope
     return False
 
 
+def printable_url(url: str) -> str:
+    """`url` with its password (if any) masked as `***`: safe to print or log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
 @dataclass
 class Service:
     name: str
@@ -88,12 +107,16 @@ class Service:
     port: int | None
     url: str
     process: subprocess.Popen | None = None
+    umask: int = -1  # -1: inherit
 
 
-def gateway_command(port: int) -> list[str]:
-    workers = os.environ.get("GATEWAY_WORKERS", "2")
-    threads = os.environ.get("GATEWAY_THREADS", "4")
-    host = os.environ.get("HOST", "127.0.0.1")
+def gateway_command(port: int, env: dict[str, str] | None = None) -> list[str]:
+    """granian serving `app:create_app`, sized by GATEWAY_WORKERS / GATEWAY_THREADS / HOST in `env`
+    (default: this process's environment)."""
+    env = os.environ if env is None else env
+    workers = env.get("GATEWAY_WORKERS", "2")
+    threads = env.get("GATEWAY_THREADS", "4")
+    host = env.get("HOST", "127.0.0.1")
     return [
         str(BIN / "granian"),
         "--interface",
@@ -123,13 +146,14 @@ def plan(env: dict[str, str]) -> list[Service]:
     services: list[Service] = []
     if "REDIS_URL" not in env:
         redis_port = int(env.get("EMBEDDED_REDIS_PORT", "6390"))
-        (VAR / "redis").mkdir(parents=True, exist_ok=True)
+        private_tree(VAR / "redis")  # 0700, and files an older release left 0644 made 0600
         services.append(
             Service(
                 "redis (embedded)",
                 redis_command(redis_port, VAR / "redis", persist=True),
                 redis_port,
                 f"redis://127.0.0.1:{redis_port}/0",
+                umask=REDIS_UMASK,
             )
         )
         env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
@@ -176,6 +200,30 @@ def sms_workers(env: dict[str, str]) -> list[Service]:
     return [Service(f"sms worker {n}", command, None, f"queue '{queue}'") for n in range(1, count + 1)]
 
 
+def preflight() -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the settings of everything `make run` would start, before it starts
+    anything: in production, every missing or development secret of the gateway and of the
+    reference core; in development, what is left open, for one warning block."""
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        return [str(exc)], []
+    problems = gateway_problems(settings)
+    warnings = [] if settings.production else gateway_warnings(settings)
+    if (ROOT / "stand_ins" / "core_service").is_dir():
+        from stand_ins.core_service.config import insecure_defaults, load_config, production_problems
+
+        core = load_config()
+        problems += [p for p in production_problems(core) if p not in problems]
+        if not settings.production:
+            words = {
+                "CORE_ADMIN_TOKEN": "is dev-admin-token: anyone can move applications as an officer",
+                "CORE_ID_HASH_KEY": "is not set: national IDs are hashed with a key kept in VAR_DIR",
+            }
+            warnings += [f"{name} {words[name]}" for name in insecure_defaults(core) if name in words]
+    return problems, warnings
+
+
 def stop(services: list[Service]) -> None:
     """SIGTERM everything, Redis last: workers and the gateway still talk to it while they stop."""
     redis_services = [s for s in services if s.name.startswith("redis")]
@@ -195,7 +243,23 @@ def stop(services: list[Service]) -> None:
 
 
 def main() -> int:
+    problems, warnings = preflight()
+    if problems:
+        env_name = os.environ.get("GATEWAY_ENV", "development")
+        print(f"eCitizen gateway: refusing to start (GATEWAY_ENV={env_name}):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print(
+            "Make a secret with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            file=sys.stderr,
+        )
+        return 2
+    if warnings:
+        title = "DEVELOPMENT MODE: not safe on a public network (GATEWAY_ENV=production refuses this)"
+        print(warning_block(title, warnings), file=sys.stderr, flush=True)
+    private_dir(VAR)
     env = dict(os.environ)
+    env["DEV_WARNING_SHOWN"] = "1"  # the core service prints no warning of its own
     env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'gateway.db'}")
     env.setdefault("LOG_FORMAT", "console")
     metrics_dir = VAR / "prometheus"
@@ -215,9 +279,9 @@ def main() -> int:
     try:
         for service in services:
             if service.name == "gateway":
-                subprocess.run(
-                    [str(BIN / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True
-                )
+                # Deploy steps, in order: the schema, then the menu versions the console edits.
+                for step in (["db", "upgrade"], ["menus", "seed"]):
+                    subprocess.run([str(BIN / "flask"), "--app", "app", *step], cwd=ROOT, env=env, check=True)
             service.process = subprocess.Popen(service.command, cwd=ROOT, env=env)
             if service.port and not wait_for_port("127.0.0.1", service.port, 30, service.process):
                 print(f"\n✗ {service.name} did not start on port {service.port}", file=sys.stderr)
@@ -226,7 +290,7 @@ def main() -> int:
         print("\n  eCitizen USSD gateway is running (Ctrl-C stops everything)\n")
         for service in services:
             print(f"  {service.name:<28} {service.url}")
-        print(f"  {'database':<28} {env['DATABASE_URL']}")
+        print(f"  {'database':<28} {printable_url(env['DATABASE_URL'])}")
         print(
             "\n  Try it:  .venv/bin/flask --app app ussd dial '*384*123#' --phone +254712345678\n",
             flush=True,

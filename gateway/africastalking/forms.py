@@ -1,47 +1,24 @@
-"""Strict reading of aggregator form posts: UTF-8 only, bounded sizes, no surprises."""
+"""Strict reading of Africa's Talking's form posts: UTF-8 only, bounded sizes, no surprises."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
-from flask import Request
-from werkzeug.exceptions import RequestEntityTooLarge
+from gateway.callbacks import BadCallback, CallbackRequest, read_body, secret_ok
+from gateway.callers import CallerNetworks
+
+__all__ = ["BadCallback", "caller_refused", "read_form", "require"]
 
 MAX_FORM_BYTES = 4096
 _MAX_FIELDS = 40
 
 
-class BadCallback(ValueError):
-    """A callback we will not act on; `reason` is for logs and metrics, never for the citizen."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
-    """The form fields of `request`, each given once. Raises `BadCallback` for anything else."""
-    try:
-        return parse_form(request.mimetype or "", request.content_length, request.stream.read, max_bytes)
-    except RequestEntityTooLarge:
-        raise BadCallback("body too large") from None
-
-
-def parse_form(
-    mimetype: str, content_length: int | None, read: Callable[[int], bytes], max_bytes: int = MAX_FORM_BYTES
-) -> dict[str, str]:
-    """The fields of a form body read with `read(n)`, each given once; no web framework needed.
-    Raises `BadCallback` for a foreign content type, a body over `max_bytes`, undecodable bytes or
-    a field given twice."""
-    if mimetype != "application/x-www-form-urlencoded":
-        raise BadCallback(f"content type {mimetype or 'missing'}")
-    if content_length is not None and content_length > max_bytes:
-        raise BadCallback("body too large")
-    raw = read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise BadCallback("body too large")
+def read_form(given: CallbackRequest, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """The form fields of `given`, each given once. Raises `BadCallback` for a foreign content type,
+    a body over `max_bytes`, undecodable bytes, more than 40 fields or a field given twice."""
+    if given.mimetype != "application/x-www-form-urlencoded":
+        raise BadCallback(f"content type {given.mimetype or 'missing'}")
+    raw = read_body(given, max_bytes)
     try:
         return _fields(raw.decode("utf-8"))
     except BadCallback:
@@ -84,6 +61,13 @@ def require(form: dict[str, str], limits: dict[str, int]) -> dict[str, str]:
     return form
 
 
-def secret_ok(given: str, expected: str) -> bool:
-    """True when no secret is configured or `given` matches it (constant time)."""
-    return not expected or hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+def caller_refused(given: CallbackRequest, secret: str, networks: CallerNetworks) -> str | None:
+    """Why this callback must not be acted on (`"network"`, `"bad_secret"`), or None.
+
+    Africa's Talking signs nothing: a callback proves itself by the `?key=` secret configured in
+    its callback URL (AT_CALLBACK_SECRET) and, optionally, by coming from AT_ALLOWED_NETWORKS."""
+    if not networks.allows(given.remote_addr):
+        return "network"
+    if not secret_ok(given.query.get("key", ""), secret):
+        return "bad_secret"
+    return None

@@ -13,7 +13,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, normalise_phone
-from gateway.africastalking.forms import BadCallback, read_form, require, secret_ok
+from gateway import metrics
+from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
+from gateway.callbacks import from_flask
+from gateway.callers import CallerNetworks
 from sms.channel import InboundSms, SmsChannel
 from sms.delivery import DeliveryReport, UnknownReportStatus
 from sms.lookups import LookupUnavailable
@@ -31,7 +34,7 @@ def _refuse(error: str, reason: str, status: int = 400) -> tuple[Response, int]:
 
 
 def _form(optional: dict[str, int], required: dict[str, int]) -> dict[str, str]:
-    form = require(read_form(request), required)
+    form = require(read_form(from_flask(request)), required)
     for name, limit in optional.items():
         if len(form.get(name, "")) > limit:
             raise BadCallback(f"{name} over {limit} characters")
@@ -41,13 +44,26 @@ def _form(optional: dict[str, int], required: dict[str, int]) -> dict[str, str]:
     return form
 
 
-def sms_blueprint(channel: SmsChannel, *, callback_secret: str, phone_regions: tuple[str, ...]) -> Blueprint:
-    """Delivery reports and inbound SMS, acted on through `channel`."""
+def sms_blueprint(
+    channel: SmsChannel,
+    *,
+    callback_secret: str,
+    phone_regions: tuple[str, ...],
+    networks: CallerNetworks | None = None,
+) -> Blueprint:
+    """Delivery reports and inbound SMS, acted on through `channel`; refused (403) unless they
+    carry `callback_secret` (when set) and come from `networks` (when any)."""
     bp = Blueprint("africastalking_sms", __name__)
+    callers = networks or CallerNetworks()
 
     @bp.before_request
-    def check_secret() -> tuple[Response, int] | None:
-        if not secret_ok(request.args.get("key", ""), callback_secret):
+    def check_caller() -> tuple[Response, int] | None:
+        refused = caller_refused(from_flask(request), callback_secret, callers)
+        if refused == "network":
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
+            return _refuse("forbidden", "callbacks are not taken from this network", 403)
+        if refused:
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
             return _refuse("forbidden", "wrong or missing callback key", 403)
         return None
 

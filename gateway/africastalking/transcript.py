@@ -1,8 +1,9 @@
 """Africa's Talking resends every key of the session on each hop (`text=1*2*3`): turn that into a
 neutral `Hop` whose new inputs the hop service can pick without ever seeing the transcript.
 
-The replay key is a keyed digest of the transcript, so the session store keeps neither the keys
-(they hold PINs and ID numbers) nor a hash that could be tried against every 4-digit PIN.
+The replay key is a keyed digest (BLAKE2b MAC) of the transcript under the transcript-mac key
+derived from SECRET_KEY (common/keys.py), so the session store keeps neither the keys (they hold
+PINs and ID numbers) nor a hash that could be tried against every 4-digit PIN.
 """
 
 from __future__ import annotations
@@ -13,11 +14,6 @@ from gateway.hop import Hop
 
 AGGREGATOR = "africastalking"
 _DIGEST_SIZE = 8
-
-
-def transcript_key(secret_key: str) -> bytes:
-    """The digest key for replay keys, derived from the app's SECRET_KEY (the same on every process)."""
-    return hashlib.blake2b(secret_key.encode("utf-8"), digest_size=32, person=b"at-transcript").digest()
 
 
 def replay_key(text: str, key: bytes) -> str:

@@ -15,13 +15,15 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from citizen.drafts import DraftNotices
 from common.db import Database
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
-from gateway.africastalking.forms import BadCallback, parse_form, read_form, require, secret_ok
+from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
 from gateway.africastalking.transcript import AGGREGATOR, transcript_hop
-from gateway.lane import CallbackAnswer, CallbackRequest, flask_view
+from gateway.callbacks import CallbackAnswer, CallbackRequest, callback_blueprint, from_flask
+from gateway.callers import CallerNetworks
 from gateway.replies import polite
 from gateway.ussd import HopService
 from records.ussd import UssdSessionEnd
@@ -29,6 +31,10 @@ from records.ussd import UssdSessionEnd
 log = get_logger("gateway.africastalking")
 
 USSD_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "text": 400}
+_FORBIDDEN = {
+    "network": "callbacks are not taken from this network",
+    "bad_secret": "wrong or missing callback key",
+}
 EVENT_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "status": 16}
 
 
@@ -40,14 +46,18 @@ def render_at(body: str, final: bool) -> str:
 
 
 class UssdCallback:
-    """`POST /ussd/africastalking` as a plain function of the request, served by Flask's route and
-    by the callback lane alike (gateway/lane.py): the same secret check, size limits, polite `END`
-    for garbage (HTTP 200) and metrics either way.
+    """`POST /ussd/africastalking`, an `AggregatorCallback` (gateway/callbacks.py): the callback
+    lane and Flask's route serve it alike.
 
+    `callback_secret` (when set) and `networks` (when any) decide who may post: anyone else gets
+    403 with a polite `END` and nothing is acted on. Garbage gets a polite `END` with HTTP 200.
     `transcript_key` keys the replay digest of transcripts (the same on every process).
     """
 
-    __name__ = "ussd_callback"
+    name = "ussd_callback"
+    path = "/ussd/africastalking"
+    takes_token = False
+    fallback = CallbackAnswer(200, render_at(polite("error"), final=True))
 
     def __init__(
         self,
@@ -56,22 +66,25 @@ class UssdCallback:
         callback_secret: str,
         phone_regions: tuple[str, ...],
         transcript_key: bytes,
+        networks: CallerNetworks | None = None,
     ) -> None:
         self.hops = hops
         self.callback_secret = callback_secret
         self.phone_regions = phone_regions
         self.transcript_key = transcript_key
+        self.networks = networks or CallerNetworks()
         # The refusals never change: rendered once.
         self._forbidden = CallbackAnswer(403, "END " + polite("error"))
         self._bad_request = CallbackAnswer(200, render_at(polite("bad_request"), final=True))
         self._not_served = CallbackAnswer(200, render_at(polite("number_not_served"), final=True))
 
     def __call__(self, given: CallbackRequest) -> CallbackAnswer:
-        if not secret_ok(given.query.get("key", ""), self.callback_secret):
-            metrics.CALLBACK_REJECTED.labels("bad_secret").inc()
+        refused = caller_refused(given, self.callback_secret, self.networks)
+        if refused:
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
             return self._forbidden
         try:
-            form = require(parse_form(given.mimetype, given.content_length, given.read), USSD_FIELDS)
+            form = require(read_form(given), USSD_FIELDS)
         except BadCallback as exc:
             log.warning("ussd callback refused", reason=exc.reason)
             metrics.CALLBACK_REJECTED.labels("bad_request").inc()
@@ -101,29 +114,32 @@ class UssdCallback:
 def ussd_blueprint(
     callback: UssdCallback,
     *,
-    callback_secret: str,
-    phone_regions: tuple[str, ...],
     database: Database,
     pseudonym: Callable[[str], str],
+    drafts: DraftNotices | None = None,
 ) -> Blueprint:
-    """The USSD callback (`callback`, also served by the callback lane) and the session-end events.
+    """The USSD callback's Flask route (`callback`, also served by the callback lane) and the
+    session-end events, refused like the callback (its secret and networks).
 
-    `pseudonym` turns a phone into the keyed hash kept with a session-end record.
+    `pseudonym` turns a phone into the keyed hash kept with a session-end record; `drafts` hears of
+    sessions that ended without success, so a dropped application's draft is announced.
     """
-    bp = Blueprint("africastalking_ussd", __name__)
-    bp.add_url_rule("/ussd/africastalking", view_func=flask_view(callback), methods=["POST"])
+    bp = callback_blueprint("africastalking_ussd", callback)
 
     @bp.post("/ussd/africastalking/events")
     def session_end_event() -> tuple[Response, int] | Response:
         """Record the aggregator's end-of-session report once per sessionId; repeats are acknowledged."""
-        if not secret_ok(request.args.get("key", ""), callback_secret):
-            return jsonify(error="forbidden", message="wrong or missing callback key"), 403
+        given = from_flask(request)
+        refused = caller_refused(given, callback.callback_secret, callback.networks)
+        if refused:
+            metrics.CALLBACK_REJECTED.labels(refused).inc()
+            return jsonify(error="forbidden", message=_FORBIDDEN[refused]), 403
         try:
-            form = require(read_form(request), EVENT_FIELDS)
+            form = require(read_form(given), EVENT_FIELDS)
         except BadCallback as exc:
             return jsonify(error="bad_request", message=exc.reason), 400
         try:
-            phone: str | None = normalise_phone(form["phoneNumber"], phone_regions)
+            phone: str | None = normalise_phone(form["phoneNumber"], callback.phone_regions)
         except InvalidPhoneNumber:
             phone = None
         status = form["status"]
@@ -148,6 +164,11 @@ def ussd_blueprint(
                 session.add(record)
         except IntegrityError:
             return jsonify(recorded=False, reason="already recorded"), 200
+        if status != "Success" and phone and drafts is not None:
+            try:
+                drafts.session_ended(phone, form["sessionId"].strip())
+            except Exception:  # the event is recorded; a lost "saved" SMS is logged, not a 5xx
+                log.exception("dropped session not announced", session=form["sessionId"])
         if status == "Failed":
             log.warning(
                 "aggregator reports a failed session", session=form["sessionId"], error=record.error_message
@@ -167,16 +188,24 @@ def ussd_blueprint(
             return jsonify(error="bad_request", message=error.description), error.code
         metrics.HOP_ERRORS.labels("unhandled").inc()
         log.exception("unhandled error in a USSD callback")
-        return Response(render_at(polite("error"), final=True), mimetype="text/plain")
+        return Response(callback.fallback.body, mimetype=callback.fallback.mimetype)
 
     return bp
 
 
+# The columns are 32-bit: a larger count is not a real session's, so it is not kept.
+_MAX_COUNT = 2**31 - 1
+
+
 def _int(value: str | None) -> int | None:
+    """A non-negative count from the form, or None for anything else (absurd sizes included)."""
+    if not value or len(value) > 12:
+        return None
     try:
-        return int(value) if value else None
+        number = int(value)
     except ValueError:
         return None
+    return number if 0 <= number <= _MAX_COUNT else None
 
 
 def _date(value: str | None) -> datetime | None:

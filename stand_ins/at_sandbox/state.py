@@ -75,6 +75,7 @@ class FaultSwitch:
         self._lock = threading.Lock()
         self._faults = Faults()
         self._changed = threading.Event()
+        self.sleeping = 0  # requests held by a timeout or latency fault right now
 
     def replace(self, faults: Faults) -> None:
         with self._lock:
@@ -91,7 +92,12 @@ class FaultSwitch:
         if seconds > 0:
             with self._lock:
                 changed = self._changed
-            changed.wait(seconds)
+                self.sleeping += 1
+            try:
+                changed.wait(seconds)
+            finally:
+                with self._lock:
+                    self.sleeping -= 1
 
     def take_forced_failure(self) -> bool:
         """True (and one fewer left) while `fail_next` is above zero."""

@@ -25,7 +25,7 @@ def main() -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    if not is_production(config):
+    if not is_production(config) and not os.environ.get("DEV_WARNING_SHOWN"):
         weak = insecure_defaults(config)
         if weak:
             print(

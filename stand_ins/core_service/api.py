@@ -14,7 +14,7 @@ from stand_ins.core_service import guessing, payments, webhooks
 from stand_ins.core_service.catalogue import DEPARTMENTS, SERVICES, ServiceSpec, find_service
 from stand_ins.core_service.db import utcnow
 from stand_ins.core_service.errors import ApiError
-from stand_ins.core_service.fields import validate_answers
+from stand_ins.core_service.fields import prefilled, validate_answers
 from stand_ins.core_service.idempotency import idempotent_write
 from stand_ins.core_service.models import Application, Citizen, Feedback, Payment, StatusChange
 from stand_ins.core_service.pins import check_pin
@@ -227,6 +227,7 @@ def create_application():
     check_pin(
         db, current_app.extensions["core"].hasher, citizen, form.pin, current_app.config["PIN_LOCK_SECONDS"]
     )
+    answers |= prefilled(service, citizen)
     reference = new_reference()
     while db.scalar(select(Application.id).where(Application.reference == reference)) is not None:
         reference = new_reference()

@@ -12,9 +12,15 @@ from flask import Flask, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from stand_ins.core_service import admin, api, dev, payments, webhooks
+from stand_ins.core_service import admin, api, dev, paybill, payments, webhooks
 from stand_ins.core_service.background import BackgroundWorker
-from stand_ins.core_service.config import InsecureSettings, is_production, load_config, production_problems
+from stand_ins.core_service.config import (
+    DEVELOPMENT_C2B_TOKEN,
+    InsecureSettings,
+    is_production,
+    load_config,
+    production_problems,
+)
 from stand_ins.core_service.db import make_engine, make_session_factory, private_dir, sqlite_path
 from stand_ins.core_service.errors import register_error_handlers
 from stand_ins.core_service.guessing import GuessLimits
@@ -57,7 +63,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     Raises InsecureSettings (naming every problem) for production with missing or development
     secrets. Tables are created if missing; the population register is generated on first start.
     With `BACKGROUND` true (the default) a daemon thread settles payments and delivers webhooks;
-    `app.extensions["core"].close()` stops it. `/dev/*` exists only outside production.
+    `app.extensions["core"].close()` stops it. `/dev/*` exists only outside production;
+    `/mpesa/c2b/*` (paybill payments) only with a C2B token (always set in development).
     """
     app = Flask(__name__)
     app.config.update(load_config(config))
@@ -126,5 +133,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     if not is_production(app.config):
         app.register_blueprint(dev.bp)
+    if not app.config["C2B_TOKEN"] and not is_production(app.config):
+        app.config["C2B_TOKEN"] = DEVELOPMENT_C2B_TOKEN
+    if app.config["C2B_TOKEN"]:
+        app.register_blueprint(paybill.bp)
     register_error_handlers(app)
     return app

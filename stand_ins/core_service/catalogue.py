@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FieldType = Literal["text", "digits", "date", "choice"]
+FieldType = Literal["text", "name", "digits", "date", "choice", "national_id"]
+# What the core fills from the applicant's own record instead of asking (see fields.prefilled).
+Prefill = Literal["full_name", "date_of_birth", "national_id"]
 
 
 @dataclass(frozen=True)
@@ -18,9 +20,16 @@ class Department:
     code: str
     name_en: str
     name_sw: str
+    # for a 160-character screen: a list page holds 4 or more of these
+    short_en: str
+    short_sw: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "name": {"en": self.name_en, "sw": self.name_sw}}
+        return {
+            "code": self.code,
+            "name": {"en": self.name_en, "sw": self.name_sw},
+            "short_name": {"en": self.short_en, "sw": self.short_sw},
+        }
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,15 @@ class Choice:
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """One field of a service's form.
+
+    Types: `text` (any characters, `min_length`..`max_length`; with `pattern`, a format such as a
+    licence number, shown to the citizen as `example`), `name` (letters with spaces, hyphens and
+    apostrophes), `digits`, `date` (DD/MM/YYYY from `min_year` to today), `choice`, `national_id`
+    (7 or 8 digits). A field with `prefill` is the applicant's own detail: the core fills it from
+    the citizen's record and a client does not ask for it.
+    """
+
     name: str
     type: FieldType
     prompt_en: str
@@ -48,6 +66,10 @@ class FieldSpec:
     min_length: int | None = None
     max_length: int | None = None
     choices: tuple[Choice, ...] = ()
+    pattern: str | None = None
+    example: str | None = None
+    min_year: int | None = None
+    prefill: Prefill | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +79,10 @@ class FieldSpec:
             "min_length": self.min_length,
             "max_length": self.max_length,
             "choices": [c.to_json() for c in self.choices],
+            "pattern": self.pattern,
+            "example": self.example,
+            "min_year": self.min_year,
+            "prefill": self.prefill,
         }
 
 
@@ -68,6 +94,11 @@ class ServiceSpec:
     department: Department
     fee_kes: int
     fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+    # dialled after "Apply": *384*123*2*<short_code># opens the form; three digits, so it never
+    # reads as a list number (1-97) or a reserved key (0, 00, 98)
+    short_code: str = ""
+    short_en: str = ""
+    short_sw: str = ""
 
     def fee_for(self, answers: dict[str, str]) -> int:
         """The fee an application with these (already validated) answers must pay."""
@@ -81,26 +112,67 @@ class ServiceSpec:
         return {
             "code": self.code,
             "name": {"en": self.name_en, "sw": self.name_sw},
+            "short_name": {"en": self.short_en or self.name_en, "sw": self.short_sw or self.name_sw},
+            "short_code": self.short_code,
             "department": self.department.to_json(),
             "fee_kes": self.fee_kes,
             "fields": [f.to_json() for f in self.fields],
         }
 
 
-DCI = Department("DCI", "Directorate of Criminal Investigations", "Idara ya Upelelezi wa Jinai")
-CRS = Department("CRS", "Civil Registration Services", "Huduma za Usajili wa Raia")
-NTSA = Department("NTSA", "National Transport and Safety Authority", "Mamlaka ya Usafiri na Usalama")
-BRS = Department("BRS", "Business Registration Service", "Huduma ya Usajili wa Biashara")
-DIS = Department("DIS", "Department of Immigration Services", "Idara ya Uhamiaji")
-RGM = Department("RGM", "Registrar of Marriages", "Msajili wa Ndoa")
-KRA = Department("KRA", "Kenya Revenue Authority", "Mamlaka ya Ushuru Kenya")
-NRB = Department("NRB", "National Registration Bureau", "Ofisi ya Usajili wa Taifa")
+DCI = Department(
+    "DCI",
+    "Directorate of Criminal Investigations",
+    "Idara ya Upelelezi wa Jinai",
+    "Police (DCI)",
+    "Polisi (DCI)",
+)
+CRS = Department(
+    "CRS", "Civil Registration Services", "Huduma za Usajili wa Raia", "Births & deaths", "Vizazi na vifo"
+)
+NTSA = Department(
+    "NTSA",
+    "National Transport and Safety Authority",
+    "Mamlaka ya Usafiri na Usalama",
+    "Driving (NTSA)",
+    "Udereva (NTSA)",
+)
+BRS = Department(
+    "BRS", "Business Registration Service", "Huduma ya Usajili wa Biashara", "Business names", "Biashara"
+)
+DIS = Department("DIS", "Department of Immigration Services", "Idara ya Uhamiaji", "Passports", "Pasipoti")
+RGM = Department("RGM", "Registrar of Marriages", "Msajili wa Ndoa", "Marriages", "Ndoa")
+KRA = Department("KRA", "Kenya Revenue Authority", "Mamlaka ya Ushuru Kenya", "Tax (KRA)", "Ushuru (KRA)")
+NRB = Department(
+    "NRB", "National Registration Bureau", "Ofisi ya Usajili wa Taifa", "ID cards", "Vitambulisho"
+)
 
 DEPARTMENTS: tuple[Department, ...] = (DCI, CRS, NTSA, BRS, DIS, RGM, KRA, NRB)
 
 
 def _county(prompt_en: str = "County", prompt_sw: str = "Kaunti") -> FieldSpec:
-    return FieldSpec("county", "text", prompt_en, prompt_sw, 3, 20)
+    return FieldSpec("county", "name", prompt_en, prompt_sw, 3, 20)
+
+
+def _full_name() -> FieldSpec:
+    return FieldSpec("full_name", "name", "Full name", "Jina kamili", 3, 60, prefill="full_name")
+
+
+def _own_id() -> FieldSpec:
+    return FieldSpec(
+        "national_id", "national_id", "National ID number", "Nambari ya kitambulisho", prefill="national_id"
+    )
+
+
+def _own_birth_date() -> FieldSpec:
+    return FieldSpec(
+        "date_of_birth",
+        "date",
+        "Date of birth (DD/MM/YYYY)",
+        "Tarehe ya kuzaliwa (DD/MM/YYYY)",
+        min_year=1900,
+        prefill="date_of_birth",
+    )
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -111,6 +183,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         DCI,
         1050,
         (
+            _full_name(),
+            _own_id(),
             FieldSpec(
                 "purpose",
                 "choice",
@@ -125,6 +199,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ),
             _county("County for fingerprints", "Kaunti ya kuchukua alama za vidole"),
         ),
+        "101",
+        "Good conduct",
+        "Cheti cha maadili",
     ),
     ServiceSpec(
         "birth_cert_copy",
@@ -133,12 +210,20 @@ SERVICES: tuple[ServiceSpec, ...] = (
         CRS,
         200,
         (
-            FieldSpec("full_name", "text", "Full name on the certificate", "Jina kamili kwenye cheti", 3, 60),
+            # whose certificate it is, not the applicant's own: a parent asks for a child's
+            FieldSpec("full_name", "name", "Full name on the certificate", "Jina kamili kwenye cheti", 3, 60),
             FieldSpec(
-                "date_of_birth", "date", "Date of birth (DD/MM/YYYY)", "Tarehe ya kuzaliwa (DD/MM/YYYY)"
+                "date_of_birth",
+                "date",
+                "Date of birth (DD/MM/YYYY)",
+                "Tarehe ya kuzaliwa (DD/MM/YYYY)",
+                min_year=1900,
             ),
             _county("County of birth", "Kaunti ya kuzaliwa"),
         ),
+        "201",
+        "Birth cert. copy",
+        "Cheti cha kuzaliwa",
     ),
     ServiceSpec(
         "dl_renewal",
@@ -148,7 +233,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
         650,
         (
             FieldSpec(
-                "licence_number", "text", "Driving licence number", "Nambari ya leseni ya udereva", 6, 12
+                "licence_number",
+                "text",
+                "Driving licence number",
+                "Nambari ya leseni ya udereva",
+                6,
+                12,
+                pattern="[A-Za-z]{0,3}[0-9]{5,9}",
+                example="DL1234567",
             ),
             FieldSpec(
                 "period",
@@ -161,6 +253,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 ),
             ),
         ),
+        "301",
+        "Renew licence",
+        "Huisha leseni",
     ),
     ServiceSpec(
         "business_name_search",
@@ -173,6 +268,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 "proposed_name", "text", "Proposed business name", "Jina la biashara unalopendekeza", 3, 50
             ),
         ),
+        "401",
+        "Name search",
+        "Tafuta jina",
     ),
     ServiceSpec(
         "business_name_registration",
@@ -182,7 +280,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
         950,
         (
             FieldSpec(
-                "search_reference", "text", "Name search reference", "Nambari ya utafutaji wa jina", 5, 20
+                "search_reference",
+                "text",
+                "Name search reference",
+                "Nambari ya utafutaji wa jina",
+                5,
+                20,
+                pattern="(?i)BN-?[A-Z0-9]{4,12}",
+                example="BN-7K3Q9P",
             ),
             FieldSpec("business_name", "text", "Business name", "Jina la biashara", 3, 50),
             FieldSpec(
@@ -200,6 +305,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ),
             _county(),
         ),
+        "402",
+        "Register a name",
+        "Sajili jina",
     ),
     ServiceSpec(
         "passport",
@@ -208,6 +316,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         DIS,
         7500,
         (
+            _full_name(),
+            _own_birth_date(),
+            _own_id(),
             FieldSpec(
                 "pages",
                 "choice",
@@ -219,7 +330,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                     Choice("66", "66 pages", "Kurasa 66", 12750),
                 ),
             ),
-            FieldSpec("place_of_birth", "text", "Place of birth", "Mahali ulipozaliwa", 3, 30),
+            FieldSpec("place_of_birth", "name", "Place of birth", "Mahali ulipozaliwa", 3, 30),
             FieldSpec(
                 "collection_centre",
                 "choice",
@@ -233,6 +344,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 ),
             ),
         ),
+        "501",
+        "Passport",
+        "Pasipoti",
     ),
     ServiceSpec(
         "marriage_cert_copy",
@@ -249,11 +363,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 4,
                 10,
             ),
-            FieldSpec("spouse_name", "text", "Spouse's full name", "Jina kamili la mwenzi wako", 3, 60),
+            FieldSpec("spouse_name", "name", "Spouse's full name", "Jina kamili la mwenzi wako", 3, 60),
             FieldSpec(
-                "marriage_date", "date", "Date of marriage (DD/MM/YYYY)", "Tarehe ya ndoa (DD/MM/YYYY)"
+                "marriage_date",
+                "date",
+                "Date of marriage (DD/MM/YYYY)",
+                "Tarehe ya ndoa (DD/MM/YYYY)",
+                min_year=1920,
             ),
         ),
+        "601",
+        "Marriage cert. copy",
+        "Cheti cha ndoa",
     ),
     ServiceSpec(
         "kra_pin",
@@ -262,6 +383,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         KRA,
         0,
         (
+            _own_id(),
+            _full_name(),
+            _own_birth_date(),
             FieldSpec(
                 "income_source",
                 "choice",
@@ -275,6 +399,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ),
             _county(),
         ),
+        "701",
+        "KRA PIN",
+        "PIN ya KRA",
     ),
     ServiceSpec(
         "id_replacement",
@@ -283,6 +410,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         NRB,
         1000,
         (
+            _own_id(),
+            _full_name(),
             FieldSpec(
                 "reason",
                 "choice",
@@ -296,12 +425,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ),
             _county("County to collect", "Kaunti ya kuchukua"),
         ),
+        "801",
+        "Replace ID",
+        "Kitambulisho mbadala",
     ),
 )
 
 SERVICES_BY_CODE: dict[str, ServiceSpec] = {s.code: s for s in SERVICES}
 
 
+SERVICES_BY_SHORT_CODE: dict[str, ServiceSpec] = {s.short_code: s for s in SERVICES}
+
+
 def find_service(code: str) -> ServiceSpec | None:
-    """The service with this code, or None."""
-    return SERVICES_BY_CODE.get(code)
+    """The service with this code (or its short code, "101"), or None."""
+    return SERVICES_BY_CODE.get(code) or SERVICES_BY_SHORT_CODE.get(code)

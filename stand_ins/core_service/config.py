@@ -12,40 +12,23 @@ import os
 from pathlib import Path
 from typing import Any
 
-PRODUCTION = "production"
-DEVELOPMENT = "development"
-MIN_SECRET_LENGTH = 32
-# A secret with fewer different characters than this is a placeholder ("xxxx…", "1234…").
-MIN_DISTINCT_CHARACTERS = 10
-
-# Values that appear in this repository, its docs and its tests: never secret anywhere.
-DEVELOPMENT_VALUES = frozenset(
-    {
-        "dev-admin-token",
-        "dev-webhook-secret",
-        "dev-id-hash-key",
-        "test-admin-token",
-        "test-secret",
-        "test-secret-key",
-        "changeme",
-        "change-me",
-        "secret",
-    }
+from common.production import (  # noqa: F401 - one set of rules for every service's secrets
+    DEVELOPMENT,
+    DEVELOPMENT_VALUES,
+    MIN_DISTINCT_CHARACTERS,
+    MIN_SECRET_LENGTH,
+    PRODUCTION,
+    InsecureSettings,
+    secret_problem,
 )
+
+DEVELOPMENT_C2B_TOKEN = "dev-c2b-token"  # noqa: S105 - a laptop default, refused in production
 # config key -> the environment variable that sets it, for the secrets production requires
 SECRETS = {
     "ADMIN_TOKEN": "CORE_ADMIN_TOKEN",
     "WEBHOOK_SECRET": "WEBHOOK_SECRET",
     "ID_HASH_KEY": "CORE_ID_HASH_KEY",
 }
-
-
-class InsecureSettings(RuntimeError):
-    """Production was asked for with missing or development settings; `problems` names each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def _float(name: str, default: float) -> float:
@@ -89,6 +72,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REGISTER_MAX_FAILURES_PER_ID": int(_float("CORE_REGISTER_MAX_FAILURES_PER_ID", 10)),
         "REGISTER_FAILURE_WINDOW_S": int(_float("CORE_REGISTER_FAILURE_WINDOW_S", 24 * 3600)),
         "PIN_HASH_PROFILE": _str("CORE_PIN_HASH_PROFILE", "default"),
+        # M-Pesa paybill: the business number citizens pay to, with the reference as account
+        "PAYBILL": _str("CORE_PAYBILL", "222222"),
+        # token in the C2B validation and confirmation URLs registered with Safaricom; empty:
+        # DEVELOPMENT_C2B_TOKEN in development, no paybill endpoints in production
+        "C2B_TOKEN": _str("CORE_C2B_TOKEN", ""),
         # how often the background thread looks for due payments and webhooks
         "TICK_S": _float("CORE_TICK_S", 0.5),
         "BACKGROUND": True,
@@ -100,19 +88,6 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def is_production(config: dict[str, Any]) -> bool:
     return config.get("ENV") == PRODUCTION
-
-
-def secret_problem(value: str) -> str | None:
-    """Why `value` cannot be a production secret, or None when it can."""
-    if not value:
-        return "is not set"
-    if value.strip().lower() in DEVELOPMENT_VALUES or value.startswith(("dev-", "test-")):
-        return "is a development value"
-    if len(value) < MIN_SECRET_LENGTH:
-        return f"is shorter than {MIN_SECRET_LENGTH} characters"
-    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
-        return "looks like a placeholder (too few different characters)"
-    return None
 
 
 def production_problems(config: dict[str, Any]) -> list[str]:
@@ -132,6 +107,10 @@ def production_problems(config: dict[str, Any]) -> list[str]:
     values = [str(config.get(key) or "") for key in SECRETS]
     if all(values) and len(set(values)) < len(values):
         problems.append(f"{', '.join(SECRETS.values())} must all be different")
+    c2b_token = str(config.get("C2B_TOKEN") or "")
+    problem = secret_problem(c2b_token) if c2b_token else None
+    if problem:
+        problems.append(f"CORE_C2B_TOKEN {problem}")
     if config.get("PIN_HASH_PROFILE") == "cheapest":
         problems.append("CORE_PIN_HASH_PROFILE=cheapest is for tests only")
     return problems

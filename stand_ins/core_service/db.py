@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from common.files import private_dir, private_file, sqlite_path
+
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "make_engine",
+    "make_session_factory",
+    "private_dir",
+    "private_file",
+    "sqlite_path",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -41,33 +51,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file behind a SQLite URL, or None (another database, or an in-memory one)."""
-    if not url.startswith("sqlite"):
-        return None
-    path = url.split("///", 1)[-1].split("?", 1)[0]
-    return None if not path or path == ":memory:" else Path(path)
-
-
-def private_dir(path: Path) -> None:
-    """Create `path` (and its parents) readable by this user only; tighten an existing one to 0700.
-
-    A shared directory (sticky bit, like /tmp) or one owned by someone else is left alone."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    status = path.stat()
-    if status.st_uid == os.getuid() and not status.st_mode & stat.S_ISVTX:
-        path.chmod(0o700)
-
-
-def private_file(path: Path) -> None:
-    """Make sure `path` exists with mode 0600 before SQLite opens it. SQLite gives its -wal and -shm
-    files the database file's mode, so they are private too."""
-    if not path.parent.exists():
-        private_dir(path.parent)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-    path.chmod(0o600)
 
 
 def make_engine(url: str, *, wal: bool = True) -> Engine:

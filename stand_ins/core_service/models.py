@@ -87,6 +87,8 @@ class Payment(Base):
     phone: Mapped[str] = mapped_column(String(16))
     amount_kes: Mapped[int]
     status: Mapped[str] = mapped_column(String(10))  # pending | paid | failed
+    # mpesa_stk: the prompt on the phone; paybill: paid to the paybill with the reference as account
+    method: Mapped[str] = mapped_column(String(10), default="mpesa_stk", server_default="mpesa_stk")
     checkout_request_id: Mapped[str] = mapped_column(String(40))
     mpesa_receipt: Mapped[str | None] = mapped_column(String(12))
     failure_reason: Mapped[str | None] = mapped_column(String(80))
@@ -95,6 +97,25 @@ class Payment(Base):
     settled_at: Mapped[datetime | None]
 
     application: Mapped[Application] = relationship()
+
+
+class PaybillTransaction(Base):
+    """One M-Pesa paybill (C2B) confirmation as Safaricom sent it, kept once per TransID, and what
+    became of it: `applied` to an application's payment, or not (`unmatched`, `other_paybill`)."""
+
+    __tablename__ = "paybill_transactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trans_id: Mapped[str] = mapped_column(String(20), unique=True)
+    business_short_code: Mapped[str] = mapped_column(String(12))
+    bill_ref_number: Mapped[str] = mapped_column(String(20))
+    amount_kes: Mapped[int]
+    # Safaricom sends the payer's number masked or hashed; kept as sent, never shown to anyone
+    msisdn: Mapped[str] = mapped_column(String(64))
+    trans_time: Mapped[str] = mapped_column(String(14))
+    outcome: Mapped[str] = mapped_column(String(16))
+    payment_id: Mapped[str | None] = mapped_column(ForeignKey("payments.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Feedback(Base):

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # M-Pesa ResultCode 1032, the most common failure a citizen meets
 FAILURE_REASON = "Request cancelled by user"
+PAID_ALREADY_REASON = "Application already paid"
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,17 @@ def settle_due(db: Session, settings: PaymentSettings, application_id: int | Non
         query = query.where(Payment.application_id == application_id)
     settled = 0
     for payment in db.scalars(query).all():
-        failed = payment.phone in settings.fail_phones or payment.amount_kes == settings.fail_amount_kes
+        # paid meanwhile by paybill: the prompt is not completed a second time
+        paid_already = payment.application.payment_status == "paid"
+        failed = (
+            paid_already
+            or payment.phone in settings.fail_phones
+            or payment.amount_kes == settings.fail_amount_kes
+        )
         values: dict[str, Any] = {"settled_at": now}
         if failed:
-            values |= {"status": "failed", "failure_reason": FAILURE_REASON}
+            reason = PAID_ALREADY_REASON if paid_already else FAILURE_REASON
+            values |= {"status": "failed", "failure_reason": reason}
         else:
             values |= {"status": "paid", "mpesa_receipt": _receipt()}
         result = db.execute(
@@ -94,7 +102,8 @@ def settle_due(db: Session, settings: PaymentSettings, application_id: int | Non
             continue  # another thread settled it first
         db.refresh(payment)
         application = payment.application
-        application.payment_status = "unpaid" if failed else "paid"
+        if not paid_already:
+            application.payment_status = "unpaid" if failed else "paid"
         application.updated_at = now
         webhooks.enqueue(db, webhooks.PAYMENT_SETTLED, application, payment=payment_json(payment))
         db.commit()

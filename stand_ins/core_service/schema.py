@@ -1,11 +1,12 @@
-"""The core's tables: created when missing, and a database from before national IDs were hashed
-rewritten in place (SQLite), so no ID number stays in the file."""
+"""The core's tables: created when missing, a database from before national IDs were hashed
+rewritten in place (SQLite), so no ID number stays in the file, and one from before paybill
+payments given the payment method column."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, MetaData, inspect
+from sqlalchemy import Engine, MetaData, inspect, text
 from sqlalchemy.schema import CreateTable
 
 from stand_ins.core_service.db import Base
@@ -28,6 +29,17 @@ def prepare_schema(engine: Engine, hasher: NationalIdHasher) -> None:
             )
         _hash_clear_ids(engine, hasher)
     Base.metadata.create_all(engine)
+    _add_payment_method(engine)
+
+
+def _add_payment_method(engine: Engine) -> None:
+    """A database from before paybill payments: every payment then was an M-Pesa prompt."""
+    columns = {column["name"] for column in inspect(engine).get_columns("payments")}
+    if "method" not in columns:
+        with engine.begin() as connection:
+            connection.execute(
+                text("ALTER TABLE payments ADD COLUMN method VARCHAR(10) NOT NULL DEFAULT 'mpesa_stk'")
+            )
 
 
 def _has_clear_ids(engine: Engine) -> bool:

@@ -64,6 +64,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "phone": payment.phone,
         "amount_kes": payment.amount_kes,
         "status": payment.status,
+        "method": payment.method or "mpesa_stk",
         "checkout_request_id": payment.checkout_request_id,
         "mpesa_receipt": payment.mpesa_receipt,
         "failure_reason": payment.failure_reason,

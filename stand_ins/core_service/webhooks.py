@@ -1,8 +1,10 @@
 """Signed webhooks to the gateway through a transactional outbox.
 
 An event row is added in the same transaction as the change it reports; `deliver_due` (run by the
-background thread) posts it with `X-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>` and
-retries with exponential backoff until the gateway answers 2xx. The gateway deduplicates by
+background thread) posts it with `X-Event-Id: <id>` and
+`X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<event id>.<raw body>")>`, signed
+afresh for every attempt, and retries with exponential backoff until the gateway answers 2xx. The
+gateway refuses a signature older than five minutes or seen before, and deduplicates by
 `event_id`, which is why a retry after a lost 2xx is harmless.
 """
 
@@ -12,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,9 +37,11 @@ PAYMENT_SETTLED = "payment.settled"
 CLAIM_LEASE = timedelta(seconds=60)
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The X-Signature header value for `body`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, event_id: str, timestamp: int | None = None) -> str:
+    """The X-Signature header value for `body` about `event_id`, at `timestamp` (now by default)."""
+    moment = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{moment}.{event_id}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={moment},v1={digest}"
 
 
 def enqueue(
@@ -130,7 +135,7 @@ def deliver_due(
                     data=body,
                     headers={
                         "Content-Type": "application/json",
-                        "X-Signature": sign(body, settings.secret),
+                        "X-Signature": sign(body, settings.secret, event.id),
                         "X-Event-Id": event.id,
                         "X-Event-Type": event.type,
                     },

@@ -1,10 +1,8 @@
-"""Fixtures for the analytics tests: real Redis, a migrated SQLite file, an app (see audit_support)."""
+"""Fixtures for the analytics tests: real Redis, a migrated database per test, an app (see audit_support)."""
 
 from tests.audit.audit_support import (  # noqa: F401 - fixtures
     app,
     database,
-    database_url,
-    redis_client,
     redis_url,
     settings,
 )

@@ -7,13 +7,15 @@ import io
 import json
 import re
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select
 
 from app import create_app
 from audit.drain import Drainer, drain_client
+from records.audit import AuditRecord
 from tests.hops import at_hop
 
 TREES = Path(__file__).parent / "trees"
@@ -58,9 +60,8 @@ def shop(settings, redis_client):
         trail.record("feedback", service=service, service_code="*555#", rating=rating)
     Drainer(drain_client(settings.redis_url), app.extensions["database"]).drain_all()
     with app.extensions["database"].session() as session:
-        session.execute(
-            text("UPDATE audit_records SET at = datetime(at, '-10 minutes') WHERE session_id = 'T2'")
-        )
+        for record in session.scalars(select(AuditRecord).where(AuditRecord.session_id == "T2")):
+            record.at -= timedelta(minutes=10)
     return app
 
 
@@ -228,9 +229,14 @@ def test_a_logged_in_operator_sees_analytics(settings, redis_client):
     from console.operators import create_operator
 
     app = create_app(settings)
-    app.extensions["database"].upgrade()
     with app.extensions["database"].session() as db:
-        create_operator(db, "viewer@example.org", "a long enough password 1", "viewer")
+        create_operator(
+            db,
+            "viewer@example.org",
+            "a long enough password 1",
+            "viewer",
+            passwords=app.extensions["passwords"],
+        )
     client = app.test_client()
     login_page = client.get("/console/login")
     assert login_page.status_code == 200

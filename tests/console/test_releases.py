@@ -39,8 +39,10 @@ def test_the_share_is_a_stable_sample_of_sessions():
 
 
 @pytest.fixture()
-def app(console_redis_url, tmp_path):
-    return make_console_app(console_redis_url, tmp_path, release_min_sessions=3, release_check_interval_s=0)
+def app(console_redis_url, database_url):
+    return make_console_app(
+        console_redis_url, database_url, release_min_sessions=3, release_check_interval_s=0
+    )
 
 
 @pytest.fixture()
@@ -113,7 +115,7 @@ def _stage_a_broken_privacy(publisher, share: int = 50) -> dict:
 
 def test_a_staged_version_serves_its_share_and_running_sessions_stay_pinned(app, publisher):
     phone = app.test_client()
-    assert "ID number are not kept" in _privacy(phone, "before-the-release")
+    assert "PIN and ID number only encrypted" in _privacy(phone, "before-the-release")
     dial(phone, "", session_id="in-flight")  # started on version 1, before anything was published
     staged = _stage_a_broken_privacy(publisher)
     assert staged["live"] is False and staged["share"] == 50 and staged["number"] == 3

@@ -32,7 +32,7 @@ def test_each_scenario_answers_alone_and_says_so(as_role):
     own = viewer.call("POST", SIMULATE, {**track, "scenario": "journey:track by reference"}).get_json()
     assert "Status: Under review" in own["reply"]
     assert [s["node"] for s in own["steps"]] == ["main", "track_ref", "track_status"]
-    assert own["recorded"][0]["action"] == "get_application"
+    assert [r["action"] for r in own["recorded"]] == ["identify_caller", "get_application"]
     unknown = viewer.call("POST", SIMULATE, {**track, "scenario": "live"})
     assert unknown.status_code == 400 and unknown.get_json()["error"] == "unknown_scenario"
 
@@ -74,11 +74,17 @@ def test_recorded_answers_are_replayed_and_only_new_keys_call_the_core(as_role, 
     editor = as_role("editor")
     body = {"scenario": "live", "phone": "0722000111", "session_id": "console-sim-1", "lang": "en"}
     first = editor.call("POST", SIMULATE, {**body, "keys": ["3", "ECZ-7K3Q9P"]}).get_json()
-    assert "Status: Received" in first["reply"] and calls == ["get_application@console-sim-1"]
+    assert "Status: Received" in first["reply"] and calls == [
+        "identify_caller@console-sim-1",
+        "get_application@console-sim-1",
+    ]
     again = editor.call(
         "POST", SIMULATE, {**body, "keys": ["3", "ECZ-7K3Q9P", "0"], "recorded": first["recorded"]}
     ).get_json()
-    assert calls == ["get_application@console-sim-1"], "the recorded answer stood in for the call"
+    assert calls == [
+        "identify_caller@console-sim-1",
+        "get_application@console-sim-1",
+    ], "the recorded answer stood in for the call"
     assert again["recorded"] == first["recorded"]
     other_road = editor.call(
         "POST", SIMULATE, {**body, "keys": ["4"], "recorded": first["recorded"]}

@@ -24,12 +24,11 @@ BUSY = (
 )
 
 
-def test_redis_unreachable_gives_busy_in_both_languages_within_a_second(tmp_path):
+def test_redis_unreachable_gives_busy_in_both_languages_within_a_second(database_url):
     from app import create_app
 
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    app = create_app(Settings.from_env(redis_url=dead, database_url=f"sqlite:///{tmp_path / 'g.db'}"))
-    app.extensions["database"].upgrade()
+    app = create_app(Settings.from_env(redis_url=dead, database_url=database_url))
     client = app.test_client()
     started = time.monotonic()
     response = client.post("/ussd/africastalking", data={**HOP, "text": ""})
@@ -53,13 +52,12 @@ def test_healthz_ok_and_metrics_exposed(client):
     assert "ussd_hop_latency_seconds_bucket" in text and 'ussd_hops_total{outcome="start"}' in text
 
 
-@pytest.fixture(scope="module")
-def live_gateway(redis_server, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("live")
+@pytest.fixture()
+def live_gateway(redis_server, database_url):
     server = GatewayServer(
         {
             "REDIS_URL": redis_server.url,
-            "DATABASE_URL": f"sqlite:///{directory / 'g.db'}",
+            "DATABASE_URL": database_url,
             "LOG_LEVEL": "INFO",
             "RATE_LIMIT_PER_MINUTE": "1000",
         },
@@ -88,14 +86,14 @@ def test_concurrent_identical_hops_are_processed_one_at_a_time(live_gateway, red
     assert hop("7*4*0*0").startswith("CON Welcome")
 
 
-def test_logs_never_contain_a_national_id_or_pin(redis_server, tmp_path):
+def test_logs_never_contain_a_national_id_or_pin(redis_server, database_url, tmp_path):
     trees = tmp_path / "trees"
     trees.mkdir()
     (trees / "sample.yaml").write_text(yaml.safe_dump(sample()))
     server = GatewayServer(
         {
             "REDIS_URL": redis_server.url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+            "DATABASE_URL": database_url,
             "MENU_TREES_DIR": str(trees),
             "LOG_LEVEL": "DEBUG",
         }

@@ -4,6 +4,7 @@ should happen afterwards comes back as effects that the hop service hands on."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 
@@ -24,12 +25,13 @@ from common.outcomes import HopOutcome
 from gateway.sink import HopEvents, NoEvents
 from gateway.ussd import HopService
 from menus.effects import RecordEvent, SendSms, SetLanguage
+from menus.engine import SessionState
 from menus.registry import TreeRegistry
 from menus.render import PREFIX_LEN
 from menus.strings import BUILTIN_STRINGS
 from sessions.store import SecretBox, SessionStore
 from stand_ins.core_service.catalogue import SERVICES
-from tests.hops import at_hop
+from tests.hops import TEST_SEALING_KEY, at_hop
 
 CATALOGUE = [Service.model_validate(s.to_json()) for s in SERVICES]
 CONTEXT = HopContext("+254712345678", "ATUid_unit", deadline=time.monotonic() + 5)
@@ -85,9 +87,9 @@ class ListQueue:
 
 
 def test_the_action_names_are_static_and_match_the_methods():
-    names = """check_registered register list_departments list_services start_form next_field save_field
-    quote submit_application list_my_applications list_unpaid get_application start_payment
-    submit_feedback"""
+    names = """identify_caller check_registered register list_departments list_services open_service_code
+    list_service_codes start_form next_field save_field quote submit_application list_my_applications
+    list_unpaid get_application start_payment submit_feedback"""
     assert frozenset(names.split()) == ACTION_NAMES
     assert isinstance(ACTION_NAMES, frozenset)
     assert "runner" not in ACTION_NAMES and "__init__" not in ACTION_NAMES
@@ -109,19 +111,60 @@ def test_every_field_prompt_fits_one_screen_with_an_error_line(lang):
             assert len(screen) + PREFIX_LEN <= 160, (service.code, spec.name, len(screen))
 
 
+def service(code: str) -> Service:
+    return next(s for s in CATALOGUE if s.code == code)
+
+
 def test_field_answers_are_checked_like_the_core_service_checks_them():
-    good_conduct = next(s for s in CATALOGUE if s.code == "good_conduct")
-    purpose, county = good_conduct.fields
+    purpose, county = service("good_conduct").asked
     assert check_field(purpose, "2", "en") == ("travel", "")
     assert check_field(purpose, "9", "sw")[1] == "Chagua nambari kwenye orodha."
     assert check_field(county, "Nairobi", "en") == ("Nairobi", "")
+    assert check_field(county, "Murang’a", "en") == ("Murang'a", "")
     assert check_field(county, "Nb", "en")[1] == "Use 3 to 20 characters."
-    marriage = next(s for s in CATALOGUE if s.code == "marriage_cert_copy")
-    number, _, when = marriage.fields
+    number, spouse, when = service("marriage_cert_copy").asked
     assert check_field(number, "12a4", "en")[1] == "Use digits only."
     today = datetime(2025, 3, 1)
     assert check_field(when, "14/02/2010", "en", today) == ("14/02/2010", "")
-    assert check_field(when, "14/02/2030", "en", today)[1].startswith("Use DD/MM/YYYY")
+    assert check_field(when, "14/02/2030", "en", today)[1] == "Use DD/MM/YYYY, from 1920 to today."
+    assert check_field(when, "14/02/1919", "sw", today)[1] == "Tumia DD/MM/YYYY, kuanzia 1920 hadi leo."
+    assert check_field(spouse, "  Otieno   Ng'ang'a ", "en") == ("Otieno Ng'ang'a", "")
+
+
+LETTERS = {"en": "Use letters only, no digits.", "sw": "Tumia herufi pekee, bila tarakimu."}
+BAD_ANSWERS = [
+    ("birth_cert_copy", 0, "2580", LETTERS),
+    ("birth_cert_copy", 0, "Akinyi 2", LETTERS),
+    (
+        "birth_cert_copy",
+        1,
+        "31/02/2001",
+        {"en": "Use DD/MM/YYYY, from 1900 to today.", "sw": "Tumia DD/MM/YYYY, kuanzia 1900 hadi leo."},
+    ),
+    ("dl_renewal", 0, "12-AB-XYZ", {"en": "Type it like DL1234567.", "sw": "Iandike kama DL1234567."}),
+    (
+        "business_name_registration",
+        0,
+        "XX-1234",
+        {"en": "Type it like BN-7K3Q9P.", "sw": "Iandike kama BN-7K3Q9P."},
+    ),
+    ("passport", 1, "Nairobi 254", LETTERS),
+]
+
+
+@pytest.mark.parametrize(("code", "position", "typed", "error"), BAD_ANSWERS)
+def test_each_field_says_what_it_expects_in_one_line_in_the_callers_language(code, position, typed, error):
+    spec = service(code).asked[position]
+    for lang in ("en", "sw"):
+        assert check_field(spec, typed, lang, datetime(2025, 3, 1)) == ("", error[lang])
+        assert "\n" not in error[lang]
+
+
+def test_the_applicants_own_details_are_not_asked():
+    assert [f.name for f in service("passport").asked] == ["pages", "place_of_birth", "collection_centre"]
+    assert [f.name for f in service("good_conduct").asked] == ["purpose", "county"]
+    # a birth certificate copy may be a child's: nothing is assumed
+    assert [f.name for f in service("birth_cert_copy").asked] == ["full_name", "date_of_birth", "county"]
 
 
 def test_idempotency_key_is_stable_per_session_and_request():
@@ -210,18 +253,24 @@ class ListOutbox:
 
 
 def test_a_refused_queued_application_tells_the_citizen_through_the_jobs_outbox():
-    box = SecretBox("k")
+    box = SecretBox(TEST_SEALING_KEY)
     outbox = ListOutbox()
     refusal = WrongPin("no", code="wrong_pin", status=401, details={"attempts_left": 2})
     work = QueuedWork(FailingClient(refusal), box, outbox)
-    assert submit(work, PHONE, "good_conduct", {}, box.seal("4826"), "ussd-key", "sw") is None
+    assert submit(work, PHONE, "good_conduct", {}, "4826", "ussd-key", "sw") is None
     assert outbox.sent == [
         SendSms("application_not_submitted", PHONE, {"service": "good_conduct"}, "sw",
                 "application_not_submitted:ussd-key"),
     ]  # fmt: skip
     with pytest.raises(BackendUnavailable):  # left to RQ's retries, no SMS
         submit(
-            QueuedWork(FailingClient(BackendUnavailable("down")), box, outbox), PHONE, "x", {}, "", "k", "en"
+            QueuedWork(FailingClient(BackendUnavailable("down")), box, outbox),
+            PHONE,
+            "x",
+            {},
+            "4826",
+            "k",
+            "en",
         )
     assert len(outbox.sent) == 1
 
@@ -231,7 +280,7 @@ def test_a_queued_job_outside_its_worker_fails_loudly_instead_of_building_an_app
     from common.jobs import NoJobContext
 
     with pytest.raises(NoJobContext):
-        submit_queued_application(PHONE, "good_conduct", {}, "", "k", "en")
+        submit_queued_application("sealed", "k")
 
 
 # ---- the hop service hands effects on ------------------------------------------------------------
@@ -251,7 +300,7 @@ def hop_service(redis_client):
     from config import Settings
 
     trees = TreeRegistry.from_directory(Settings().trees_dir)
-    store = SessionStore(redis_client, secret_key="k")
+    store = SessionStore(redis_client, SecretBox(TEST_SEALING_KEY))
     client = RecordingClient()
     client.find_citizen = lambda *_a, **_k: None  # not registered: "Register" leads to the form
     sink = RecordingSink()
@@ -312,3 +361,111 @@ def test_a_failing_sink_never_breaks_the_citizens_hop(hop_service):
     service.handle(at_hop("E1", PHONE, "*384*123#", "63902", "8"))
     reply = service.handle(at_hop("E1", PHONE, "*384*123#", "63902", "8*2"))
     assert reply.outcome is HopOutcome.OPTION and reply.body.startswith("Karibu")
+
+
+# ---- who is calling, prefill, paybill --------------------------------------------------------------
+
+
+class CitizenClient:
+    """A CoreClient stand-in that knows one citizen and the catalogue, and counts lookups."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        from backend_client.models import Citizen
+
+        self.delay_s = delay_s
+        self.lookups: list[float] = []
+        self.citizen = Citizen(
+            id=1,
+            phone=PHONE,
+            first_name="Wanjiku",
+            last_name="Kamau",
+            national_id_masked="*****789",
+            date_of_birth="1990-05-01",
+            created_at="2025-01-01T00:00:00+00:00",
+        )
+
+    def find_citizen(self, phone, *, budget):
+        self.lookups.append(budget.remaining())
+        if self.delay_s > budget.remaining():
+            raise BackendUnavailable("timed out", code="timeout")
+        return self.citizen if phone == PHONE else None
+
+    def list_services(self, *, budget):
+        return CATALOGUE
+
+
+def test_the_caller_is_looked_up_with_a_short_budget_and_known_for_the_session():
+    client = CitizenClient()
+    run = Actions(client, caller_lookup_s=0.3).runner(CONTEXT)  # the hop itself has 5 s
+    who = run("identify_caller", {}, "en")
+    assert who.ok and who.data == {
+        "audience": "registered",
+        "registered": "yes",
+        "first_name": "Wanjiku",
+        "citizen_name": "Wanjiku Kamau",
+        "citizen_dob": "01/05/1990",
+        "citizen_id": "*****789",
+    }
+    assert client.lookups[0] <= 0.3
+    assert run("check_registered", who.data, "en").ok  # known: no second lookup
+    assert run("check_registered", {"registered": "no"}, "en").error == "not_registered"
+    assert len(client.lookups) == 1
+    stranger = Actions(client).runner(HopContext("+254799000000", "s", time.monotonic() + 5))
+    assert stranger("identify_caller", {}, "en").data == {"audience": "guest", "registered": "no"}
+
+
+def test_a_core_too_slow_for_the_lookup_leaves_the_caller_a_guest():
+    run = Actions(CitizenClient(delay_s=1.0), caller_lookup_s=0.2).runner(CONTEXT)
+    who = run("identify_caller", {}, "en")
+    assert (who.ok, who.error) == (False, "unavailable")  # the engine ignores it: the guest menu shows
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_every_services_summary_fits_one_screen_with_the_longest_answers(lang):
+    from config import Settings
+    from menus.engine import Engine
+    from menus.loader import load_tree_file
+
+    tree = load_tree_file(Settings().trees_dir / "ecitizen.yaml")
+    engine = Engine(tree)
+    profile = {
+        "citizen_name": "Christabel Wanjiru-Kamau Nyambura",
+        "citizen_dob": "01/05/1990",
+        "citizen_id": "*****789",
+    }
+    run = Actions(CitizenClient()).runner(CONTEXT)
+    for spec in CATALOGUE:
+        longest = {
+            f.name: f.choices[-1].value if f.choices else "W" * (f.max_length or 10) for f in spec.asked
+        }
+        params = profile | {"service": spec.code, "form": json.dumps(longest)}
+        quote = run("quote", params, lang)
+        assert quote.ok, quote
+        state = SessionState("ecitizen", tree.version, "apply_summary", lang, answers=dict(quote.data))
+        pages = engine._pages(state)
+        assert len(pages) == 1 and len(pages[0]) + PREFIX_LEN <= 160, (spec.code, pages)
+        if any(f.prefill == "national_id" for f in spec.fields):
+            assert "ID *****789" in pages[0]
+
+
+def test_the_summary_shows_the_details_the_core_fills_in_asking_for_them_once():
+    client = CitizenClient()
+    run = Actions(client).runner(CONTEXT)
+    quote = run("quote", {"service": "passport", "form": '{"pages": "50"}'}, "en")
+    assert quote.data["summary"] == "Wanjiku Kamau, ID *****789, 01/05/1990\n50 pages"
+    assert quote.data["citizen_id"] == "*****789" and len(client.lookups) == 1  # kept for the session
+
+
+def test_when_the_prompt_cannot_be_sent_the_paybill_comes_on_screen_and_by_sms():
+    run = Actions(FailingClient(BackendUnavailable("down"))).runner(CONTEXT)
+    due = {"reference": "ecz7k3q9p", "due_reference": "ECZ-7K3Q9P", "amount_due": "1,050"}
+    result = run("start_payment", due, "sw")
+    assert (result.error, result.data) == ("paybill", {"reference": "ECZ-7K3Q9P", "amount": "1,050"})
+    assert result.effects == (
+        SendSms("paybill_instructions", PHONE, {"amount": "1,050", "reference": "ECZ-7K3Q9P"}, "sw",
+                "paybill_instructions:ECZ-7K3Q9P:ATUid_unit"),
+    )  # fmt: skip
+    # an amount known only for another application is never shown for this one
+    other = run("start_payment", due | {"reference": "ECZ-4MNP8R"}, "en")
+    assert (other.error, other.effects) == ("unavailable", ())
+    assert run("start_payment", {"reference": "ECZ-7K3Q9P"}, "en").error == "unavailable"

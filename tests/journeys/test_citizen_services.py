@@ -3,15 +3,17 @@ the reference core service over real HTTP on 127.0.0.1, plus its faults (down, s
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from rq import Queue
+from rq.job import Job
 from sqlalchemy import func, select
 
 from citizen.queued import QUEUE_NAME, submit
@@ -20,7 +22,7 @@ from records.sms import SmsMessage
 from stand_ins.core_service.models import Application, IdempotencyRecord
 from stand_ins.core_service.testing import CoreServer, WsgiThread, unregistered_people
 from tests.conftest import Dialler
-from tests.stand_ins.core_service.conftest import ADMIN, core_config
+from tests.stand_ins.core_service.conftest import ADMIN
 
 PIN = "4826"
 REFERENCE = re.compile(r"ECZ-[0-9A-Z]{6}")
@@ -31,8 +33,8 @@ SCREENS = {
         "welcome": "Welcome to eCitizen",
         "id": "Enter your national ID number",
         "registered": "You are registered on eCitizen.",
-        "dci": "1. Directorate of Criminal Investigations",
-        "good_conduct": "1. Certificate of Good Conduct",
+        "dci": "1. Police (DCI)",
+        "good_conduct": "1. Good conduct",
         "purpose": "Purpose of the certificate (1/2)",
         "county": "County for fingerprints (2/2)",
         "fee": "Fee: KES 1,050",
@@ -48,38 +50,20 @@ SCREENS = {
         "welcome": "Karibu eCitizen",
         "id": "Weka nambari ya kitambulisho",
         "registered": "Umesajiliwa kwenye eCitizen.",
-        "dci": "1. Idara ya Upelelezi wa Jinai",
-        "good_conduct": "1. Cheti cha Maadili Mema",
+        "dci": "1. Polisi (DCI)",
+        "good_conduct": "1. Cheti cha maadili",
         "purpose": "Sababu ya kuomba cheti (1/2)",
         "county": "Kaunti ya kuchukua alama za vidole (2/2)",
         "fee": "Ada: KES 1,050",
         "pin": "Weka PIN kuthibitisha",
         "wrong_pin": "PIN si sahihi. Majaribio 2 yamebaki.",
         "submitted": "Imepokelewa. Nambari ya kumbukumbu: ",
-        "mpesa": "Utapokea ombi la M-Pesa kwenye simu yako",
+        "mpesa": "Utapokea ombi la M-Pesa",
         "under_review": "Hali: Inashughulikiwa tangu ",
         "sorry": "END Samahani, huduma ina shughuli nyingi, tafadhali jaribu tena baadaye.",
         "queued": "Tutakutumia nambari ya kumbukumbu kwa SMS.",
     },
 }
-
-
-@pytest.fixture
-def core(tmp_path) -> Iterator[CoreServer]:
-    server = CoreServer(core_config(tmp_path)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def core_app(settings, core):
-    from app import create_app
-
-    application = create_app(replace(settings, core_url=core.url))
-    application.extensions["database"].upgrade()
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["core_client"].close()
 
 
 def caller(app, phone: str, session: str) -> Dialler:
@@ -254,7 +238,9 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     connection = redis_server.client()
     queue = Queue(QUEUE_NAME, connection=connection)
     [job] = queue.get_jobs()
-    assert job.kwargs["sealed_pin"] != PIN and PIN not in (job.description or "")
+    # everything but the idempotency key travels sealed: no PIN, phone or answer readable in Redis
+    assert set(job.kwargs) == {"sealed", "idempotency_key"}
+    assert PIN not in str(job.kwargs) and phone not in str(job.kwargs) and PIN not in (job.description or "")
     key = job.kwargs["idempotency_key"]
     [queued] = outbox(core_app, phone)
     assert queued.template == "application_queued" and PIN not in f"{queued.params} {queued.body}"
@@ -268,12 +254,21 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     core_app.extensions["core_client"].breaker.record_success()
     queue.scheduled_job_registry.schedule(job, datetime.now(UTC) - timedelta(seconds=1))
     SimpleContextWorker([queue], connection=connection, context=work).work(burst=True, with_scheduler=True)
-    assert job.get_status(refresh=True) == "finished"
-    reference = job.return_value()
+    # done: the job is deleted at once (result_ttl=0), its sealed fields with it
+    assert Job.exists(job.id, connection=connection) is False
+    [reference] = [a.reference for a in applications(core)]
     assert REFERENCE.fullmatch(reference)
 
     # a second run of the same job (a worker killed after the call, say) creates nothing new
-    again = submit(work, **job.kwargs)
+    again = submit(
+        work,
+        phone,
+        "good_conduct",
+        json.loads(work.box.open(job.kwargs["sealed"]))["answers"],
+        PIN,
+        key,
+        "en",
+    )
     assert again == reference
     assert [a.reference for a in applications(core)] == [reference]
     with core.flask_app.extensions["core"].session_factory() as db:
@@ -283,22 +278,29 @@ def test_application_confirmed_while_core_is_down_is_queued_and_submitted_once(
     assert PIN not in logged and national_id not in logged and phone not in logged
 
 
-def _slow_app(environ, start_response):
-    time.sleep(1.5)
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [b"{}"]
+class SlowCore:
+    """A core service that answers only once `release` is set (or after 5 s)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def __call__(self, environ, start_response):
+        self.release.wait(5)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
 
 
 def test_slow_core_gets_an_apology_within_the_hop_budget(settings):
     from app import create_app
 
-    with WsgiThread(_slow_app) as slow:
+    core = SlowCore()
+    with WsgiThread(core) as slow:
         app = create_app(replace(settings, core_url=slow.url, hop_budget_ms=400))
-        app.extensions["database"].upgrade()
         dialler = caller(app, "+254755000333", "slow-1")
         started = time.monotonic()
         screen = dialler.dial("3", "ECZ-7K3Q9P")
         elapsed = time.monotonic() - started
+        core.release.set()
         assert screen.startswith(SCREENS["en"]["sorry"])
         assert elapsed < 0.8, elapsed
         app.extensions["core_client"].close()

@@ -182,3 +182,91 @@ def test_menu_options_can_store_a_value_and_errors_route_by_code():
     engine.step(state, "00")
     engine.step(state, "2")
     assert state.answers["choice"] == "services"
+
+
+# ---- audiences, the start action, shortcuts, list widths --------------------------------------
+
+
+def audience_tree(**changes):
+    """The sample tree with a start action and two audiences: members do not see Register."""
+    document = sample(on_start="who", audiences=["guest", "member"], **changes)
+    home = document["nodes"]["home"]
+    home["audience_text"] = {"member": {"en": "Hello {first_name}", "sw": "Habari {first_name}"}}
+    home["options"][0]["audiences"] = ["guest"]
+    return build_tree(document)
+
+
+def test_the_start_action_runs_once_and_picks_the_audience():
+    actions = Actions(who=ActionResult(ok=True, data={"audience": "member", "first_name": "Amina"}))
+    engine = Engine(audience_tree(), actions, today=lambda: TODAY)
+    state = engine.new_state("en")
+    first = engine.start(state).screen.body
+    # numbers stay what they are for everyone: Services is 2 even with Register hidden
+    assert first == "Hello Amina\n2. Services\n3. Kiswahili\n4. Long info"
+    refused = engine.step(state, "1").screen.body
+    assert refused.startswith("Invalid entry, try again.\nHello Amina\n2. Services")
+    engine.step(state, "4")
+    assert engine.step(state, "0").screen.body.startswith("Hello Amina")  # home again: no second lookup
+    assert [name for name, _ in actions.calls] == ["who"]
+
+
+def test_a_failing_start_action_shows_the_first_audiences_screen():
+    engine = Engine(audience_tree(), Actions(), today=lambda: TODAY)  # every action fails
+    state = engine.new_state("sw")
+    first = engine.start(state).screen.body
+    assert first == "Mwanzo wa mfano\n1. Jisajili\n2. Huduma\n3. Kiswahili\n4. Habari ndefu"
+
+
+def test_static_screens_are_kept_apart_per_audience():
+    pages: dict = {}
+    tree = audience_tree()
+    tree.nodes["home"].audience_text["member"] = {"en": "Members", "sw": "Wanachama"}
+    guest = Engine(tree, Actions(who=ActionResult(ok=True, data={"audience": "guest"})), static_pages=pages)
+    member = Engine(tree, Actions(who=ActionResult(ok=True, data={"audience": "member"})), static_pages=pages)
+    assert guest.start(guest.new_state("en")).screen.body.startswith("Sample home\n1. Register")
+    assert member.start(member.new_state("en")).screen.body.startswith("Members\n2. Services")
+    assert guest.start(guest.new_state("en")).screen.body.startswith("Sample home\n1. Register")
+
+
+def test_a_shortcut_takes_a_typed_code_besides_the_numbers():
+    document = sample()
+    shortcut = {"pattern": "[1-9][0-9]{2}", "store": "code", "next": "amount"}
+    document["nodes"]["services"]["shortcut"] = shortcut
+    document["nodes"]["services"]["label_max"] = 10
+    actions = Actions(list_services=ActionResult(ok=True, data={"items": SERVICES}))
+    engine = Engine(build_tree(document), actions, today=lambda: TODAY)
+    state = engine.new_state("en")
+    engine.start(state)
+    listed = engine.step(state, "2").screen.body
+    assert "1. Service n." in listed and "Service number 1" not in listed  # labels cut to 10
+    # a number is still a choice, and the answer keeps the whole label
+    assert engine.step(state, "12").screen.body.startswith("Service number 12: amount")
+    engine.step(state, "0")
+    result = engine.step(state, "501")
+    assert result.outcome == "option" and state.node == "amount" and state.answers["code"] == "501"
+    engine.step(state, "0")
+    assert engine.step(state, "5012").outcome == "invalid"  # neither a number shown nor a code
+
+
+def test_a_chosen_items_data_joins_the_answers():
+    items = [{"id": "A1", "label": "First", "data": {"amount_due": "1,050"}}]
+    engine, _ = make(Actions(list_services=ActionResult(ok=True, data={"items": items})))
+    state = engine.new_state("en")
+    engine.start(state)
+    engine.step(state, "2")
+    engine.step(state, "1")
+    assert state.answers["service"] == "A1" and state.answers["amount_due"] == "1,050"
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [("Ng'ang'a", "Ng'ang'a"), ("  Mary-Anne  ", "Mary-Anne"), ("Ole  Sankale", "Ole Sankale"),
+     ("Nyambura\u2019s", "Nyambura's"), ("Müller", "Müller"), ("2580", None), ("W4njiku", None),
+     ("Wa_njiku", None), ("-Anne", None), ("A", None), ("Mary--Anne", None)],
+)  # fmt: skip
+def test_a_name_is_letters_with_single_spaces_hyphens_or_apostrophes(typed, kept):
+    from menus.inputs import check_input
+    from menus.model import InputSpec
+
+    checked = check_input(InputSpec(type="name", max=40), typed, {}, TODAY)
+    assert (checked.value, checked.error) == ((kept, None) if kept else (None, "bad_name"))

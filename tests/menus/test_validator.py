@@ -93,3 +93,67 @@ def test_version_is_a_content_hash():
     changed = sample()
     changed["title"] = "Other"
     assert build_tree(changed).version != build_tree(sample()).version
+
+
+def audiences(**changes):
+    document = sample(audiences=["guest", "member"], **changes)
+    document["nodes"]["home"]["options"][0]["audiences"] = ["guest"]
+    return document
+
+
+def test_audiences_a_node_names_must_be_the_trees():
+    document = audiences()
+    document["nodes"]["home"]["options"][1]["audiences"] = ["vip"]
+    assert ("home", "audience 'vip' is not one of the tree's audiences") in messages(document)
+
+
+def test_every_audience_must_see_an_option_of_a_menu():
+    document = audiences()
+    for option in document["nodes"]["home"]["options"]:
+        option["audiences"] = ["guest"]
+    assert ("home", "audience 'member' sees no option") in messages(document)
+
+
+def test_each_audiences_screen_is_measured():
+    document = audiences()
+    document["nodes"]["pin"]["audience_text"] = {"member": {"en": "Enter PIN " * 14, "sw": "Weka PIN"}}
+    found = messages(document)
+    assert any(node == "pin" and "'en' for 'member' prompt needs" in msg for node, msg in found), found
+    assert not any("for 'guest'" in msg or "'sw'" in msg for _, msg in found)
+
+
+def test_the_start_action_and_shortcut_are_checked():
+    document = sample(on_start="who")
+    assert (None, "on_start names unknown action 'who'") in messages(document)
+    document["nodes"]["services"]["shortcut"] = {"pattern": "[0-9", "store": "code", "next": "nowhere"}
+    found = messages(document)
+    assert ("services", "leads to 'nowhere', which does not exist") in found
+    assert any(node == "services" and "shortcut pattern does not compile" in msg for node, msg in found)
+
+
+def test_a_list_that_shows_fewer_than_four_items_a_page_is_warned_about():
+    from menus.validator import tree_warnings
+
+    tree = build_tree(sample())
+    assert tree_warnings(tree) == []  # 24-character labels: four fit
+    document = sample()
+    document["nodes"]["services"]["text"]["en"] = "Choose one of the services we offer"
+    warned = tree_warnings(build_tree(document))
+    assert [(w.node, w.message) for w in warned] == [
+        ("services", "'en' first page shows 3 of 12 choices, with labels of 24 characters; aim for 4 or more")
+    ]
+    document["nodes"]["services"]["label_max"] = 18  # shorter labels: four fit again
+    assert tree_warnings(build_tree(document)) == []
+    # a warning is not a problem: the tree may still be published
+    assert messages(document) == []
+
+
+def test_the_shipped_tree_has_no_warnings():
+    from citizen.actions import ACTION_NAMES
+    from config import Settings
+    from menus.validator import tree_warnings
+
+    for path in tree_files(Settings().trees_dir):
+        tree = load_tree_file(path)
+        assert tree_warnings(tree) == [], path
+        assert validate_tree(tree, 160, set(ACTION_NAMES)) == []

@@ -5,13 +5,14 @@ import threading
 import pytest
 
 from menus.engine import SessionState
-from sessions.store import SessionBusy, SessionStore, StoredSession
+from sessions.store import SecretBox, SessionBusy, SessionStore, StoredSession
+from tests.hops import TEST_SEALING_KEY
 
 PHONE = "+254712345678"
 
 
 def make_store(redis_client, **kwargs) -> SessionStore:
-    return SessionStore(redis_client, secret_key="k", **kwargs)
+    return SessionStore(redis_client, SecretBox(TEST_SEALING_KEY), **kwargs)
 
 
 def stored(node="help", stack=("main",), **answers) -> StoredSession:

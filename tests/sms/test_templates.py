@@ -29,11 +29,15 @@ EXPECTED_IDS = {
     "payment_failed",
     "status_reply",
     "status_not_found",
+    "status_too_many",
     "help",
     "stop_confirmed",
     "start_confirmed",
     "language_changed",
     "unknown_command",
+    "paybill_instructions",
+    "draft_saved_apply",
+    "draft_saved_register",
 }
 
 
@@ -62,6 +66,9 @@ def test_essential_marking():
     assert {"unknown_command", "status_not_found"} <= essential
     assert not is_essential("registration_welcome")
     assert not is_essential("payment_started")
+    # a reminder of a saved draft is not sent after STOP; how to pay a fee is
+    assert not is_essential("draft_saved_apply") and not is_essential("draft_saved_register")
+    assert is_essential("paybill_instructions")
 
 
 def test_render_matches_the_recorded_send_request():

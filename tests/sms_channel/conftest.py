@@ -132,10 +132,21 @@ def drain(context: WorkerContext, timeout_s: float = 10.0) -> list[SmsMessage]:
     )
 
 
-def signed_post(client, event: dict, secret: str = WEBHOOK_SECRET, signature: str | None = None):
+def signed_post(
+    client,
+    event: dict,
+    secret: str = WEBHOOK_SECRET,
+    signature: str | None = None,
+    event_id: str | None = None,
+    at: float | None = None,
+):
+    """Post `event` as the core service does: X-Event-Id, and X-Signature over time, id and body."""
     body = json.dumps(event).encode()
-    return client.post(
-        "/events/application-status",
-        data=body,
-        headers={"Content-Type": "application/json", "X-Signature": signature or signature_of(body, secret)},
-    )
+    event_id = event_id or str(event.get("event_id") or event.get("id") or "ev-1")
+    stamp = int(time.time() if at is None else at)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Event-Id": event_id,
+        "X-Signature": signature or signature_of(body, secret, event_id, stamp),
+    }
+    return client.post("/events/application-status", data=body, headers=headers)

@@ -108,7 +108,12 @@ def main() -> int:
         http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=args.clients))
 
         def post(body: bytes) -> int:
-            headers = {"Content-Type": "application/json", "X-Signature": signature_of(body, SECRET)}
+            event_id = json.loads(body)["event_id"]
+            headers = {
+                "Content-Type": "application/json",
+                "X-Event-Id": event_id,
+                "X-Signature": signature_of(body, SECRET, event_id, int(time.time())),
+            }
             return http.post(
                 f"{gateway.url}/events/application-status", data=body, headers=headers, timeout=30
             ).status_code

@@ -6,11 +6,11 @@ import { el, svg, shorten } from "./util.js";
 
 const NODE_W = 180;
 const NODE_H = 46;
-const MIN_ZOOM = 0.1;
+const MIN_ZOOM = 0.03;
 const MAX_ZOOM = 2.5;
 // Below this scale text is too small to read: the first view zooms in on the start instead.
 const READABLE_ZOOM = 0.8;
-const EDGE_KINDS = ["option", "next", "failure", "error", "empty"];
+const EDGE_KINDS = ["option", "next", "failure", "error", "empty", "shortcut"];
 let instances = 0;
 
 export class GraphView {

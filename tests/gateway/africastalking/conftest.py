@@ -18,8 +18,10 @@ def sender(sandbox):
 
 
 @pytest.fixture(params=["lane", "flask"])
-def settings(settings, request):
+def settings(settings, database_url, request):
     """Every callback test runs twice: through the callback lane and through Flask's route."""
+    # database_url named here too: pytest does not follow an overridden fixture's own arguments when it
+    # decides what to parametrize (SQLite and PostgreSQL).
     from dataclasses import replace
 
     return replace(settings, callback_lane=request.param == "lane")

@@ -7,13 +7,14 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from gateway.africastalking.forms import BadCallback, parse_form
+from gateway.africastalking.forms import BadCallback, read_form
+from gateway.callbacks import CallbackRequest
 
 FORM = "application/x-www-form-urlencoded"
 
 
 def _parse(body: bytes) -> dict[str, str]:
-    return parse_form(FORM, len(body), lambda n: body[:n])
+    return read_form(CallbackRequest({}, FORM, len(body), lambda n: body[:n]))
 
 
 @pytest.mark.parametrize(
@@ -54,4 +55,4 @@ def test_a_foreign_media_type_is_refused_before_reading():
         raise AssertionError("read")
 
     with pytest.raises(BadCallback):
-        parse_form("application/json", 10, never)
+        read_form(CallbackRequest({}, "application/json", 10, never))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.africastalking.transcript import replay_key, transcript_hop, transcript_key
+from common.keys import GatewayKeys
+from gateway.africastalking.transcript import replay_key, transcript_hop
 
-KEY = transcript_key("test-secret")
+KEY = GatewayKeys.derive("test-secret").transcript
 
 
 def hop(text: str):
@@ -45,7 +46,12 @@ def test_the_replay_key_is_keyed_and_reveals_nothing():
     assert hop("1*4826").replay_key == hop("1*4826").replay_key  # a retry is recognised
     assert hop("1*4826").replay_key != hop("1*4827").replay_key
     other_key = transcript_hop(
-        session_id="s", phone="p", service_code="c", network="n", text="1*4826", key=transcript_key("other")
+        session_id="s",
+        phone="p",
+        service_code="c",
+        network="n",
+        text="1*4826",
+        key=GatewayKeys.derive("other").transcript,
     )
     assert other_key.replay_key != hop("1*4826").replay_key  # no table of PIN digests fits every app
     assert "4826" not in hop("1*4826").replay_key + repr(hop("1*4826").resends)

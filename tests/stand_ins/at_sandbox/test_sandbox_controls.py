@@ -3,6 +3,7 @@ import time
 import requests
 
 from stand_ins.at_sandbox.testing import post_sms, running_sandbox, set_faults
+from tests.support import wait_until
 
 
 def messages(sandbox, **params):
@@ -57,9 +58,7 @@ def test_delivery_reports_reach_the_gateway(sandbox, receiver, payload):
         "retryCount": "0",
     }
     assert failed["status"] == "Failed" and failed["failureReason"] == "AbsentSubscriber"
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline and not all(m["dlr_posted"] for m in messages(sandbox)):
-        time.sleep(0.02)
+    wait_until(lambda: all(m["dlr_posted"] for m in messages(sandbox)), timeout=2)
     assert [(m["delivery_status"], m["dlr_posted"]) for m in messages(sandbox)] == [
         ("Success", True),
         ("Failed", True),
@@ -69,9 +68,7 @@ def test_delivery_reports_reach_the_gateway(sandbox, receiver, payload):
 def test_delivery_reports_are_retried_while_the_gateway_is_down(sandbox, receiver):
     receiver.status = 503
     post_sms(sandbox.url)
-    deadline = time.monotonic() + 3
-    while receiver.attempts < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: receiver.attempts >= 2, timeout=3)
     assert receiver.attempts >= 2 and receiver.received == []
     receiver.status = 200
     assert [r["status"] for r in receiver.wait_for(1)] == ["Success"]

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from stand_ins.at_sandbox.testing import post_sms, set_faults
+from tests.support import wait_until
 
 MESSAGE_ID = re.compile(r"^ATXid_[0-9a-f]{32}$")
 
@@ -122,7 +123,7 @@ def test_timeout_fault_outlasts_the_client_and_clearing_wakes_it(sandbox):
     started = time.monotonic()
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(post_sms, sandbox.url)
-        time.sleep(0.1)
+        assert wait_until(lambda: sandbox.app.extensions["at_sandbox"].faults.sleeping == 1)
         set_faults(sandbox.url, {})
         assert pending.result().status_code == 201
     assert time.monotonic() - started < 2

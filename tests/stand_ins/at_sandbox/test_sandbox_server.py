@@ -8,6 +8,7 @@ from pathlib import Path
 import requests
 
 from stand_ins.at_sandbox.testing import post_sms, set_faults
+from tests.support import wait_until
 from tools.run_all import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -22,15 +23,15 @@ def test_python_m_at_sandbox_serves_with_granian_concurrently(tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
-        while True:
+
+        def healthy() -> bool:
+            assert server.poll() is None, (tmp_path / "sandbox.log").read_text()
             try:
-                requests.get(f"{url}/sandbox/health", timeout=0.5).raise_for_status()
-                break
+                return requests.get(f"{url}/sandbox/health", timeout=0.5).ok
             except requests.RequestException:
-                assert server.poll() is None, (tmp_path / "sandbox.log").read_text()
-                assert time.monotonic() < deadline, "sandbox did not start"
-                time.sleep(0.05)
+                return False
+
+        assert wait_until(healthy, timeout=15, interval=0.05), "sandbox did not start"
         answer = post_sms(url)
         assert answer.status_code == 201
         assert answer.headers["Content-Type"] == "application/json"

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -9,6 +8,7 @@ from sqlalchemy import func, select
 from stand_ins.core_service.models import Application, WebhookEvent
 from stand_ins.core_service.references import ALPHABET, new_reference, normalise_reference
 from tests.stand_ins.core_service.conftest import ADMIN, PHONE, PIN, apply, register
+from tests.support import wait_until
 
 REFERENCE = re.compile(r"^ECZ-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$")
 
@@ -26,7 +26,7 @@ def test_reference_alphabet_has_no_ambiguous_characters():
     assert normalise_reference("ECZ-7K3Q0P") is None
 
 
-def test_create_application(client, citizen):
+def test_create_application(client, citizen, person):
     response = apply(client)
     assert response.status_code == 201
     body = response.json
@@ -34,8 +34,61 @@ def test_create_application(client, citizen):
     assert body["status"] == "submitted"
     assert body["fee_kes"] == 1050
     assert body["payment_status"] == "unpaid"
-    assert body["answers"] == {"purpose": "employment", "county": "Nairobi"}
+    # name and ID are filled from the citizen's record; the ID stays masked
+    assert body["answers"] == {
+        "purpose": "employment",
+        "county": "Nairobi",
+        "full_name": f"{person['first_name']} {person['last_name']}",
+        "national_id": "*****" + person["national_id"][-3:],
+    }
     assert [h["status"] for h in body["history"]] == ["submitted"]
+
+
+def test_prefilled_fields_come_from_the_record_whatever_the_client_sends(client, citizen, person):
+    forged = {
+        "purpose": "travel",
+        "county": "Mombasa",
+        "full_name": "Someone Else",
+        "national_id": "11111111",
+    }
+    body = apply(client, answers=forged).json
+    assert body["answers"]["full_name"] == f"{person['first_name']} {person['last_name']}"
+    assert body["answers"]["national_id"] == "*****" + person["national_id"][-3:]
+
+
+BAD_FORMATS = [
+    (
+        "birth_cert_copy",
+        {"full_name": "2580", "date_of_birth": "01/05/2001", "county": "Kisumu"},
+        "full_name",
+    ),
+    (
+        "birth_cert_copy",
+        {"full_name": "Akinyi Odhiambo", "date_of_birth": "01/05/1899", "county": "Kisumu"},
+        "date_of_birth",
+    ),
+    ("dl_renewal", {"licence_number": "12-AB-XYZ", "period": "1y"}, "licence_number"),
+    (
+        "business_name_registration",
+        {"search_reference": "XX-1234", "business_name": "Duka", "nature": "retail", "county": "Nakuru"},
+        "search_reference",
+    ),
+    (
+        "marriage_cert_copy",
+        {"certificate_number": "12345", "spouse_name": "Otieno 2", "marriage_date": "01/01/2001"},
+        "spouse_name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("service", "answers", "field"), BAD_FORMATS)
+def test_fields_are_checked_by_their_format(client, citizen, service, answers, field):
+    response = apply(client, service_code=service, answers=answers)
+    assert (response.status_code, response.json["error"], response.json["field"]) == (
+        422,
+        "invalid_field",
+        field,
+    )
 
 
 def test_same_idempotency_key_gives_one_application(client, app, citizen):
@@ -182,11 +235,10 @@ def _pay(client, reference, phone=PHONE):
 
 
 def _wait_for_settlement(client, payment_id: str) -> dict:
-    deadline = time.monotonic() + 5
-    while (payment := client.get(f"/payments/{payment_id}").json)["status"] == "pending":
-        assert time.monotonic() < deadline, "the payment never settled"
-        time.sleep(0.02)
-    return payment
+    assert wait_until(lambda: client.get(f"/payments/{payment_id}").json["status"] != "pending"), (
+        "the payment never settled"
+    )
+    return client.get(f"/payments/{payment_id}").json
 
 
 def test_payment_goes_pending_then_paid(client, citizen):
