@@ -113,6 +113,8 @@ def test_the_real_aggregator_gets_through_directly_and_behind_the_proxy(settings
     direct = gateway(settings, at_allowed_networks=(AT_NETWORK,))
     assert post(direct, "/ussd/africastalking", SECRET).get_data(as_text=True).startswith("CON Welcome")
     proxied = gateway(settings, at_allowed_networks=(AT_NETWORK,), trusted_proxy_count=1)
+    hop = post(proxied, "/ussd/africastalking", SECRET, address="10.0.0.2", forwarded=AT_ADDRESS)
+    assert hop.status_code == 200 and hop.get_data(as_text=True).startswith("CON Welcome")
     answer = post(proxied, "/sms/africastalking/inbound", SECRET, address="10.0.0.2", forwarded=AT_ADDRESS)
     assert answer.status_code == 200 and answer.json["command"] == "stop"
 
