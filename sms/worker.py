@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import and_, case, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit.trail import AuditTrail
@@ -215,6 +215,51 @@ def _render(ctx: WorkerContext, row: SmsMessage) -> None:
     row.encoding = str(rendered.encoding)
 
 
+# What a provider's answer does to a row still claimed by this batch: prebuilt, so recording an
+# answer binds values to one compiled statement instead of building and compiling a new one.
+_STILL_OURS = and_(
+    SmsMessage.id == bindparam("row_id"),
+    SmsMessage.claim_token == bindparam("token"),
+    SmsMessage.status == SENDING,
+)
+_RECORD_SENT = (
+    update(SmsMessage)
+    .where(_STILL_OURS)
+    .values(
+        status=SENT,
+        provider_message_id=bindparam("provider_id"),
+        cost=bindparam("cost"),
+        sent_at=bindparam("now"),
+        last_error=None,
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+)
+_RECORD_RETRY = (
+    update(SmsMessage)
+    .where(_STILL_OURS)
+    .values(
+        status=QUEUED,
+        next_attempt_at=bindparam("next_at"),
+        enqueued_at=bindparam("now"),
+        last_error=bindparam("reason"),
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+)
+_RECORD_FAILED = (
+    update(SmsMessage)
+    .where(_STILL_OURS)
+    .values(
+        status=FAILED,
+        last_error=bindparam("reason"),
+        final_at=bindparam("now"),
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+)
+
+
 def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, SendOutcome]]) -> None:
     """Write the provider's answers for rows of claim `token` in one transaction; schedule retries."""
     now = utcnow()
@@ -223,31 +268,22 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
     settings = ctx.settings
     history = _History(ctx.trail)
     with ctx.database.session() as session:
+        connection = session.connection()
         for claimed, outcome in results:
-            mine = and_(
-                SmsMessage.id == claimed.id, SmsMessage.claim_token == token, SmsMessage.status == SENDING
-            )
+            params: dict[str, object] = {"row_id": claimed.id, "token": token, "now": now}
+            cost = None
             if outcome.accepted:
-                values = dict(
-                    status=SENT,
-                    provider_message_id=outcome.message_id,
-                    cost=outcome.cost,
-                    sent_at=now,
-                    last_error=None,
-                    claim_token=None,
-                )
+                statement, cost = _RECORD_SENT, outcome.cost
+                params.update(provider_id=outcome.message_id, cost=cost)
                 status, detail = SENT, f"{outcome.reason} ({outcome.status_code})"
                 if outcome.message_id:
                     accepted_ids.append(outcome.message_id)
             elif outcome.retryable and claimed.attempts < settings.sms_max_attempts:
                 delays = settings.sms_retry_delays_s
                 delay = delays[min(claimed.attempts - 1, len(delays) - 1)]
-                values = dict(
-                    status=QUEUED,
-                    next_attempt_at=now + timedelta(seconds=delay),
-                    enqueued_at=now,
-                    last_error=(outcome.reason or "transient")[:200],
-                    claim_token=None,
+                statement = _RECORD_RETRY
+                params.update(
+                    next_at=now + timedelta(seconds=delay), reason=(outcome.reason or "transient")[:200]
                 )
                 status, detail = QUEUED, f"retry in {delay:g}s: {outcome.reason}"
                 retries.append((claimed.id, claimed.attempts, delay))
@@ -255,16 +291,11 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                 reason = outcome.reason or outcome.kind
                 if outcome.retryable:
                     reason = f"gave up after {claimed.attempts} attempts: {reason}"
-                values = dict(status=FAILED, last_error=reason[:200], final_at=now, claim_token=None)
+                statement = _RECORD_FAILED
+                params.update(reason=reason[:200])
                 status, detail = FAILED, reason
-            moved = session.execute(
-                update(SmsMessage)
-                .where(mine)
-                .values(updated_at=now, **values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if moved:
-                history(claimed.id, status, detail[:200], now, values.get("cost"))
+            if connection.execute(statement, params).rowcount:
+                history(claimed.id, status, detail[:200], now, cost)
             else:
                 # The sweeper took the row back meanwhile (stuck too long): it will be sent again.
                 log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
