@@ -5,8 +5,9 @@ does; each message ends as `accepted` (with the provider's messageId and cost), 
 retrying later) or `permanent` (retrying cannot help; `reason` names why). Recipients are judged by
 `statusCode`, never by the status word, which reads "Success" for queued messages too.
 
-The SDK keeps its services in module globals set by `africastalking.initialize`; `connect` is the
-only place that calls it and re-points the SMS service at `AT_API_URL`.
+`connect` builds the SDK's SMS service for one sender (not the SDK's module globals, which
+`africastalking.initialize` replaces for everyone), points it at `AT_API_URL`, and sends its
+requests over kept-alive connections: the SDK alone opens a new connection for every message.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import logging
 import os
 import re
 import threading
-import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import africastalking
 import requests
 from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
 from africastalking.SMS import SMSService
@@ -82,28 +81,38 @@ class ProviderConfig:
         )
 
 
-_SDK_LOCK = threading.Lock()
+class PooledSMSService(SMSService):
+    """The SDK's SMS service (its request fields, headers and answers) with each thread's requests
+    on a kept-alive `requests.Session` of its own. Safe to use from many threads at once."""
+
+    def __init__(self, username: str, api_key: str) -> None:
+        super().__init__(username, api_key)
+        self._sessions = threading.local()
+
+    def _make_request(self, url, method, headers, data, params, callback=None, timeout=DEFAULT_TIMEOUT_S):
+        if method.upper() != "POST" or callback is not None:
+            return super()._make_request(url, method, headers, data, params, callback, timeout)
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        res = session.post(url=url, headers=headers, params=params, data=data, timeout=timeout)
+        # What the SDK's own _make_request answers, so judge_response reads both alike.
+        if 200 <= res.status_code < 300:
+            return res.json() if res.headers.get("content-type") == "application/json" else res.text
+        raise AfricasTalkingException(res.text)
 
 
 def connect(config: ProviderConfig) -> SMSService:
-    """Initialise the SDK with `config` and return its SMS service, pointed at `config.api_url` if set.
-
-    `africastalking.initialize` replaces every service in the SDK's module globals, so the URL
-    override is applied here, right after it, every time.
-    """
-    with _SDK_LOCK, warnings.catch_warnings():
-        # initialize() also builds a WhatsApp service, which warns about the sandbox; we do not use it.
-        warnings.filterwarnings("ignore", "Sandbox is currently not available for the Whatsapp", UserWarning)
-        africastalking.initialize(config.username, config.api_key)
-        service = africastalking.SMS
-        if config.api_url:
-            # The SDK has no public switch for its base URL; it appends /version1 itself, so do we.
-            base = config.api_url.rstrip("/")
-            if not base.endswith("/version1"):
-                base += "/version1"
-            service._baseUrl = base
-            service._contentUrl = base
-        return service
+    """The SDK's SMS service for `config`, on kept-alive connections, pointed at `config.api_url`
+    if set (the SDK has no public switch for its base URL; it appends /version1 itself, so do we)."""
+    service = PooledSMSService(config.username, config.api_key)
+    if config.api_url:
+        base = config.api_url.rstrip("/")
+        if not base.endswith("/version1"):
+            base += "/version1"
+        service._baseUrl = base
+        service._contentUrl = base
+    return service
 
 
 def _sanitise(text: str, limit: int = 120) -> str:

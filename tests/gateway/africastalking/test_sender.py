@@ -197,15 +197,28 @@ def test_send_many_is_concurrent_and_keeps_order(sandbox):
 
 
 @pytest.mark.filterwarnings("ignore:Sandbox is currently not available")
-def test_connect_reapplies_the_url_after_the_sdk_is_reinitialised(sandbox):
+def test_the_sender_keeps_its_own_service_whatever_the_sdk_globals_become(sandbox):
     sender = AfricasTalkingSender(ProviderConfig(api_url=sandbox.url))
     africastalking.initialize("sandbox", "someone-else")  # e.g. another module using the SDK
-    assert sender.send(PHONE, "still ours").accepted  # the sender keeps its own configured service
+    assert sender.send(PHONE, "still ours").accepted
     assert africastalking.SMS._baseUrl == "https://api.sandbox.africastalking.com/version1"
     service = connect(ProviderConfig(api_url=f"{sandbox.url}/version1/"))
-    assert service is africastalking.SMS
+    assert service is not africastalking.SMS
     assert service._baseUrl == service._contentUrl == f"{sandbox.url}/version1"
     assert connect(ProviderConfig(username="live-user"))._baseUrl == "https://api.africastalking.com/version1"
+
+
+def test_sends_reuse_their_threads_connection(sandbox, sender, monkeypatch):
+    """The SDK alone opens a connection per message (`requests.post`); the sender never does."""
+
+    def new_connection(*_args, **_kwargs):
+        raise AssertionError("a message sent on a new connection")
+
+    monkeypatch.setattr(requests, "post", new_connection)
+    assert [sender.send(PHONE, f"message {n}").accepted for n in range(3)] == [True, True, True]
+    session = sender._service._sessions.session
+    assert sender.send(PHONE, "one more").accepted and sender._service._sessions.session is session
+    assert sender.send_many([(PHONE, "from"), (PHONE, "threads")]) and len(messages(sandbox)) == 6
 
 
 def test_config_from_env(monkeypatch):
