@@ -38,13 +38,13 @@ from config import VAR_DIR, Settings
 from console.operators import forward_operator_events
 from console.setup import init_console
 from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
-from gateway.africastalking.sms_callbacks import sms_blueprint
+from gateway.africastalking.sms_callbacks import DeliveryReports, InboundMessages
 from gateway.africastalking.ussd import UssdCallback, ussd_blueprint
 from gateway.arkesel.replay import SameInputReplay
 from gateway.arkesel.ussd import ArkeselCallback
-from gateway.callbacks import AggregatorCallback, callback_blueprint
+from gateway.callbacks import Callback, callback_blueprint
 from gateway.callers import CallerNetworks
-from gateway.events import events_blueprint
+from gateway.events import StatusWebhook
 from gateway.health import health_blueprint
 from gateway.hubtel.ussd import HubtelCallback
 from gateway.lane import CallbackLane
@@ -214,7 +214,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     at_networks = CallerNetworks(settings.at_allowed_networks)
     # One USSD callback per enabled aggregator (AGGREGATORS); a disabled one's path is a 404.
-    callbacks: list[AggregatorCallback] = []
+    callbacks: list[Callback] = []
     if "africastalking" in settings.aggregators:
         at_ussd = UssdCallback(
             hops,
@@ -253,22 +253,26 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
         callbacks.append(arkesel)
         app.register_blueprint(callback_blueprint("arkesel_ussd", arkesel))
-    app.register_blueprint(
-        sms_blueprint(
-            channel,
-            callback_secret=settings.at_callback_secret,
-            phone_regions=settings.phone_regions,
-            networks=at_networks,
-        )
-    )
-    app.register_blueprint(
-        events_blueprint(
+    # One SMS's other callbacks: the core's status webhook, its delivery report (and inbound SMS).
+    sms_callbacks = [
+        StatusWebhook(
             channel,
             webhook_secret=settings.webhook_secret,
             seen=redis_client,
             max_age_s=settings.webhook_max_age_s,
-        )
-    )
+        ),
+        *(
+            kind(
+                channel,
+                callback_secret=settings.at_callback_secret,
+                phone_regions=settings.phone_regions,
+                networks=at_networks,
+            )
+            for kind in (DeliveryReports, InboundMessages)
+        ),
+    ]
+    callbacks += sms_callbacks
+    app.register_blueprint(callback_blueprint("sms_callbacks", *sms_callbacks))
     app.register_blueprint(
         health_blueprint(
             redis_client,
@@ -290,7 +294,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(error="method_not_allowed", message="use POST for callbacks"), 405
 
     if settings.callback_lane:
-        # Aggregator callbacks skip Flask's per-request work; every other route stays with Flask.
+        # Callbacks skip Flask's per-request work; every other route stays with Flask.
         lane = CallbackLane(app.wsgi_app, security_headers(hsts=settings.production))
         for callback in callbacks:
             lane.add(callback)

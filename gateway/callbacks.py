@@ -1,7 +1,7 @@
 """The one contract of an aggregator's callback, whoever serves it, and what every callback's
 reading shares: the refusal it raises, the bounded body read and the constant-time secret check.
 
-An aggregator's USSD callback is an `AggregatorCallback`: a plain function of a `CallbackRequest`
+An aggregator's USSD callback is an `Callback`: a plain function of a `CallbackRequest`
 returning a `CallbackAnswer`, with the path it answers and the polite answer it falls back on. It is
 written once and served two ways with the same behaviour: by the callback lane in front of Flask
 (gateway/lane.py, the hot path) and by a Flask route (`callback_blueprint`, when CALLBACK_LANE=0). Each
@@ -13,8 +13,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+import orjson
 from flask import Blueprint, Request, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -39,7 +40,8 @@ class CallbackRequest:
     `query` holds the query string's parameters (the first value of each); `read(n)` reads at most
     `n` bytes of the body, once; `remote_addr` is the client's address (the one the outermost trusted
     proxy saw, behind `TRUSTED_PROXY_COUNT` proxies); `token` is the last path segment of a
-    `<path>/<token>` callback URL, "" when there is none.
+    `<path>/<token>` callback URL, "" when there is none; `header(name)` is a request header's
+    value (any case of `name`), None when absent.
     """
 
     query: dict[str, str]
@@ -48,6 +50,7 @@ class CallbackRequest:
     read: Callable[[int], bytes]
     remote_addr: str | None = None
     token: str = ""
+    header: Callable[[str], str | None] = lambda _name: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +62,13 @@ class CallbackAnswer:
     mimetype: str = "text/plain"
 
 
-class AggregatorCallback(Protocol):
-    """An aggregator's USSD callback.
+class Callback(Protocol):
+    """A callback the gateway answers.
 
     `path` is the URL it answers (`POST` only); with `takes_token`, `<path>/<token>` too (the
-    secret carried in the path). `fallback` is the answer when answering raised: a polite end in the
-    aggregator's own shape with HTTP 200, never a 5xx. `name` names it in logs.
+    secret carried in the path). `fallback` is the answer when answering raised: for a USSD
+    callback a polite end in the aggregator's own shape with HTTP 200, never a 5xx; for a report or
+    a webhook a 503 its sender retries. `name` names it in logs and Flask's endpoints.
     """
 
     name: str
@@ -75,7 +79,7 @@ class AggregatorCallback(Protocol):
     def __call__(self, given: CallbackRequest) -> CallbackAnswer: ...
 
 
-def answer(callback: AggregatorCallback, given: CallbackRequest) -> CallbackAnswer:
+def answer(callback: Callback, given: CallbackRequest) -> CallbackAnswer:
     """`callback`'s answer to `given`; its `fallback` (counted and logged) if it raised."""
     try:
         return callback(given)
@@ -99,10 +103,11 @@ def from_flask(flask_request: Request, token: str = "") -> CallbackRequest:
         read,
         flask_request.remote_addr,
         token,
+        flask_request.headers.get,
     )
 
 
-def callback_blueprint(name: str, *callbacks: AggregatorCallback) -> Blueprint:
+def callback_blueprint(name: str, *callbacks: Callback) -> Blueprint:
     """A blueprint `name` with a Flask route per callback: `POST callback.path` (and
     `<path>/<token>` when it takes one). Flask answers these when the callback lane is off, and
     any method but POST on them either way."""
@@ -116,7 +121,7 @@ def callback_blueprint(name: str, *callbacks: AggregatorCallback) -> Blueprint:
     return blueprint
 
 
-def _flask_view(callback: AggregatorCallback) -> Callable[..., Response]:
+def _flask_view(callback: Callback) -> Callable[..., Response]:
     def view(token: str = "") -> Response:
         reply = answer(callback, from_flask(request, token))
         return Response(reply.body, status=reply.status, mimetype=reply.mimetype)
@@ -135,6 +140,11 @@ def read_body(given: CallbackRequest, max_bytes: int) -> bytes:
     if len(raw) > max_bytes:
         raise BadCallback("body too large")
     return raw
+
+
+def json_answer(document: dict[str, Any], status: int = 200) -> CallbackAnswer:
+    """`document` as a JSON answer (compact UTF-8)."""
+    return CallbackAnswer(status, orjson.dumps(document).decode("utf-8"), "application/json")
 
 
 def secret_ok(given: str, expected: str) -> bool:

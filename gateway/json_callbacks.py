@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
+from gateway.callbacks import BadCallback, CallbackRequest, read_body
 
-from gateway.callbacks import BadCallback, CallbackAnswer, CallbackRequest, read_body
-
-__all__ = ["BadCallback", "echo", "json_answer", "read_json", "text"]
+__all__ = ["BadCallback", "echo", "read_json", "text"]
 
 MAX_JSON_BYTES = 8192
 
@@ -61,8 +59,3 @@ def echo(fields: object, name: str, limit: int = 64) -> str:
     """Best effort, for the reply to a malformed callback: the string field `name`, or ""."""
     value = fields.get(name) if isinstance(fields, dict) else None
     return value if isinstance(value, str) and len(value) <= limit else ""
-
-
-def json_answer(document: dict[str, Any], status: int = 200) -> CallbackAnswer:
-    """`document` as a JSON callback answer (compact UTF-8)."""
-    return CallbackAnswer(status, orjson.dumps(document).decode("utf-8"), "application/json")

@@ -1,11 +1,12 @@
-"""The callback lane: aggregator callbacks answered by a plain WSGI path in front of Flask.
+"""The callback lane: callbacks answered by a plain WSGI path in front of Flask.
 
-An aggregator's USSD callback is the hot path: every key press of every citizen. Flask's per-request
-work (request and response objects, URL matching, contexts, signals) costs more CPU than the hop
-itself, so `CallbackLane` wraps `Flask.wsgi_app` and answers `POST` to a callback's path by calling
-the `AggregatorCallback` (gateway/callbacks.py) directly: one parse of the body, no framework
-object, reply headers built once. Every other request (and any method but POST on a callback's
-path) goes to Flask unchanged.
+An aggregator's USSD callback is the hot path: every key press of every citizen; its delivery
+reports and the core service's status webhook come one per SMS. Flask's per-request work (request
+and response objects, URL matching, contexts, signals) costs more CPU than answering most of them,
+so `CallbackLane` wraps `Flask.wsgi_app` and answers `POST` to a callback's path by calling the
+`Callback` (gateway/callbacks.py) directly: one parse of the body, no framework object, reply
+headers built once. Every other request (and any method but POST on a callback's path) goes to
+Flask unchanged.
 
 The lane sits inside `ProxyFix` (when TRUSTED_PROXY_COUNT is set), so the address it hands on is
 the client's as the trusted proxy saw it, and it adds the same security headers Flask adds.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qs
 
-from gateway.callbacks import AggregatorCallback, CallbackRequest, answer
+from gateway.callbacks import Callback, CallbackRequest, answer
 
 _STATUS_LINES = {200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 413: "413 Content Too Large"}
 
@@ -28,12 +29,12 @@ class CallbackLane:
 
     def __init__(self, app: Callable, headers: Mapping[str, str] | None = None) -> None:
         self.app = app
-        self._exact: dict[str, AggregatorCallback] = {}
-        self._with_token: dict[str, AggregatorCallback] = {}
+        self._exact: dict[str, Callback] = {}
+        self._with_token: dict[str, Callback] = {}
         self._headers = list((headers or {}).items())
         self._content_types: dict[str, tuple[str, str]] = {}
 
-    def add(self, callback: AggregatorCallback) -> None:
+    def add(self, callback: Callback) -> None:
         """Serve `POST callback.path` (and `<path>/<token>` when it takes one) with `callback`."""
         self._exact[callback.path] = callback
         if callback.takes_token:
@@ -85,7 +86,11 @@ def _request(environ: dict, token: str) -> CallbackRequest:
     mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
     query_string = environ.get("QUERY_STRING", "")
     query = {name: values[0] for name, values in parse_qs(query_string).items()} if query_string else {}
-    return CallbackRequest(query, mimetype, content_length, read, environ.get("REMOTE_ADDR"), token)
+
+    def header(name: str) -> str | None:
+        return environ.get("HTTP_" + name.upper().replace("-", "_"))
+
+    return CallbackRequest(query, mimetype, content_length, read, environ.get("REMOTE_ADDR"), token, header)
 
 
 def _empty(_n: int) -> bytes:

@@ -46,7 +46,7 @@ def render_at(body: str, final: bool) -> str:
 
 
 class UssdCallback:
-    """`POST /ussd/africastalking`, an `AggregatorCallback` (gateway/callbacks.py): the callback
+    """`POST /ussd/africastalking`, a `Callback` (gateway/callbacks.py): the callback
     lane and Flask's route serve it alike.
 
     `callback_secret` (when set) and `networks` (when any) decide who may post: anyone else gets

@@ -17,8 +17,8 @@ from gateway import metrics
 from gateway.arkesel.replay import SameInputReplay
 from gateway.arkesel.reply import render
 from gateway.arkesel.request import arkesel_hop, read_request
-from gateway.callbacks import CallbackAnswer, CallbackRequest, secret_of, secret_ok
-from gateway.json_callbacks import BadCallback, echo, json_answer, read_json
+from gateway.callbacks import CallbackAnswer, CallbackRequest, json_answer, secret_of, secret_ok
+from gateway.json_callbacks import BadCallback, echo, read_json
 from gateway.replies import polite
 from gateway.ussd import HopService
 
@@ -28,7 +28,7 @@ NO_IDS = ("", "", "")
 
 
 class ArkeselCallback:
-    """Arkesel's USSD callback, an `AggregatorCallback` (gateway/callbacks.py) answering through
+    """Arkesel's USSD callback, a `Callback` (gateway/callbacks.py) answering through
     `hops` with tree `tree_id` (ARKESEL_TREE): the callback lane and Flask's routes serve it alike.
 
     `service_code`: the code Arkesel routes here, to read the keys of a deep dial (empty: none);

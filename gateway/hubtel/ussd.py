@@ -20,7 +20,7 @@ from common.db import Database
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
-from gateway.callbacks import CallbackAnswer, CallbackRequest, secret_of, secret_ok
+from gateway.callbacks import CallbackAnswer, CallbackRequest, json_answer, secret_of, secret_ok
 from gateway.hubtel.reply import render
 from gateway.hubtel.request import (
     AGGREGATOR,
@@ -32,7 +32,7 @@ from gateway.hubtel.request import (
     read_request,
     route,
 )
-from gateway.json_callbacks import BadCallback, echo, json_answer, read_json
+from gateway.json_callbacks import BadCallback, echo, read_json
 from gateway.replies import polite
 from gateway.ussd import HopService
 from records.ussd import UssdSessionEnd
@@ -43,7 +43,7 @@ GOODBYE = "Goodbye."
 
 
 class HubtelCallback:
-    """Hubtel's USSD callback, an `AggregatorCallback` (gateway/callbacks.py) answering through
+    """Hubtel's USSD callback, a `Callback` (gateway/callbacks.py) answering through
     `hops`: the callback lane and Flask's routes serve it alike.
 
     `service_codes`: Hubtel service code (`*713#`) or service id -> tree id (HUBTEL_SERVICE_CODES);

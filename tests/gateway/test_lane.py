@@ -40,7 +40,7 @@ ARKESEL = {
 
 @dataclass
 class Recorder:
-    """An `AggregatorCallback` that keeps what it was handed and answers `reply`."""
+    """An `Callback` that keeps what it was handed and answers `reply`."""
 
     reply: CallbackAnswer = field(default_factory=lambda: CallbackAnswer(200, "END ok"))
     path: str = "/cb"
@@ -95,7 +95,7 @@ def settings(settings, database_url):
     return replace(settings, callback_lane=True, aggregators=KNOWN_AGGREGATORS, phone_regions=("KE", "GH"))
 
 
-def test_every_aggregators_callback_is_answered_without_flask(client, flask_requests):
+def test_every_callback_is_answered_without_flask(client, flask_requests):
     at = client.post("/ussd/africastalking", data=FORM)
     assert at.status_code == 200
     assert at.headers["Content-Type"] == "text/plain; charset=utf-8"
@@ -106,6 +106,9 @@ def test_every_aggregators_callback_is_answered_without_flask(client, flask_requ
     assert hubtel.get_json()["Message"].startswith("Welcome to eCitizen")
     arkesel = client.post("/ussd/arkesel/any-token", json=ARKESEL)
     assert arkesel.get_json()["continueSession"] is True
+    report = {"id": "ATXid_unknown", "status": "Success"}
+    assert client.post("/sms/africastalking/delivery", data=report).get_json()["outcome"] == "pending"
+    assert client.post("/events/application-status", json={}).status_code == 401
     assert flask_requests == []
     client.get("/healthz")
     client.post("/ussd/africastalking/events", data={})
