@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.trail import AuditTrail
@@ -78,6 +78,28 @@ def target_status(report_status: str) -> str:
         raise UnknownReportStatus(f"unknown status {report_status!r} (known: {known})") from None
 
 
+def _move_statement(target: str):
+    earlier = [code for code, rank in RANK.items() if rank < RANK[target]]
+    values: dict[str, object] = {"status": target, "updated_at": bindparam("now")}
+    if target in FINAL_STATUSES:
+        values["final_at"] = bindparam("now")
+    if target == FAILED:
+        values["last_error"] = bindparam("last_error")
+    return (
+        update(SmsMessage)
+        .where(SmsMessage.id == bindparam("message_id"), SmsMessage.status.in_(earlier))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# Built once: a report binds its values to a compiled statement (reports come one per SMS sent).
+_MOVES = {target: _move_statement(target) for target in set(REPORT_STATUSES.values())}
+_FIND_MESSAGE = select(SmsMessage.id).where(SmsMessage.provider_message_id == bindparam("provider_id"))
+_INSERT_CHANGE = insert(SmsStatusChange)
+_INSERT_REPORT = insert(SmsDeliveryReport)
+
+
 def _move(
     session: Session | Connection,
     message_id: int,
@@ -88,23 +110,15 @@ def _move(
 ) -> bool:
     """Move the message to where a report of `status` takes it, if that is forward; True when it moved."""
     target = target_status(status)
-    earlier = [code for code, rank in RANK.items() if rank < RANK[target]]
-    values: dict[str, object] = {"status": target, "updated_at": now}
-    if target in FINAL_STATUSES:
-        values["final_at"] = now
+    params: dict[str, object] = {"message_id": message_id, "now": now}
     if target == FAILED:
-        values["last_error"] = (failure_reason or status)[:200]
-    moved = session.execute(
-        update(SmsMessage)
-        .where(SmsMessage.id == message_id, SmsMessage.status.in_(earlier))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        # Only then: an extra key named like a column would be SET by an UPDATE.
+        params["last_error"] = (failure_reason or status)[:200]
+    moved = session.execute(_MOVES[target], params).rowcount
     if moved:
         detail = f"report {status}" + (f": {failure_reason}" if failure_reason else "")
-        session.execute(
-            insert(SmsStatusChange).values(message_id=message_id, status=target, detail=detail[:200], at=now)
-        )
+        change = {"message_id": message_id, "status": target, "detail": detail[:200], "at": now}
+        session.execute(_INSERT_CHANGE, change)
         if trail is not None:
             trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
     return bool(moved)
@@ -126,24 +140,23 @@ def record_report(
     Takes an ORM session or, cheaper at volume, a Core connection inside a transaction."""
     target_status(report.status)
     now = utcnow()
-    message_id = session.scalar(
-        select(SmsMessage.id).where(SmsMessage.provider_message_id == report.provider_message_id)
-    )
+    message_id = session.scalar(_FIND_MESSAGE, {"provider_id": report.provider_message_id})
     failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
     moved = message_id is not None and _move(session, message_id, report.status, failure_reason, now, trail)
     # Plain inserts, not ORM objects: reports arrive as fast as messages go out.
     session.execute(
-        insert(SmsDeliveryReport).values(
-            provider_message_id=report.provider_message_id,
-            status=report.status,
-            failure_reason=failure_reason,
-            phone=report.phone,
-            network_code=report.network_code,
-            retry_count=report.retry_count,
-            message_id=message_id,
-            received_at=now,
-            applied_at=now if message_id is not None else None,
-        )
+        _INSERT_REPORT,
+        {
+            "provider_message_id": report.provider_message_id,
+            "status": report.status,
+            "failure_reason": failure_reason,
+            "phone": report.phone,
+            "network_code": report.network_code,
+            "retry_count": report.retry_count,
+            "message_id": message_id,
+            "received_at": now,
+            "applied_at": now if message_id is not None else None,
+        },
     )
     if message_id is None:
         return "pending"
