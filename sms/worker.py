@@ -3,11 +3,14 @@
 `flask --app app sms worker` builds one `WorkerContext` (database, outbox, sender, audit trail) and
 starts an RQ worker that hands it to every job (`common.jobs`); nothing here builds an app.
 
-One job sends a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, claimed
-in one transaction (status `sending`, attempts + 1, a claim token) before the provider is called.
-The SDK blocks for a whole round trip, so the batch goes out through a thread pool and the outcomes
-are recorded as they come back, a few at a time. The jobs of rows another batch already took find
-them claimed and return at once.
+One job claims a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, in one
+transaction (status `sending`, attempts + 1, a claim token) before the provider is called, and
+takes the other rows' jobs off the queue. A send blocks for a whole round trip to the provider, so
+the batch goes out through the worker's thread pool in the background and the outcomes are
+recorded as they come back, a few at a time; the job returns as soon as its batch is claimed, so
+the worker claims the next while earlier ones are on their way. A worker never has more than
+`SMS_SEND_THREADS` claimed rows unanswered: a job waits for room before it claims. The jobs of rows
+another batch already took find them claimed and return at once.
 
 Double sends: a row is sent only by the batch that claimed it, and only rows without a provider
 message id are claimed. A worker killed mid-batch leaves its rows `sending`; after
@@ -58,11 +61,37 @@ log = get_logger("sms.worker")
 # Outcomes are written in groups of at most this many, or after this long, whichever comes first.
 RECORD_GROUP = 25
 RECORD_EVERY_S = 0.1
+# A worker claims at most this often: rows that arrive together go out in one batch, not one each.
+CLAIM_EVERY_S = 0.05
+
+
+class SendSlots:
+    """How many claimed rows a worker may have on their way to the provider at once. Thread-safe."""
+
+    def __init__(self, capacity: int) -> None:
+        self._free = capacity
+        self._changed = threading.Condition()
+
+    def take(self, most: int) -> int:
+        """Wait until at least one slot is free; take up to `most` of them and return how many."""
+        with self._changed:
+            while self._free < 1:
+                self._changed.wait()
+            taken = min(most, self._free)
+            self._free -= taken
+            return taken
+
+    def give_back(self, count: int = 1) -> None:
+        if count:
+            with self._changed:
+                self._free += count
+                self._changed.notify_all()
 
 
 @dataclass
 class WorkerContext:
-    """What a worker process shares between jobs: the database, the outbox, the sender, the pool."""
+    """What a worker process shares between jobs: the database, the outbox, the sender, the send
+    pool, the batches on their way and the room left for more (`slots`)."""
 
     settings: Settings
     database: Database
@@ -73,21 +102,60 @@ class WorkerContext:
     # Where every status change is also recorded (None: not recorded).
     trail: AuditTrail | None = None
     pool: ThreadPoolExecutor = field(init=False)
+    batches: ThreadPoolExecutor = field(init=False)
+    slots: SendSlots = field(init=False)
+    _last_claim: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
-        self.pool = ThreadPoolExecutor(
-            max_workers=self.settings.sms_send_threads, thread_name_prefix="sms-send"
-        )
+        threads = self.settings.sms_send_threads
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sms-send")
+        self.batches = ThreadPoolExecutor(max_workers=min(threads, 64), thread_name_prefix="sms-batch")
+        self.slots = SendSlots(threads)
 
     def close(self) -> None:
+        """Wait for every batch on its way to be sent and recorded (a stopping worker's last act)."""
+        self.batches.shutdown(wait=True)
         self.pool.shutdown(wait=True)
+
+    def pace(self) -> None:
+        """Wait until `CLAIM_EVERY_S` has passed since this worker's last claim (jobs run one at a time)."""
+        wait_s = self._last_claim + CLAIM_EVERY_S - time.monotonic()
+        if wait_s > 0:
+            time.sleep(wait_s)
+        self._last_claim = time.monotonic()
 
 
 # -- the job ---------------------------------------------------------------------------------------
 def send_sms(message_id: int) -> int:
-    """RQ job: send the outbox row `message_id` (with a batch of other due rows). Returns how many
-    messages the provider accepted in this run; 0 when another run already has the row."""
-    return send_batch(job_context(WorkerContext), message_id)
+    """RQ job: claim the outbox row `message_id` with a batch of other due rows and start sending
+    them in this worker's background (`start_batch`). Returns how many rows it claimed; 0 when
+    another run already has the row."""
+    return start_batch(job_context(WorkerContext), message_id)
+
+
+def start_batch(ctx: WorkerContext, first_id: int) -> int:
+    """Claim a batch led by `first_id` (no more rows than `ctx.slots` has room for; waits for room)
+    and hand it to `ctx.batches` to send and record. Returns how many rows were claimed."""
+    ctx.pace()
+    room = ctx.slots.take(ctx.settings.sms_batch_size)
+    try:
+        token, rows = claim(ctx, first_id, limit=room)
+    except BaseException:
+        ctx.slots.give_back(room)
+        raise
+    ctx.slots.give_back(room - len(rows))
+    if not rows:
+        return 0
+    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
+    ctx.batches.submit(_send_in_background, ctx, token, rows)
+    return len(rows)
+
+
+def _send_in_background(ctx: WorkerContext, token: str, rows: list[_Claimed]) -> None:
+    try:
+        send_claimed(ctx, token, rows, sent=ctx.slots.give_back)
+    except Exception:  # the rows stay `sending`: the sweeper takes them back after SMS_STUCK_AFTER_S
+        log.exception("sms batch failed", count=len(rows))
 
 
 @dataclass
@@ -131,10 +199,11 @@ def _due(now: datetime):
     )
 
 
-def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
-    """Claim `first_id` and other due rows in one transaction, render the ones never rendered,
-    and settle at once the ones that must not go (opted out, unrenderable). Returns the claim token
-    and the rows to send; none when `first_id` is not due (another run has it, or it is settled)."""
+def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[str, list[_Claimed]]:
+    """Claim `first_id` and other due rows (`limit`, else SMS_BATCH_SIZE, at most) in one
+    transaction, render the ones never rendered, and settle at once the ones that must not go
+    (opted out, unrenderable). Returns the claim token and the rows to send; none when `first_id`
+    is not due (another run has it, or it is settled)."""
     now = utcnow()
     token = secrets.token_hex(8)
     with ctx.database.session() as session:
@@ -149,7 +218,7 @@ def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
             .order_by(
                 case((SmsMessage.id == first_id, 0), else_=1), SmsMessage.next_attempt_at, SmsMessage.id
             )
-            .limit(ctx.settings.sms_batch_size)
+            .limit(limit or ctx.settings.sms_batch_size)
             .with_for_update(skip_locked=True)
             .cte("claim_batch")
             .prefix_with("MATERIALIZED", dialect="postgresql")
@@ -306,30 +375,45 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
 
 
 def send_batch(ctx: WorkerContext, first_id: int) -> int:
-    """Claim, send concurrently, record as answers come. Returns how many were accepted."""
+    """Claim a batch led by `first_id`, send it and record every answer before returning (what a
+    job does, in the caller's thread). Returns how many the provider accepted."""
     token, rows = claim(ctx, first_id)
     if not rows:
         return 0
     ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
+    return send_claimed(ctx, token, rows)
+
+
+def send_claimed(
+    ctx: WorkerContext, token: str, rows: list[_Claimed], sent: Callable[[int], None] | None = None
+) -> int:
+    """Send rows of claim `token` concurrently through `ctx.pool`, recording answers as they come
+    (`sent(n)` hears of each n answered). Returns how many the provider accepted."""
     started = time.perf_counter()
     pending: dict[Future[SendOutcome], _Claimed] = {
         ctx.pool.submit(ctx.sender.send, row.phone, row.body): row for row in rows
     }
     done_group: list[tuple[_Claimed, SendOutcome]] = []
-    accepted = 0
+    accepted = answered = 0
     last_flush = time.monotonic()
-    while pending:
-        done, _ = wait(list(pending), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
-        for future in done:
-            outcome = future.result()
-            accepted += outcome.accepted
-            done_group.append((pending.pop(future), outcome))
-        if done_group and (
-            not pending or len(done_group) >= RECORD_GROUP or time.monotonic() - last_flush >= RECORD_EVERY_S
-        ):
-            record(ctx, token, done_group)
-            done_group = []
-            last_flush = time.monotonic()
+    try:
+        while pending:
+            done, _ = wait(list(pending), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                accepted += outcome.accepted
+                done_group.append((pending.pop(future), outcome))
+            if sent is not None and done:
+                sent(len(done))
+                answered += len(done)
+            due = len(done_group) >= RECORD_GROUP or time.monotonic() - last_flush >= RECORD_EVERY_S
+            if done_group and (not pending or due):
+                record(ctx, token, done_group)
+                done_group = []
+                last_flush = time.monotonic()
+    finally:
+        if sent is not None and answered < len(rows):
+            sent(len(rows) - answered)  # room is room again, whatever became of the rest
     log.info(
         "sms batch sent",
         count=len(rows),
