@@ -15,11 +15,12 @@ the client's as the trusted proxy saw it, and it adds the same security headers 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from urllib.parse import parse_qs
 
 from gateway.callbacks import Callback, CallbackRequest, answer
 
-_STATUS_LINES = {200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 413: "413 Content Too Large"}
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class CallbackLane:

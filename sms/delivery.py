@@ -78,26 +78,54 @@ def target_status(report_status: str) -> str:
         raise UnknownReportStatus(f"unknown status {report_status!r} (known: {known})") from None
 
 
-def _move_statement(target: str):
+def _move_statement(target: str, by_provider_id: bool):
     earlier = [code for code, rank in RANK.items() if rank < RANK[target]]
     values: dict[str, object] = {"status": target, "updated_at": bindparam("now")}
     if target in FINAL_STATUSES:
         values["final_at"] = bindparam("now")
     if target == FAILED:
         values["last_error"] = bindparam("last_error")
-    return (
-        update(SmsMessage)
-        .where(SmsMessage.id == bindparam("message_id"), SmsMessage.status.in_(earlier))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    which = (
+        SmsMessage.provider_message_id == bindparam("provider_id")
+        if by_provider_id
+        else SmsMessage.id == bindparam("message_id")
     )
+    statement = update(SmsMessage).where(which, SmsMessage.status.in_(earlier)).values(**values)
+    return statement.returning(SmsMessage.id).execution_options(synchronize_session=False)
 
 
 # Built once: a report binds its values to a compiled statement (reports come one per SMS sent).
-_MOVES = {target: _move_statement(target) for target in set(REPORT_STATUSES.values())}
+_TARGETS = set(REPORT_STATUSES.values())
+_MOVES = {target: _move_statement(target, by_provider_id=False) for target in _TARGETS}
+_MOVES_BY_PROVIDER_ID = {target: _move_statement(target, by_provider_id=True) for target in _TARGETS}
 _FIND_MESSAGE = select(SmsMessage.id).where(SmsMessage.provider_message_id == bindparam("provider_id"))
 _INSERT_CHANGE = insert(SmsStatusChange)
 _INSERT_REPORT = insert(SmsDeliveryReport)
+
+
+def _move_params(target: str, status: str, failure_reason: str | None, now: datetime, **which) -> dict:
+    params: dict[str, object] = {"now": now, **which}
+    if target == FAILED:
+        # Only then: an extra key named like a column would be SET by an UPDATE.
+        params["last_error"] = (failure_reason or status)[:200]
+    return params
+
+
+def _moved(
+    session: Session | Connection,
+    message_id: int,
+    target: str,
+    status: str,
+    failure_reason: str | None,
+    now: datetime,
+    trail: AuditTrail | None,
+) -> None:
+    """The history entry and audit event of a move a report of `status` made."""
+    detail = f"report {status}" + (f": {failure_reason}" if failure_reason else "")
+    change = {"message_id": message_id, "status": target, "detail": detail[:200], "at": now}
+    session.execute(_INSERT_CHANGE, change)
+    if trail is not None:
+        trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
 
 
 def _move(
@@ -110,18 +138,11 @@ def _move(
 ) -> bool:
     """Move the message to where a report of `status` takes it, if that is forward; True when it moved."""
     target = target_status(status)
-    params: dict[str, object] = {"message_id": message_id, "now": now}
-    if target == FAILED:
-        # Only then: an extra key named like a column would be SET by an UPDATE.
-        params["last_error"] = (failure_reason or status)[:200]
-    moved = session.execute(_MOVES[target], params).rowcount
-    if moved:
-        detail = f"report {status}" + (f": {failure_reason}" if failure_reason else "")
-        change = {"message_id": message_id, "status": target, "detail": detail[:200], "at": now}
-        session.execute(_INSERT_CHANGE, change)
-        if trail is not None:
-            trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
-    return bool(moved)
+    params = _move_params(target, status, failure_reason, now, message_id=message_id)
+    if session.execute(_MOVES[target], params).first() is None:
+        return False
+    _moved(session, message_id, target, status, failure_reason, now, trail)
+    return True
 
 
 def _apply(session: Session, row: SmsDeliveryReport, message_id: int, trail: AuditTrail | None) -> bool:
@@ -138,11 +159,17 @@ def record_report(
     """Keep `report` and apply it if its message is known: "applied" (the status moved), "kept"
     (nothing to move: a repeat or an older report) or "pending" (message not recorded yet).
     Takes an ORM session or, cheaper at volume, a Core connection inside a transaction."""
-    target_status(report.status)
+    target = target_status(report.status)
     now = utcnow()
-    message_id = session.scalar(_FIND_MESSAGE, {"provider_id": report.provider_message_id})
     failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
-    moved = message_id is not None and _move(session, message_id, report.status, failure_reason, now, trail)
+    # Moving by the provider's id first: one statement when the report moves its message, as most do.
+    params = _move_params(target, report.status, failure_reason, now, provider_id=report.provider_message_id)
+    message_id = session.scalar(_MOVES_BY_PROVIDER_ID[target], params)
+    moved = message_id is not None
+    if moved:
+        _moved(session, message_id, target, report.status, failure_reason, now, trail)
+    else:
+        message_id = session.scalar(_FIND_MESSAGE, {"provider_id": report.provider_message_id})
     # Plain inserts, not ORM objects: reports arrive as fast as messages go out.
     session.execute(
         _INSERT_REPORT,

@@ -108,7 +108,8 @@ def test_every_callback_is_answered_without_flask(client, flask_requests):
     assert arkesel.get_json()["continueSession"] is True
     report = {"id": "ATXid_unknown", "status": "Success"}
     assert client.post("/sms/africastalking/delivery", data=report).get_json()["outcome"] == "pending"
-    assert client.post("/events/application-status", json={}).status_code == 401
+    refused = client.post("/events/application-status", json={})
+    assert refused.status_code == 401 and refused.status == "401 Unauthorized"
     assert flask_requests == []
     client.get("/healthz")
     client.post("/ussd/africastalking/events", data={})
