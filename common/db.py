@@ -107,8 +107,16 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # The same pool, for one statement that needs no transaction around it: on a server that
+        # saves the BEGIN and COMMIT round trips (PostgreSQL runs each statement atomically).
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # Public so a package can listen to this database's sessions (e.g. "after_commit").
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_server(self) -> bool:
+        """True for PostgreSQL, False for a SQLite file."""
+        return self.engine.dialect.name == "postgresql"
 
     @contextmanager
     def session(self) -> Iterator[Session]:

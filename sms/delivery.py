@@ -103,6 +103,71 @@ _INSERT_CHANGE = insert(SmsStatusChange)
 _INSERT_REPORT = insert(SmsDeliveryReport)
 
 
+def _report_on_server(target: str):
+    """A report that moves its message, in one statement (PostgreSQL's UPDATE and INSERTs in a
+    WITH): the move, its history entry and the kept report; returns the message's id, or nothing
+    when it moved no message (unknown yet, or not forward)."""
+    moved = _MOVES_BY_PROVIDER_ID[target].cte("moved")
+    change = (
+        insert(SmsStatusChange)
+        .from_select(
+            ["message_id", "status", "detail", "at"],
+            select(
+                moved.c.id,
+                bindparam("target", type_=SmsStatusChange.status.type),
+                bindparam("detail", type_=SmsStatusChange.detail.type),
+                bindparam("now", type_=SmsStatusChange.at.type),
+            ),
+        )
+        .cte("change")
+    )
+    columns = ["provider_message_id", "status", "failure_reason", "phone", "network_code", "retry_count"]
+    kept = select(
+        *(bindparam(f"report_{name}", type_=SmsDeliveryReport.__table__.c[name].type) for name in columns),
+        moved.c.id,
+        bindparam("now", type_=SmsDeliveryReport.received_at.type),
+        bindparam("now", type_=SmsDeliveryReport.applied_at.type),
+    )
+    return (
+        insert(SmsDeliveryReport)
+        .from_select([*columns, "message_id", "received_at", "applied_at"], kept)
+        .add_cte(moved, change)
+        .returning(SmsDeliveryReport.message_id)
+    )
+
+
+_REPORTS_ON_SERVER = {target: _report_on_server(target) for target in _TARGETS}
+
+
+def apply_report_on_server(
+    connection: Connection, report: DeliveryReport, trail: AuditTrail | None = None
+) -> bool:
+    """`record_report` for the common case, in one statement on PostgreSQL outside a transaction:
+    True when the report moved its message (and is kept); False when nothing was written, and the
+    caller records the report with `record_report` (a repeat, an older status, an unknown message)."""
+    target = target_status(report.status)
+    now = utcnow()
+    failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
+    detail = f"report {report.status}" + (f": {failure_reason}" if failure_reason else "")
+    params = _move_params(target, report.status, failure_reason, now, provider_id=report.provider_message_id)
+    params.update(
+        target=target,
+        detail=detail[:200],
+        report_provider_message_id=report.provider_message_id,
+        report_status=report.status,
+        report_failure_reason=failure_reason,
+        report_phone=report.phone,
+        report_network_code=report.network_code,
+        report_retry_count=report.retry_count,
+    )
+    message_id = connection.scalar(_REPORTS_ON_SERVER[target], params)
+    if message_id is None:
+        return False
+    if trail is not None:
+        trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
+    return True
+
+
 def _move_params(target: str, status: str, failure_reason: str | None, now: datetime, **which) -> dict:
     params: dict[str, object] = {"now": now, **which}
     if target == FAILED:
