@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from rq import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -174,6 +175,8 @@ def main() -> int:
             mean_ms = statistics.mean(ends) * 1000
             print(f"mean created → sent recorded ({args.latency_ms} ms provider latency): {mean_ms:.0f} ms")
         print(f"lost: {lost} · sent twice: {twice} · statuses: {_statuses(database_url, first_id)}")
+        jobs = sum(w.successful_job_count for w in Worker.all(connection=redis_server.client()))
+        print(f"SMS jobs run (warm-up included): {jobs}; batches claimed: {_batches(database_url, first_id)}")
         per_event = {name: seconds / args.events * 1000 for name, seconds in cpu.items()}
         print(
             "CPU seconds from the first event on: "
@@ -332,6 +335,17 @@ def _queue_waits(database_url: str, after_id: int) -> tuple[list[float], list[fl
     waits = [(s - c).total_seconds() for c, s, _ in rows if s]
     ends = [(t - c).total_seconds() for c, _, t in rows if t]
     return waits, ends
+
+
+def _batches(database_url: str, after_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from records.sms import SmsMessage
+
+    with Database(database_url).session() as session:
+        return session.scalar(
+            select(func.count(func.distinct(SmsMessage.sending_at))).where(SmsMessage.id > after_id)
+        )
 
 
 def _statuses(database_url: str, after_id: int) -> dict[str, int]:
