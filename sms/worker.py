@@ -136,6 +136,8 @@ def send_sms(message_id: int) -> int:
 def start_batch(ctx: WorkerContext, first_id: int) -> int:
     """Claim a batch led by `first_id` (no more rows than `ctx.slots` has room for; waits for room)
     and hand it to `ctx.batches` to send and record. Returns how many rows were claimed."""
+    if not _is_due(ctx, first_id):
+        return 0  # another batch has the row (its job ran before that batch took it off the queue)
     ctx.pace()
     room = ctx.slots.take(ctx.settings.sms_batch_size)
     try:
@@ -202,6 +204,14 @@ def _due(now: datetime):
         SmsMessage.next_attempt_at <= now,
         SmsMessage.provider_message_id.is_(None),
     )
+
+
+_DUE_ROW = select(SmsMessage.id).where(SmsMessage.id == bindparam("row_id"), _due(bindparam("now")))
+
+
+def _is_due(ctx: WorkerContext, message_id: int) -> bool:
+    with ctx.database.engine.connect() as connection:
+        return connection.scalar(_DUE_ROW, {"row_id": message_id, "now": utcnow()}) is not None
 
 
 def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[str, list[_Claimed]]:
