@@ -184,11 +184,8 @@ class Outbox:
             log.info("sms already queued", message=existing.id, template=template, status=existing.status)
             return Queued(existing.id, False, existing.status)
         log.info("sms queued", message=message.id, template=template, phone=mask_phone(message.phone))
-        if self.trail is not None:
-            self.trail.record(
-                "sms", message_id=message.id, status=QUEUED, template=template, phone=message.phone
-            )
-        self.dispatch([message.id])
+        audit = {"message_id": message.id, "status": QUEUED, "template": template, "phone": message.phone}
+        self.dispatch([message.id], audit=audit)
         return Queued(message.id, True, QUEUED)
 
     def notify(self, sms: SendSms) -> bool:
@@ -202,14 +199,20 @@ class Outbox:
             return False
 
     # -- handing to RQ ------------------------------------------------------------------------
-    def dispatch(self, ids: Iterable[int]) -> bool:
-        """Enqueue the job `sms-<id>` for each id now. Never raises: on a Redis failure the rows
-        stay `queued` in SQL and the sweeper enqueues them again."""
+    def dispatch(self, ids: Iterable[int], audit: dict[str, Any] | None = None) -> bool:
+        """Enqueue the job `sms-<id>` for each id now, with the `audit` event of an "sms" kind (to
+        the trail, when there is one) in the same round trip. Never raises: on a Redis failure the
+        rows stay `queued` in SQL and the sweeper enqueues them again."""
         ids = list(ids)
         if not ids:
             return True
+        if audit is not None and self.trail is not None and self.trail.redis is not self.connection:
+            self.trail.record("sms", **audit)  # the trail lives elsewhere: its own round trip
+            audit = None
         try:
             with self.connection.pipeline() as pipe:
+                if audit is not None and self.trail is not None:
+                    self.trail.add_to(pipe, "sms", **audit)
                 self.queue.enqueue_many(
                     [
                         Queue.prepare_data(
@@ -227,6 +230,8 @@ class Outbox:
                 pipe.execute()
         except redis.RedisError as exc:
             log.warning("sms job not enqueued; the sweeper will", count=len(ids), error=str(exc)[:120])
+            if audit is not None and self.trail is not None:
+                self.trail.failed()
             return False
         return True
 

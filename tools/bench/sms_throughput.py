@@ -41,7 +41,14 @@ sys.path.insert(0, str(ROOT))
 from common.db import Database  # noqa: E402
 from gateway.events import signature_of  # noqa: E402
 from tests.sms_channel.processes import start_workers  # noqa: E402
-from tests.support import GatewayServer, PostgresCluster, RedisServer, free_port, wait_until  # noqa: E402
+from tests.support import (  # noqa: E402
+    GatewayServer,
+    PostgresCluster,
+    PostgresUnavailable,
+    RedisServer,
+    free_port,
+    wait_until,
+)
 
 SECRET = "bench-webhook-secret"  # noqa: S105 - a throwaway secret for a local run
 
@@ -81,7 +88,8 @@ def main() -> int:
         "--database",
         choices=("postgresql", "sqlite"),
         default="postgresql",
-        help="the outbox's database: a throwaway PostgreSQL cluster (as in production) or a SQLite file",
+        help="the outbox's database: a throwaway PostgreSQL cluster (as in production; the test "
+        "suite's settings, fsync off) or a SQLite file (as `make run`)",
     )
     args = parser.parse_args()
 
@@ -89,7 +97,10 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-sms-"))
     postgres = None
     if args.database == "postgresql":
-        postgres = PostgresCluster().start()
+        try:
+            postgres = PostgresCluster().start()
+        except PostgresUnavailable as exc:
+            raise SystemExit(f"{exc} (or run with --database sqlite)") from None
         database_url = postgres.url(postgres.create_database())
     else:
         database_url = f"sqlite:///{tmp / 'gateway.db'}"
