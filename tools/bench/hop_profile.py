@@ -1,7 +1,8 @@
 """CPU per hop, broken down by stage, in one process: `python -m tools.bench.hop_profile`.
 
 Builds the gateway with `create_app` against a Redis of its own (embedded redis-server on a free
-port), then plays the benchmark's workload (dial, Help, back; every session its own phone) straight
+port) and the reference core service (the first screen asks it who is calling, as deployed), then
+plays the benchmark's workload (dial, Help, back; every session its own phone) straight
 into the WSGI callable the server would call (`app.wsgi_app`: the callback lane, or Flask when the lane
 is off), so no HTTP server or load generator shares the figures. Prints CPU microseconds per hop (the
 process's CPU time, which excludes waiting on Redis) and, from cProfile, the share of each stage.
@@ -31,7 +32,9 @@ STAGES = {
     "Redis begin (lock, read)": ("begin",),
     "Redis commit (save, unlock, audit XADD)": ("commit",),
     "audit event fields": ("hop_event",),
-    "engine + render": ("_open", "_continue"),
+    "engine + render (and the core lookup below)": ("_open", "_continue"),
+    "  of which: who is calling (core, first screen)": ("identify_caller",),
+    "draft watch (after the save)": ("_watch",),
     "metrics": ("record", "inc", "observe"),
 }
 
@@ -85,9 +88,23 @@ def main() -> int:
     from tools.run_all import free_port, redis_command, wait_for_port
 
     work = Path(tempfile.mkdtemp(prefix="hop-profile-"))
-    port = free_port()
+    port, core_port = free_port(), free_port()
     server = subprocess.Popen(redis_command(port, work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port("127.0.0.1", port, 20, server)
+    os.environ.update(
+        CORE_URL=f"http://127.0.0.1:{core_port}",
+        CORE_PORT=str(core_port),
+        CORE_DATABASE_URL=f"sqlite:///{work / 'core.db'}",
+        CORE_REGISTER_URL=f"sqlite:///{work / 'register.db'}",
+        CORE_ID_HASH_KEY="profile-national-id-hash-key",
+    )
+    core = subprocess.Popen(
+        [sys.executable, "-m", "stand_ins.core_service"],
+        env=os.environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port("127.0.0.1", core_port, 30, core)
     os.environ.update(
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         DATABASE_URL=f"sqlite:///{work / 'gateway.db'}",
@@ -140,8 +157,9 @@ def main() -> int:
                 seconds = sum(by_name.get(n, 0.0) for n in names)
                 print(f"  {stage:42} {seconds / hops * 1e6:7.1f} us  {seconds / total:6.1%}")
     finally:
-        server.terminate()
-        server.wait(10)
+        for process in (server, core):
+            process.terminate()
+            process.wait(10)
     return 0
 
 
