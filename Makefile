@@ -51,9 +51,9 @@ validate: $(STAMP)
 	$(BIN)/flask --app app menus validate
 	$(BIN)/flask --app app menus test
 
-bench: $(STAMP)
+bench: $(STAMP)  # needs wrk, nodejs, npm (apt-get install wrk nodejs npm)
 	$(BIN)/python -m pip install --quiet -r tools/bench/requirements.txt
-	$(BIN)/python -m tools.bench.ussd_hops --compare-servers
+	$(BIN)/python -m tools.bench.ussd_hops
 
 bench-sms: $(STAMP)
 	$(BIN)/python -m tools.bench.sms_throughput

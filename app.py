@@ -38,16 +38,18 @@ from config import VAR_DIR, Settings
 from console.operators import forward_operator_events
 from console.setup import init_console
 from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
-from gateway.africastalking.sms_callbacks import sms_blueprint
-from gateway.africastalking.ussd import ussd_blueprint
+from gateway.africastalking.sms_callbacks import DeliveryReports, InboundMessages
+from gateway.africastalking.ussd import UssdCallback, ussd_blueprint
 from gateway.arkesel.replay import SameInputReplay
-from gateway.arkesel.ussd import arkesel_blueprint
+from gateway.arkesel.ussd import ArkeselCallback
+from gateway.callbacks import Callback, callback_blueprint
 from gateway.callers import CallerNetworks
-from gateway.events import events_blueprint
+from gateway.events import StatusWebhook
 from gateway.health import health_blueprint
-from gateway.hubtel.ussd import hubtel_blueprint
+from gateway.hubtel.ussd import HubtelCallback
+from gateway.lane import CallbackLane
 from gateway.metrics import live_registry
-from gateway.security_headers import add_security_headers
+from gateway.security_headers import add_security_headers, security_headers
 from gateway.sink import HopEvents
 from gateway.ussd import HopService
 from menus.live import LiveTreeRegistry
@@ -114,11 +116,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json = BoundedJSONProvider(app)
     app.json.sort_keys = False  # keep JSON fields in the order the code writes them
     app.session_interface = LazySessionInterface()
-    if settings.trusted_proxy_count:
-        # remote_addr (callback allow-list, login throttle) is then the client's address as the
-        # outermost trusted proxy saw it; an X-Forwarded-For written by the client is ignored.
-        n = settings.trusted_proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     add_security_headers(app, hsts=settings.production)
 
     # Stores. Two Redis roles (common/redis_conn.py): sessions, locks and the live tree on one (may be
@@ -217,61 +214,65 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     at_networks = CallerNetworks(settings.at_allowed_networks)
     # One USSD callback per enabled aggregator (AGGREGATORS); a disabled one's path is a 404.
+    callbacks: list[Callback] = []
     if "africastalking" in settings.aggregators:
+        at_ussd = UssdCallback(
+            hops,
+            callback_secret=settings.at_callback_secret,
+            phone_regions=settings.phone_regions,
+            transcript_key=keys.transcript,
+            networks=at_networks,
+        )
+        callbacks.append(at_ussd)
         app.register_blueprint(
-            ussd_blueprint(
-                hops,
-                callback_secret=settings.at_callback_secret,
-                phone_regions=settings.phone_regions,
-                transcript_key=keys.transcript,
-                database=database,
-                pseudonym=pseudonyms.of,
-                drafts=drafts,
-                networks=at_networks,
-            )
+            ussd_blueprint(at_ussd, database=database, pseudonym=pseudonyms.of, drafts=drafts)
         )
     if "hubtel" in settings.aggregators:
-        app.register_blueprint(
-            hubtel_blueprint(
-                hops,
-                callback_secret=settings.hubtel_callback_secret,
-                phone_regions=settings.phone_regions,
-                service_codes=dict(settings.hubtel_service_codes),
-                text_limit=settings.text_limit("hubtel"),
-                database=database,
-                pseudonym=pseudonyms.of,
-            )
+        hubtel = HubtelCallback(
+            hops,
+            callback_secret=settings.hubtel_callback_secret,
+            phone_regions=settings.phone_regions,
+            service_codes=dict(settings.hubtel_service_codes),
+            text_limit=settings.text_limit("hubtel"),
+            database=database,
+            pseudonym=pseudonyms.of,
         )
+        callbacks.append(hubtel)
+        app.register_blueprint(callback_blueprint("hubtel_ussd", hubtel))
     if "arkesel" in settings.aggregators:
         replay = SameInputReplay(keys.transcript, settings.arkesel_replay_window_s)
         app.extensions["arkesel_replay"] = replay  # its clock is what tests move
-        app.register_blueprint(
-            arkesel_blueprint(
-                hops,
-                callback_secret=settings.arkesel_callback_secret,
-                phone_regions=settings.phone_regions,
-                tree_id=settings.arkesel_tree,
-                service_code=settings.arkesel_service_code,
-                text_limit=settings.text_limit("arkesel"),
-                replay=replay,
-            )
-        )
-    app.register_blueprint(
-        sms_blueprint(
-            channel,
-            callback_secret=settings.at_callback_secret,
+        arkesel = ArkeselCallback(
+            hops,
+            callback_secret=settings.arkesel_callback_secret,
             phone_regions=settings.phone_regions,
-            networks=at_networks,
+            tree_id=settings.arkesel_tree,
+            service_code=settings.arkesel_service_code,
+            text_limit=settings.text_limit("arkesel"),
+            replay=replay,
         )
-    )
-    app.register_blueprint(
-        events_blueprint(
+        callbacks.append(arkesel)
+        app.register_blueprint(callback_blueprint("arkesel_ussd", arkesel))
+    # One SMS's other callbacks: the core's status webhook, its delivery report (and inbound SMS).
+    sms_callbacks = [
+        StatusWebhook(
             channel,
             webhook_secret=settings.webhook_secret,
             seen=redis_client,
             max_age_s=settings.webhook_max_age_s,
-        )
-    )
+        ),
+        *(
+            kind(
+                channel,
+                callback_secret=settings.at_callback_secret,
+                phone_regions=settings.phone_regions,
+                networks=at_networks,
+            )
+            for kind in (DeliveryReports, InboundMessages)
+        ),
+    ]
+    callbacks += sms_callbacks
+    app.register_blueprint(callback_blueprint("sms_callbacks", *sms_callbacks))
     app.register_blueprint(
         health_blueprint(
             redis_client,
@@ -291,6 +292,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(405)
     def wrong_method(_error):
         return jsonify(error="method_not_allowed", message="use POST for callbacks"), 405
+
+    if settings.callback_lane:
+        # Callbacks skip Flask's per-request work; every other route stays with Flask.
+        lane = CallbackLane(app.wsgi_app, security_headers(hsts=settings.production))
+        for callback in callbacks:
+            lane.add(callback)
+        app.wsgi_app = lane  # type: ignore[method-assign]
+    if settings.trusted_proxy_count:
+        # Outside the lane, so the lane sees it too: remote_addr (callback allow-list, login
+        # throttle) is the client's address as the outermost trusted proxy saw it; an
+        # X-Forwarded-For written by the client is ignored.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     register_commands(app)
     return app

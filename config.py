@@ -89,6 +89,9 @@ class Settings:
     rate_limit_per_minute: int = 30
     max_invalid_tries: int = 3
     at_callback_secret: str = ""
+    # Aggregator callbacks served by the lean WSGI lane in front of Flask (docs/performance.md);
+    # CALLBACK_LANE=0 serves them through Flask's routes (same behaviour, more CPU per hop).
+    callback_lane: bool = True
     # USSD aggregators (docs/aggregators.md): which are enabled, each one's callback secret, which
     # tree each serves, and its screen's text room (0: the same screens as Africa's Talking's).
     aggregators: tuple[str, ...] = ("africastalking",)
@@ -192,6 +195,7 @@ class Settings:
             "rate_limit_per_minute": _int("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute),
             "hop_budget_ms": _int("HOP_BUDGET_MS", cls.hop_budget_ms),
             "at_callback_secret": _str("AT_CALLBACK_SECRET", ""),
+            "callback_lane": _str("CALLBACK_LANE", "1") not in ("0", "false", "no", "off"),
             "aggregators": _names("AGGREGATORS", "africastalking"),
             "hubtel_callback_secret": _str("HUBTEL_CALLBACK_SECRET", ""),
             "hubtel_service_codes": _pairs("HUBTEL_SERVICE_CODES", "*713#=ecitizen"),

@@ -68,6 +68,22 @@ class AuditTrail:
             log.exception("audit record failed", kind=kind)
             return 0
 
+    def add_to(self, pipe: redis.client.Pipeline, kind: str, **fields: Any) -> None:
+        """Queue `record(kind, **fields)`'s XADD on `pipe`, to go with the caller's own commands in
+        one round trip (the caller's failure to run `pipe` is the event's: count it with
+        `failed()`). Never raises."""
+        try:
+            pipe.xadd(STREAM, self.event(kind, fields), maxlen=self.maxlen, approximate=True)
+            _count(kind, fields)
+        except Exception:  # auditing must never break the caller's work
+            metrics.AUDIT_WRITE_FAILURES.labels("stream").inc()
+            log.exception("audit record failed", kind=kind)
+
+    @staticmethod
+    def failed(count: int = 1) -> None:
+        """Count events queued with `add_to` that did not reach the stream."""
+        metrics.AUDIT_WRITE_FAILURES.labels("stream").inc(count)
+
     def record(self, kind: str, **fields: Any) -> str | None:
         """Append one event; the stream entry id, or None if it was not recorded. Never raises.
 

@@ -22,10 +22,10 @@ import json
 import time
 
 import redis
-from flask import Blueprint, Response, jsonify, request
 
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber
+from gateway.callbacks import BadCallback, CallbackAnswer, CallbackRequest, json_answer, read_body
 from sms.channel import SmsChannel
 from sms.events import EventRefused
 from sms.templates import TemplateError
@@ -35,6 +35,7 @@ log = get_logger("gateway.events")
 SIGNATURE_HEADER = "X-Signature"
 EVENT_ID_HEADER = "X-Event-Id"
 MAX_AGE_S = 300
+MAX_BODY_BYTES = 64 * 1024
 _MAX_EVENT_ID = 128
 
 
@@ -89,53 +90,77 @@ def _loads(body: bytes) -> object:
         raise ValueError("nested too deeply") from None
 
 
-def events_blueprint(
-    channel: SmsChannel, *, webhook_secret: str, seen: redis.Redis, max_age_s: int = MAX_AGE_S
-) -> Blueprint:
-    """The core service's webhook, verified with `webhook_secret`, acted on through `channel`;
-    accepted signatures are remembered in `seen` (Redis) for twice `max_age_s`."""
-    bp = Blueprint("core_events", __name__)
+def _refuse(error: str, reason: str, status: int = 400) -> CallbackAnswer:
+    return json_answer({"error": error, "reason": reason}, status)
 
-    @bp.post("/events/application-status")
-    def application_status() -> tuple[Response, int]:
-        body = request.get_data(cache=False)
-        event_id = request.headers.get(EVENT_ID_HEADER, "").strip()
-        signature = request.headers.get(SIGNATURE_HEADER)
-        problem = signature_problem(body, signature, event_id, webhook_secret, max_age_s=max_age_s)
-        if problem:
+
+class StatusWebhook:
+    """`POST /events/application-status`, a `Callback` (gateway/callbacks.py): the callback lane
+    and Flask's route serve it alike.
+
+    Verified with `webhook_secret` and acted on through `channel`; accepted signatures are
+    remembered in `seen` (Redis) for twice `max_age_s`. A failure nothing else caught is a 503:
+    the core signs its retry afresh, and the event id keeps it to one SMS.
+    """
+
+    name = "application_status"
+    path = "/events/application-status"
+    takes_token = False
+    fallback = _refuse("unavailable", "try again", 503)
+
+    def __init__(
+        self, channel: SmsChannel, *, webhook_secret: str, seen: redis.Redis, max_age_s: int = MAX_AGE_S
+    ) -> None:
+        self.channel = channel
+        self.webhook_secret = webhook_secret
+        self.seen = seen
+        self.max_age_s = max_age_s
+
+    def __call__(self, given: CallbackRequest) -> CallbackAnswer:
+        try:
+            body = read_body(given, MAX_BODY_BYTES)
+        except BadCallback:
+            return _refuse("too_large", f"the body is over {MAX_BODY_BYTES} bytes", 413)
+        event_id = (given.header(EVENT_ID_HEADER) or "").strip()
+        signature = given.header(SIGNATURE_HEADER)
+        problem = signature_problem(body, signature, event_id, self.webhook_secret, max_age_s=self.max_age_s)
+        if problem or signature is None:
             log.warning("webhook refused", reason=problem)
             reason = {
                 "bad_signature": "X-Signature does not sign this X-Event-Id and body",
-                "stale": f"the signature's time is more than {max_age_s} s from ours",
-            }[problem]
-            return jsonify(error=problem, reason=reason), 401
+                "stale": f"the signature's time is more than {self.max_age_s} s from ours",
+            }[problem or "bad_signature"]
+            return _refuse(problem or "bad_signature", reason, 401)
         try:
-            fresh = seen.set(
-                "webhook:seen:" + hashlib.sha256(signature.encode()).hexdigest(), 1, nx=True, ex=2 * max_age_s
+            fresh = self.seen.set(
+                "webhook:seen:" + hashlib.sha256(signature.encode()).hexdigest(),
+                1,
+                nx=True,
+                ex=2 * self.max_age_s,
             )
         except redis.RedisError as exc:
             log.warning("webhook deferred: redis unavailable", error=type(exc).__name__)
-            return jsonify(error="unavailable", reason="try again"), 503
+            return _refuse("unavailable", "try again", 503)
         if not fresh:
             log.warning("webhook refused", reason="replayed")
-            return jsonify(error="replayed", reason="this signed request was already received"), 409
+            return _refuse("replayed", "this signed request was already received", 409)
         try:
             event = _loads(body)
         except ValueError as exc:
-            return jsonify(error="bad_request", reason=f"the body is not JSON: {exc}"[:200]), 400
+            return _refuse("bad_request", f"the body is not JSON: {exc}"[:200])
         body_id = event.get("event_id") if isinstance(event, dict) else None
         if body_id not in (None, "") and str(body_id) != event_id:
-            return jsonify(error="bad_event", reason="the body's event_id is not X-Event-Id"), 400
+            return _refuse("bad_event", "the body's event_id is not X-Event-Id")
         try:
-            result = channel.handle_event(event, event_id, request.headers.get("X-Event-Type"))
+            result = self.channel.handle_event(event, event_id, given.header("X-Event-Type"))
         except EventRefused as exc:
-            return jsonify(error="bad_event", reason=exc.reason), 400
+            return _refuse("bad_event", exc.reason)
         except InvalidPhoneNumber as exc:
-            return jsonify(error="bad_phone", reason=exc.reason), 422
+            return _refuse("bad_phone", exc.reason, 422)
         except TemplateError as exc:
-            return jsonify(error="bad_event", reason=str(exc)), 422
+            return _refuse("bad_event", str(exc), 422)
         if result.queued is None:
-            return jsonify(queued=False, reason=result.reason), 200
+            return json_answer({"queued": False, "reason": result.reason})
         queued = result.queued
         log.info("webhook event", outcome=result.reason, message=queued.id, duplicate=not queued.created)
         answer = {
@@ -144,6 +169,4 @@ def events_blueprint(
             "duplicate": not queued.created,
             "reason": result.reason,
         }
-        return jsonify(answer), 202
-
-    return bp
+        return json_answer(answer, 202)

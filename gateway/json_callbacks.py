@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Request
-
-from gateway.callbacks import BadCallback, read_body
+from gateway.callbacks import BadCallback, CallbackRequest, read_body
 
 __all__ = ["BadCallback", "echo", "read_json", "text"]
 
@@ -28,11 +26,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return fields
 
 
-def read_json(request: Request, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
-    """The body of `request` as one JSON object whose keys are lower-cased, whatever the
+def read_json(given: CallbackRequest, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """The body of `given` as one JSON object whose keys are lower-cased, whatever the
     Content-Type (neither vendor documents theirs). Raises `BadCallback` for anything else,
     including two keys that differ only in case."""
-    raw = read_body(request, max_bytes)
+    raw = read_body(given, max_bytes)
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -32,8 +32,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def add_security_headers(app: Flask, *, hsts: bool) -> None:
-    """Add the headers above to every response of `app`; `hsts` adds Strict-Transport-Security."""
+def security_headers(*, hsts: bool) -> dict[str, str]:
+    """The headers above, by name; `hsts` adds Strict-Transport-Security. The callback lane
+    (gateway/lane.py) sends these too, since its answers never pass through Flask."""
     headers = {
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Frame-Options": "DENY",
@@ -44,6 +45,12 @@ def add_security_headers(app: Flask, *, hsts: bool) -> None:
     }
     if hsts:
         headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
+def add_security_headers(app: Flask, *, hsts: bool) -> None:
+    """Add the headers above to every response of `app`; `hsts` adds Strict-Transport-Security."""
+    headers = security_headers(hsts=hsts)
 
     @app.after_request
     def secure(response: Response) -> Response:

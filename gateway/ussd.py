@@ -38,7 +38,8 @@ class HopService:
     - `store`: session state, the per-session lock, replay, resume drafts, rate limits;
     - `actions`: the citizen actions, bound to their core-service client and queue;
     - `events`: where the hop's audit event and its actions' effects go after the engine step;
-    - `drafts`: watches sessions mid-application, so a dropped one gets its "saved" SMS.
+    - `drafts`: watches sessions mid-application, so a dropped one gets its "saved" SMS;
+    - `meter`: hop counts and latency for Prometheus (pushed at most a second late).
 
     A repeated hop (`Hop.repeats` the last one answered) gets the stored reply and runs no action
     and no effect. A continuation that needs a session the store does not hold (`Hop.needs_session`)
@@ -60,6 +61,7 @@ class HopService:
         max_tries: int = 3,
         log_hops: bool = False,
         drafts: DraftNotices | None = None,
+        meter: metrics.HopMeter | None = None,
     ) -> None:
         self.trees = trees
         self.store = store
@@ -71,6 +73,7 @@ class HopService:
         self.max_tries = max_tries
         self.log_hops = log_hops
         self.drafts = drafts
+        self.meter = meter or metrics.HopMeter()
         # Static screens rendered once per tree version and screen limit, shared by every hop's engine.
         self._pages: dict[tuple[str, str, int], StaticPages] = {}
 
@@ -79,8 +82,7 @@ class HopService:
         started = time.perf_counter()
         reply, audited = self._handle(hop, started)
         elapsed = time.perf_counter() - started
-        metrics.HOPS.labels(reply.outcome).inc()
-        metrics.HOP_LATENCY.observe(elapsed)
+        self.meter.record(reply.outcome, elapsed)
         # One line per hop only at DEBUG: at INFO the hop path stays quiet (metrics and the audit
         # trail count hops) and does not even build the line's fields; warnings and errors always log.
         if self.log_hops:

@@ -4,7 +4,7 @@ and a third on the first hop after a dropped call (reading the dropped session, 
 Keys of one phone share a Redis Cluster hash tag, `{+2547…}`, so each script touches one slot, and
 every script is handed each key it touches in KEYS (none builds a key from a value it read; the
 test in tests/ops/test_script_keys.py runs every script the code registers and checks it):
-  u:{phone}:s:<sid>   the session (JSON, TTL: draft life while open, session TTL once ended)
+  u:{phone}:s:<sid>   the session (compact JSON, TTL: draft life while open, session TTL once ended)
   u:{phone}:k:<sid>   the per-session lock (token, PX)
   u:{phone}:d         the resume draft: id of the last session that dropped mid-journey
   u:{phone}:l         the language the citizen chose
@@ -14,13 +14,13 @@ test in tests/ops/test_script_keys.py runs every script the code registers and c
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import redis
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -254,7 +254,7 @@ class SessionStore:
         return [f"{p}k:{session_id}", f"{p}s:{session_id}", f"{p}d", f"{p}l", f"{p}r"]
 
     # -- serialisation ------------------------------------------------------------------------
-    def dumps(self, stored: StoredSession) -> str:
+    def dumps(self, stored: StoredSession) -> bytes:
         doc = _state_doc(stored.state, self.box)
         doc.update(
             sc=stored.service_code,
@@ -270,10 +270,11 @@ class SessionStore:
             doc["ro"] = stored.resume_from
         if stored.origin:
             doc["og"] = stored.origin
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        # Compact UTF-8 JSON: readable with redis-cli, and orjson makes it a few microseconds a hop.
+        return orjson.dumps(doc)
 
     def loads(self, raw: bytes | str) -> StoredSession:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
         return StoredSession(
             state=_state_from(doc, self.box),
             service_code=doc.get("sc", ""),

@@ -21,7 +21,7 @@ from config import Settings
 from records.sms import SmsInbound, SmsOptOut, utcnow
 from sessions.store import SessionStore
 from sms.commands import parse_command
-from sms.delivery import DeliveryReport, record_report
+from sms.delivery import DeliveryReport, apply_report_on_server, record_report
 from sms.events import notification_for
 from sms.lookups import ApplicationStatus, CoreLookup, LookupUnavailable
 from sms.outbox import Outbox, Queued
@@ -75,7 +75,12 @@ class SmsChannel:
     # -- delivery reports ---------------------------------------------------------------------
     def handle_report(self, report: DeliveryReport) -> str:
         """Keep a delivery report and move its message forward (see `sms.delivery.record_report`)."""
-        # A Core connection, not an ORM session: reports come once per message sent.
+        # Core connections, not an ORM session: reports come once per message sent. On PostgreSQL
+        # the usual report (it moves its message forward) is one statement.
+        if self.database.is_server:
+            with self.database.autocommit.connect() as connection:
+                if apply_report_on_server(connection, report, self.trail):
+                    return "applied"
         with self.database.engine.begin() as connection:
             return record_report(connection, report, self.trail)
 

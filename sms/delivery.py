@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.trail import AuditTrail
@@ -78,6 +78,121 @@ def target_status(report_status: str) -> str:
         raise UnknownReportStatus(f"unknown status {report_status!r} (known: {known})") from None
 
 
+def _move_statement(target: str, by_provider_id: bool):
+    earlier = [code for code, rank in RANK.items() if rank < RANK[target]]
+    values: dict[str, object] = {"status": target, "updated_at": bindparam("now")}
+    if target in FINAL_STATUSES:
+        values["final_at"] = bindparam("now")
+    if target == FAILED:
+        values["last_error"] = bindparam("last_error")
+    which = (
+        SmsMessage.provider_message_id == bindparam("provider_id")
+        if by_provider_id
+        else SmsMessage.id == bindparam("message_id")
+    )
+    statement = update(SmsMessage).where(which, SmsMessage.status.in_(earlier)).values(**values)
+    return statement.returning(SmsMessage.id).execution_options(synchronize_session=False)
+
+
+# Built once: a report binds its values to a compiled statement (reports come one per SMS sent).
+_TARGETS = set(REPORT_STATUSES.values())
+_MOVES = {target: _move_statement(target, by_provider_id=False) for target in _TARGETS}
+_MOVES_BY_PROVIDER_ID = {target: _move_statement(target, by_provider_id=True) for target in _TARGETS}
+_FIND_MESSAGE = select(SmsMessage.id).where(SmsMessage.provider_message_id == bindparam("provider_id"))
+_INSERT_CHANGE = insert(SmsStatusChange)
+_INSERT_REPORT = insert(SmsDeliveryReport)
+
+
+def _report_on_server(target: str):
+    """A report that moves its message, in one statement (PostgreSQL's UPDATE and INSERTs in a
+    WITH): the move, its history entry and the kept report; returns the message's id, or nothing
+    when it moved no message (unknown yet, or not forward)."""
+    moved = _MOVES_BY_PROVIDER_ID[target].cte("moved")
+    change = (
+        insert(SmsStatusChange)
+        .from_select(
+            ["message_id", "status", "detail", "at"],
+            select(
+                moved.c.id,
+                bindparam("target", type_=SmsStatusChange.status.type),
+                bindparam("detail", type_=SmsStatusChange.detail.type),
+                bindparam("now", type_=SmsStatusChange.at.type),
+            ),
+        )
+        .cte("change")
+    )
+    columns = ["provider_message_id", "status", "failure_reason", "phone", "network_code", "retry_count"]
+    kept = select(
+        *(bindparam(f"report_{name}", type_=SmsDeliveryReport.__table__.c[name].type) for name in columns),
+        moved.c.id,
+        bindparam("now", type_=SmsDeliveryReport.received_at.type),
+        bindparam("now", type_=SmsDeliveryReport.applied_at.type),
+    )
+    return (
+        insert(SmsDeliveryReport)
+        .from_select([*columns, "message_id", "received_at", "applied_at"], kept)
+        .add_cte(moved, change)
+        .returning(SmsDeliveryReport.message_id)
+    )
+
+
+_REPORTS_ON_SERVER = {target: _report_on_server(target) for target in _TARGETS}
+
+
+def apply_report_on_server(
+    connection: Connection, report: DeliveryReport, trail: AuditTrail | None = None
+) -> bool:
+    """`record_report` for the common case, in one statement on PostgreSQL outside a transaction:
+    True when the report moved its message (and is kept); False when nothing was written, and the
+    caller records the report with `record_report` (a repeat, an older status, an unknown message)."""
+    target = target_status(report.status)
+    now = utcnow()
+    failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
+    detail = f"report {report.status}" + (f": {failure_reason}" if failure_reason else "")
+    params = _move_params(target, report.status, failure_reason, now, provider_id=report.provider_message_id)
+    params.update(
+        target=target,
+        detail=detail[:200],
+        report_provider_message_id=report.provider_message_id,
+        report_status=report.status,
+        report_failure_reason=failure_reason,
+        report_phone=report.phone,
+        report_network_code=report.network_code,
+        report_retry_count=report.retry_count,
+    )
+    message_id = connection.scalar(_REPORTS_ON_SERVER[target], params)
+    if message_id is None:
+        return False
+    if trail is not None:
+        trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
+    return True
+
+
+def _move_params(target: str, status: str, failure_reason: str | None, now: datetime, **which) -> dict:
+    params: dict[str, object] = {"now": now, **which}
+    if target == FAILED:
+        # Only then: an extra key named like a column would be SET by an UPDATE.
+        params["last_error"] = (failure_reason or status)[:200]
+    return params
+
+
+def _moved(
+    session: Session | Connection,
+    message_id: int,
+    target: str,
+    status: str,
+    failure_reason: str | None,
+    now: datetime,
+    trail: AuditTrail | None,
+) -> None:
+    """The history entry and audit event of a move a report of `status` made."""
+    detail = f"report {status}" + (f": {failure_reason}" if failure_reason else "")
+    change = {"message_id": message_id, "status": target, "detail": detail[:200], "at": now}
+    session.execute(_INSERT_CHANGE, change)
+    if trail is not None:
+        trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
+
+
 def _move(
     session: Session | Connection,
     message_id: int,
@@ -88,26 +203,11 @@ def _move(
 ) -> bool:
     """Move the message to where a report of `status` takes it, if that is forward; True when it moved."""
     target = target_status(status)
-    earlier = [code for code, rank in RANK.items() if rank < RANK[target]]
-    values: dict[str, object] = {"status": target, "updated_at": now}
-    if target in FINAL_STATUSES:
-        values["final_at"] = now
-    if target == FAILED:
-        values["last_error"] = (failure_reason or status)[:200]
-    moved = session.execute(
-        update(SmsMessage)
-        .where(SmsMessage.id == message_id, SmsMessage.status.in_(earlier))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved:
-        detail = f"report {status}" + (f": {failure_reason}" if failure_reason else "")
-        session.execute(
-            insert(SmsStatusChange).values(message_id=message_id, status=target, detail=detail[:200], at=now)
-        )
-        if trail is not None:
-            trail.record("sms", message_id=message_id, status=target, reason=failure_reason)
-    return bool(moved)
+    params = _move_params(target, status, failure_reason, now, message_id=message_id)
+    if session.execute(_MOVES[target], params).first() is None:
+        return False
+    _moved(session, message_id, target, status, failure_reason, now, trail)
+    return True
 
 
 def _apply(session: Session, row: SmsDeliveryReport, message_id: int, trail: AuditTrail | None) -> bool:
@@ -124,26 +224,31 @@ def record_report(
     """Keep `report` and apply it if its message is known: "applied" (the status moved), "kept"
     (nothing to move: a repeat or an older report) or "pending" (message not recorded yet).
     Takes an ORM session or, cheaper at volume, a Core connection inside a transaction."""
-    target_status(report.status)
+    target = target_status(report.status)
     now = utcnow()
-    message_id = session.scalar(
-        select(SmsMessage.id).where(SmsMessage.provider_message_id == report.provider_message_id)
-    )
     failure_reason = (report.failure_reason or None) and report.failure_reason[:64]
-    moved = message_id is not None and _move(session, message_id, report.status, failure_reason, now, trail)
+    # Moving by the provider's id first: one statement when the report moves its message, as most do.
+    params = _move_params(target, report.status, failure_reason, now, provider_id=report.provider_message_id)
+    message_id = session.scalar(_MOVES_BY_PROVIDER_ID[target], params)
+    moved = message_id is not None
+    if moved:
+        _moved(session, message_id, target, report.status, failure_reason, now, trail)
+    else:
+        message_id = session.scalar(_FIND_MESSAGE, {"provider_id": report.provider_message_id})
     # Plain inserts, not ORM objects: reports arrive as fast as messages go out.
     session.execute(
-        insert(SmsDeliveryReport).values(
-            provider_message_id=report.provider_message_id,
-            status=report.status,
-            failure_reason=failure_reason,
-            phone=report.phone,
-            network_code=report.network_code,
-            retry_count=report.retry_count,
-            message_id=message_id,
-            received_at=now,
-            applied_at=now if message_id is not None else None,
-        )
+        _INSERT_REPORT,
+        {
+            "provider_message_id": report.provider_message_id,
+            "status": report.status,
+            "failure_reason": failure_reason,
+            "phone": report.phone,
+            "network_code": report.network_code,
+            "retry_count": report.retry_count,
+            "message_id": message_id,
+            "received_at": now,
+            "applied_at": now if message_id is not None else None,
+        },
     )
     if message_id is None:
         return "pending"

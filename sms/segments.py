@@ -25,6 +25,7 @@ GSM7_BASIC = frozenset(
 )
 # Extension table: each costs an escape septet plus itself.
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 # Look-alikes that a name or pasted text often carries; replacing them keeps a body in GSM-7.
 _GSM7_SUBSTITUTES = {
@@ -53,7 +54,7 @@ class SegmentCount(NamedTuple):
 
 def is_gsm7(text: str) -> bool:
     """True when every character of `text` is in the GSM-7 default alphabet or its extension table."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return _GSM7.issuperset(text)
 
 
 def _unit_costs(text: str, encoding: Encoding) -> list[int]:
@@ -79,12 +80,17 @@ def count_segments(body: str) -> SegmentCount:
 
     An empty body still costs one segment.
     """
-    encoding: Encoding = GSM7 if is_gsm7(body) else UCS2
-    costs = _unit_costs(body, encoding)
-    units = sum(costs)
+    # Set and codec operations rather than a loop per character: bodies are counted on every send.
+    if _GSM7.issuperset(body):
+        encoding: Encoding = GSM7
+        escapes = 0 if GSM7_EXTENSION.isdisjoint(body) else sum(ch in GSM7_EXTENSION for ch in body)
+        units = len(body) + escapes
+    else:
+        encoding = UCS2
+        units = len(body.encode("utf-16-le", "surrogatepass")) // 2
     if units <= SINGLE_LIMIT[encoding]:
         return SegmentCount(encoding, 1, units)
-    return SegmentCount(encoding, _pack(costs, PART_LIMIT[encoding]), units)
+    return SegmentCount(encoding, _pack(_unit_costs(body, encoding), PART_LIMIT[encoding]), units)
 
 
 def to_gsm7(text: str) -> str:
@@ -95,6 +101,8 @@ def to_gsm7(text: str) -> str:
     template (names typed by people), so that one stray character does not turn a whole message
     into UCS-2 at more than twice the cost.
     """
+    if _GSM7.issuperset(text):
+        return text
     out: list[str] = []
     for ch in text:
         if ch in GSM7_BASIC or ch in GSM7_EXTENSION:

@@ -3,11 +3,14 @@
 `flask --app app sms worker` builds one `WorkerContext` (database, outbox, sender, audit trail) and
 starts an RQ worker that hands it to every job (`common.jobs`); nothing here builds an app.
 
-One job sends a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, claimed
-in one transaction (status `sending`, attempts + 1, a claim token) before the provider is called.
-The SDK blocks for a whole round trip, so the batch goes out through a thread pool and the outcomes
-are recorded as they come back, a few at a time. The jobs of rows another batch already took find
-them claimed and return at once.
+One job claims a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, in one
+transaction (status `sending`, attempts + 1, a claim token) before the provider is called, and
+takes the other rows' jobs off the queue. A send blocks for a whole round trip to the provider, so
+the batch goes out through the worker's thread pool in the background and the outcomes are
+recorded as they come back, a few at a time; the job returns as soon as its batch is claimed, so
+the worker claims the next while earlier ones are on their way. A worker never has more than
+`SMS_SEND_THREADS` claimed rows unanswered: a job waits for room before it claims. The jobs of rows
+another batch already took find them claimed and return at once.
 
 Double sends: a row is sent only by the batch that claimed it, and only rows without a provider
 message id are claimed. A worker killed mid-batch leaves its rows `sending`; after
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import and_, case, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit.trail import AuditTrail
@@ -58,11 +61,37 @@ log = get_logger("sms.worker")
 # Outcomes are written in groups of at most this many, or after this long, whichever comes first.
 RECORD_GROUP = 25
 RECORD_EVERY_S = 0.1
+# A worker claims at most this often: rows that arrive together go out in one batch, not one each.
+CLAIM_EVERY_S = 0.05
+
+
+class SendSlots:
+    """How many claimed rows a worker may have on their way to the provider at once. Thread-safe."""
+
+    def __init__(self, capacity: int) -> None:
+        self._free = capacity
+        self._changed = threading.Condition()
+
+    def take(self, most: int) -> int:
+        """Wait until at least one slot is free; take up to `most` of them and return how many."""
+        with self._changed:
+            while self._free < 1:
+                self._changed.wait()
+            taken = min(most, self._free)
+            self._free -= taken
+            return taken
+
+    def give_back(self, count: int = 1) -> None:
+        if count:
+            with self._changed:
+                self._free += count
+                self._changed.notify_all()
 
 
 @dataclass
 class WorkerContext:
-    """What a worker process shares between jobs: the database, the outbox, the sender, the pool."""
+    """What a worker process shares between jobs: the database, the outbox, the sender, the send
+    pool, the batches on their way and the room left for more (`slots`)."""
 
     settings: Settings
     database: Database
@@ -73,21 +102,62 @@ class WorkerContext:
     # Where every status change is also recorded (None: not recorded).
     trail: AuditTrail | None = None
     pool: ThreadPoolExecutor = field(init=False)
+    batches: ThreadPoolExecutor = field(init=False)
+    slots: SendSlots = field(init=False)
+    _last_claim: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
-        self.pool = ThreadPoolExecutor(
-            max_workers=self.settings.sms_send_threads, thread_name_prefix="sms-send"
-        )
+        threads = self.settings.sms_send_threads
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sms-send")
+        self.batches = ThreadPoolExecutor(max_workers=min(threads, 64), thread_name_prefix="sms-batch")
+        self.slots = SendSlots(threads)
 
     def close(self) -> None:
+        """Wait for every batch on its way to be sent and recorded (a stopping worker's last act)."""
+        self.batches.shutdown(wait=True)
         self.pool.shutdown(wait=True)
+
+    def pace(self) -> None:
+        """Wait until `CLAIM_EVERY_S` has passed since this worker's last claim (jobs run one at a time)."""
+        wait_s = self._last_claim + CLAIM_EVERY_S - time.monotonic()
+        if wait_s > 0:
+            time.sleep(wait_s)
+        self._last_claim = time.monotonic()
 
 
 # -- the job ---------------------------------------------------------------------------------------
 def send_sms(message_id: int) -> int:
-    """RQ job: send the outbox row `message_id` (with a batch of other due rows). Returns how many
-    messages the provider accepted in this run; 0 when another run already has the row."""
-    return send_batch(job_context(WorkerContext), message_id)
+    """RQ job: claim the outbox row `message_id` with a batch of other due rows and start sending
+    them in this worker's background (`start_batch`). Returns how many rows it claimed; 0 when
+    another run already has the row."""
+    return start_batch(job_context(WorkerContext), message_id)
+
+
+def start_batch(ctx: WorkerContext, first_id: int) -> int:
+    """Claim a batch led by `first_id` (no more rows than `ctx.slots` has room for; waits for room)
+    and hand it to `ctx.batches` to send and record. Returns how many rows were claimed."""
+    if not _is_due(ctx, first_id):
+        return 0  # another batch has the row (its job ran before that batch took it off the queue)
+    ctx.pace()
+    room = ctx.slots.take(ctx.settings.sms_batch_size)
+    try:
+        token, rows = claim(ctx, first_id, limit=room)
+    except BaseException:
+        ctx.slots.give_back(room)
+        raise
+    ctx.slots.give_back(room - len(rows))
+    if not rows:
+        return 0
+    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
+    ctx.batches.submit(_send_in_background, ctx, token, rows)
+    return len(rows)
+
+
+def _send_in_background(ctx: WorkerContext, token: str, rows: list[_Claimed]) -> None:
+    try:
+        send_claimed(ctx, token, rows, sent=ctx.slots.give_back)
+    except Exception:  # the rows stay `sending`: the sweeper takes them back after SMS_STUCK_AFTER_S
+        log.exception("sms batch failed", count=len(rows))
 
 
 @dataclass
@@ -117,10 +187,15 @@ class _History:
 
     def write(self, session: Session) -> None:
         if self.rows:
-            session.execute(insert(SmsStatusChange), self.rows)
+            # Core's executemany on the session's connection: the ORM's bulk insert costs a
+            # millisecond more per batch and nothing here needs the new rows' ids.
+            session.connection().execute(_INSERT_CHANGE, self.rows)
             # The tamper-evident trail gets every state change too, in one round trip per batch.
             if self.trail is not None:
                 self.trail.record_many("sms", self.audit)
+
+
+_INSERT_CHANGE = insert(SmsStatusChange)
 
 
 def _due(now: datetime):
@@ -131,10 +206,19 @@ def _due(now: datetime):
     )
 
 
-def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
-    """Claim `first_id` and other due rows in one transaction, render the ones never rendered,
-    and settle at once the ones that must not go (opted out, unrenderable). Returns the claim token
-    and the rows to send; none when `first_id` is not due (another run has it, or it is settled)."""
+_DUE_ROW = select(SmsMessage.id).where(SmsMessage.id == bindparam("row_id"), _due(bindparam("now")))
+
+
+def _is_due(ctx: WorkerContext, message_id: int) -> bool:
+    with ctx.database.engine.connect() as connection:
+        return connection.scalar(_DUE_ROW, {"row_id": message_id, "now": utcnow()}) is not None
+
+
+def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[str, list[_Claimed]]:
+    """Claim `first_id` and other due rows (`limit`, else SMS_BATCH_SIZE, at most) in one
+    transaction, render the ones never rendered, and settle at once the ones that must not go
+    (opted out, unrenderable). Returns the claim token and the rows to send; none when `first_id`
+    is not due (another run has it, or it is settled)."""
     now = utcnow()
     token = secrets.token_hex(8)
     with ctx.database.session() as session:
@@ -149,7 +233,7 @@ def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
             .order_by(
                 case((SmsMessage.id == first_id, 0), else_=1), SmsMessage.next_attempt_at, SmsMessage.id
             )
-            .limit(ctx.settings.sms_batch_size)
+            .limit(limit or ctx.settings.sms_batch_size)
             .with_for_update(skip_locked=True)
             .cte("claim_batch")
             .prefix_with("MATERIALIZED", dialect="postgresql")
@@ -166,28 +250,80 @@ def claim(ctx: WorkerContext, first_id: int) -> tuple[str, list[_Claimed]]:
             )
             .execution_options(synchronize_session=False)
         )
-        rows = session.scalars(select(SmsMessage).where(SmsMessage.claim_token == token)).all()
+        connection = session.connection()
+        rows = connection.execute(_CLAIMED, {"token": token}).all()
         opted_out = set(
             session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r.phone for r in rows})))
         )
         to_send: list[_Claimed] = []
+        rendered: list[dict[str, object]] = []
+        settled: list[dict[str, object]] = []
         history = _History(ctx.trail)
         for row in rows:
             if row.phone in opted_out and not is_essential(row.template):
-                _settle(row, OPTED_OUT, "opted out with STOP", now)
+                settled.append(
+                    {"row_id": row.id, "final": OPTED_OUT, "reason": "opted out with STOP", "now": now}
+                )
                 history(row.id, OPTED_OUT, "opted out with STOP", now)
                 continue
-            if row.body is None:
+            body = row.body
+            if body is None:
                 try:
-                    _render(ctx, row)
+                    words = _render(ctx, row)
                 except TemplateError as exc:
-                    _settle(row, REJECTED, str(exc)[:200], now)
+                    settled.append(
+                        {"row_id": row.id, "final": REJECTED, "reason": str(exc)[:200], "now": now}
+                    )
                     history(row.id, REJECTED, str(exc)[:200], now)
                     continue
+                rendered.append(words)
+                body = words["body"]
             history(row.id, SENDING, f"attempt {row.attempts}", now)
-            to_send.append(_Claimed(row.id, row.phone, row.body or "", row.attempts))
+            to_send.append(_Claimed(row.id, row.phone, body or "", row.attempts))
+        if rendered:
+            connection.execute(_RENDERED, rendered)
+        if settled:
+            connection.execute(_SETTLED, settled)
         history.write(session)
     return token, to_send
+
+
+# The claimed rows as plain tuples, and what rendering and settling write back: prebuilt, one
+# executemany each per batch rather than an ORM object and its flush per row.
+_CLAIMED = select(
+    SmsMessage.id,
+    SmsMessage.phone,
+    SmsMessage.template,
+    SmsMessage.params,
+    SmsMessage.language,
+    SmsMessage.body,
+    SmsMessage.attempts,
+).where(SmsMessage.claim_token == bindparam("token"))
+_RENDERED = (
+    update(SmsMessage)
+    .where(SmsMessage.id == bindparam("row_id"))
+    .values(
+        language=bindparam("language"),
+        body=bindparam("body"),
+        segments=bindparam("segments"),
+        encoding=bindparam("encoding"),
+    )
+)
+_SETTLED = (
+    update(SmsMessage)
+    .where(SmsMessage.id == bindparam("row_id"))
+    .values(
+        status=bindparam("final"),
+        last_error=bindparam("reason"),
+        claim_token=None,
+        final_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def _settling(row_id: int, status: str, reason: str, now: datetime) -> dict[str, object]:
+    return {"row_id": row_id, "final": status, "reason": reason, "now": now}
 
 
 def _settle(row: SmsMessage, status: str, reason: str, now: datetime) -> None:
@@ -198,8 +334,9 @@ def _settle(row: SmsMessage, status: str, reason: str, now: datetime) -> None:
     row.updated_at = now
 
 
-def _render(ctx: WorkerContext, row: SmsMessage) -> None:
-    """Fix the row's language and text at its first attempt; retries send the same words."""
+def _render(ctx: WorkerContext, row) -> dict[str, object]:
+    """The row's language and text, fixed at its first attempt (retries send the same words), as
+    `_RENDERED` parameters. Raises `TemplateError`."""
     language = row.language
     if language is None:
         try:
@@ -208,11 +345,59 @@ def _render(ctx: WorkerContext, row: SmsMessage) -> None:
             language = None  # Redis is only asked for the preference; the default will do
     if language not in LANGUAGES:
         language = ctx.settings.default_language
-    rendered = render_message(row.template, language, row.params or {})
-    row.language = language
-    row.body = rendered.body
-    row.segments = rendered.segments
-    row.encoding = str(rendered.encoding)
+    words = render_message(row.template, language, row.params or {})
+    return {
+        "row_id": row.id,
+        "language": language,
+        "body": words.body,
+        "segments": words.segments,
+        "encoding": str(words.encoding),
+    }
+
+
+# What a provider's answer does to a row still claimed by this batch: prebuilt, so recording an
+# answer binds values to one compiled statement instead of building and compiling a new one.
+_STILL_OURS = and_(
+    SmsMessage.id == bindparam("row_id"),
+    SmsMessage.claim_token == bindparam("token"),
+    SmsMessage.status == SENDING,
+)
+_RECORD_SENT = (
+    update(SmsMessage)
+    .where(_STILL_OURS)
+    .values(
+        status=SENT,
+        provider_message_id=bindparam("provider_id"),
+        cost=bindparam("cost"),
+        sent_at=bindparam("now"),
+        last_error=None,
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+)
+_RECORD_RETRY = (
+    update(SmsMessage)
+    .where(_STILL_OURS)
+    .values(
+        status=QUEUED,
+        next_attempt_at=bindparam("next_at"),
+        enqueued_at=bindparam("now"),
+        last_error=bindparam("reason"),
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+)
+_RECORD_FAILED = (
+    update(SmsMessage)
+    .where(_STILL_OURS)
+    .values(
+        status=FAILED,
+        last_error=bindparam("reason"),
+        final_at=bindparam("now"),
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+)
 
 
 def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, SendOutcome]]) -> None:
@@ -223,31 +408,22 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
     settings = ctx.settings
     history = _History(ctx.trail)
     with ctx.database.session() as session:
+        connection = session.connection()
         for claimed, outcome in results:
-            mine = and_(
-                SmsMessage.id == claimed.id, SmsMessage.claim_token == token, SmsMessage.status == SENDING
-            )
+            params: dict[str, object] = {"row_id": claimed.id, "token": token, "now": now}
+            cost = None
             if outcome.accepted:
-                values = dict(
-                    status=SENT,
-                    provider_message_id=outcome.message_id,
-                    cost=outcome.cost,
-                    sent_at=now,
-                    last_error=None,
-                    claim_token=None,
-                )
+                statement, cost = _RECORD_SENT, outcome.cost
+                params.update(provider_id=outcome.message_id, cost=cost)
                 status, detail = SENT, f"{outcome.reason} ({outcome.status_code})"
                 if outcome.message_id:
                     accepted_ids.append(outcome.message_id)
             elif outcome.retryable and claimed.attempts < settings.sms_max_attempts:
                 delays = settings.sms_retry_delays_s
                 delay = delays[min(claimed.attempts - 1, len(delays) - 1)]
-                values = dict(
-                    status=QUEUED,
-                    next_attempt_at=now + timedelta(seconds=delay),
-                    enqueued_at=now,
-                    last_error=(outcome.reason or "transient")[:200],
-                    claim_token=None,
+                statement = _RECORD_RETRY
+                params.update(
+                    next_at=now + timedelta(seconds=delay), reason=(outcome.reason or "transient")[:200]
                 )
                 status, detail = QUEUED, f"retry in {delay:g}s: {outcome.reason}"
                 retries.append((claimed.id, claimed.attempts, delay))
@@ -255,16 +431,11 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                 reason = outcome.reason or outcome.kind
                 if outcome.retryable:
                     reason = f"gave up after {claimed.attempts} attempts: {reason}"
-                values = dict(status=FAILED, last_error=reason[:200], final_at=now, claim_token=None)
+                statement = _RECORD_FAILED
+                params.update(reason=reason[:200])
                 status, detail = FAILED, reason
-            moved = session.execute(
-                update(SmsMessage)
-                .where(mine)
-                .values(updated_at=now, **values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if moved:
-                history(claimed.id, status, detail[:200], now, values.get("cost"))
+            if connection.execute(statement, params).rowcount:
+                history(claimed.id, status, detail[:200], now, cost)
             else:
                 # The sweeper took the row back meanwhile (stuck too long): it will be sent again.
                 log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
@@ -275,30 +446,45 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
 
 
 def send_batch(ctx: WorkerContext, first_id: int) -> int:
-    """Claim, send concurrently, record as answers come. Returns how many were accepted."""
+    """Claim a batch led by `first_id`, send it and record every answer before returning (what a
+    job does, in the caller's thread). Returns how many the provider accepted."""
     token, rows = claim(ctx, first_id)
     if not rows:
         return 0
     ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
+    return send_claimed(ctx, token, rows)
+
+
+def send_claimed(
+    ctx: WorkerContext, token: str, rows: list[_Claimed], sent: Callable[[int], None] | None = None
+) -> int:
+    """Send rows of claim `token` concurrently through `ctx.pool`, recording answers as they come
+    (`sent(n)` hears of each n answered). Returns how many the provider accepted."""
     started = time.perf_counter()
     pending: dict[Future[SendOutcome], _Claimed] = {
         ctx.pool.submit(ctx.sender.send, row.phone, row.body): row for row in rows
     }
     done_group: list[tuple[_Claimed, SendOutcome]] = []
-    accepted = 0
+    accepted = answered = 0
     last_flush = time.monotonic()
-    while pending:
-        done, _ = wait(list(pending), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
-        for future in done:
-            outcome = future.result()
-            accepted += outcome.accepted
-            done_group.append((pending.pop(future), outcome))
-        if done_group and (
-            not pending or len(done_group) >= RECORD_GROUP or time.monotonic() - last_flush >= RECORD_EVERY_S
-        ):
-            record(ctx, token, done_group)
-            done_group = []
-            last_flush = time.monotonic()
+    try:
+        while pending:
+            done, _ = wait(list(pending), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                accepted += outcome.accepted
+                done_group.append((pending.pop(future), outcome))
+            if sent is not None and done:
+                sent(len(done))
+                answered += len(done)
+            due = len(done_group) >= RECORD_GROUP or time.monotonic() - last_flush >= RECORD_EVERY_S
+            if done_group and (not pending or due):
+                record(ctx, token, done_group)
+                done_group = []
+                last_flush = time.monotonic()
+    finally:
+        if sent is not None and answered < len(rows):
+            sent(len(rows) - answered)  # room is room again, whatever became of the rest
     log.info(
         "sms batch sent",
         count=len(rows),

@@ -18,7 +18,7 @@ from sqlalchemy import DateTime, inspect, select, text
 from sqlalchemy.engine import make_url
 
 import records
-from common.db import Database, UtcNow, utcnow
+from common.db import Database, UtcNow, make_engine, utcnow
 from config import Settings
 from records.audit import AuditCheckpoint, AuditRecord
 from records.menus import MenuVersion
@@ -285,3 +285,57 @@ def test_migration_turns_local_time_written_by_now_into_utc(postgres_cluster, na
     assert drafts["edited"] == operator_saved
     database.engine.dispose()
     postgres_cluster.drop_database(name)
+
+
+@pytest.fixture()
+def server_database(postgres_cluster):
+    name = postgres_cluster.create_database()
+    yield postgres_cluster.url(name)
+    postgres_cluster.drop_database(name)
+
+
+def _backend_pid(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT pg_backend_pid()"))
+
+
+def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced_before_use(
+    postgres_cluster, server_database
+):
+    """A restart, a failover or an idle timeout kills a connection the pool keeps: the next
+    request gets a live one, not an error."""
+    engine = make_engine(server_database, ping_after_idle_s=0.0)
+    try:
+        dropped = _backend_pid(engine)
+        postgres_cluster.admin().execute("SELECT pg_terminate_backend(%s)", (dropped,))
+        gone = postgres_cluster.admin().execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (dropped,)
+        )
+        deadline = time.monotonic() + 10
+        while gone.fetchone()[0] and time.monotonic() < deadline:
+            gone = postgres_cluster.admin().execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (dropped,)
+            )
+        assert _backend_pid(engine) != dropped  # no OperationalError: the pool replaced it
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_used_moments_ago_is_not_pinged_again(server_database, monkeypatch):
+    engine = make_engine(server_database, ping_after_idle_s=60.0)
+    pings: list[object] = []
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda dbapi_conn: pings.append(dbapi_conn) or True)
+    try:
+        first = _backend_pid(engine)
+        assert [_backend_pid(engine) for _ in range(3)] == [first] * 3
+        assert pings == []
+    finally:
+        engine.dispose()
+    idle_at_once = make_engine(server_database, ping_after_idle_s=0.0)
+    monkeypatch.setattr(idle_at_once.dialect, "do_ping", lambda dbapi_conn: pings.append(dbapi_conn) or True)
+    try:
+        for _ in range(3):
+            _backend_pid(idle_at_once)
+        assert len(pings) == 2  # every checkout after the first (a new connection needs none)
+    finally:
+        idle_at_once.dispose()

@@ -1,20 +1,24 @@
 """`POST /sms/africastalking/delivery` (delivery reports) and `POST /sms/africastalking/inbound`
 (two-way SMS), as Africa's Talking posts them (form-encoded).
 
-Both take the same optional `?key=` secret as the USSD callback (`AT_CALLBACK_SECRET`), answer JSON,
-and are idempotent: reports are kept and only move a message forward; inbound messages act once per
-`id`. Bad input gets a 4xx with a reason; "cannot act now" gets a 503 so Africa's Talking retries.
+Both are `Callback`s (gateway/callbacks.py: served by the callback lane and by Flask's routes alike),
+take the same optional `?key=` secret and networks as the USSD callback (`AT_CALLBACK_SECRET`,
+`AT_ALLOWED_NETWORKS`), answer JSON, and are idempotent: reports are kept and only move a message
+forward; inbound messages act once per `id`. Bad input gets a 4xx with a reason; "cannot act now"
+(and any failure nothing else caught) gets a 503 so Africa's Talking retries.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import redis
-from flask import Blueprint, Response, jsonify, request
 
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, normalise_phone
 from gateway import metrics
 from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
+from gateway.callbacks import CallbackAnswer, CallbackRequest, json_answer
 from gateway.callers import CallerNetworks
 from sms.channel import InboundSms, SmsChannel
 from sms.delivery import DeliveryReport, UnknownReportStatus
@@ -28,12 +32,18 @@ INBOUND_FIELDS = {"id": 64, "from": 20, "text": 480}
 INBOUND_OPTIONAL = {"to": 20, "linkId": 64, "networkCode": 10, "date": 32}
 
 
-def _refuse(error: str, reason: str, status: int = 400) -> tuple[Response, int]:
-    return jsonify(error=error, reason=reason), status
+def _refuse(error: str, reason: str, status: int = 400) -> CallbackAnswer:
+    return json_answer({"error": error, "reason": reason}, status)
 
 
-def _form(optional: dict[str, int], required: dict[str, int]) -> dict[str, str]:
-    form = require(read_form(request), required)
+_FORBIDDEN = {
+    "network": _refuse("forbidden", "callbacks are not taken from this network", 403),
+    "bad_secret": _refuse("forbidden", "wrong or missing callback key", 403),
+}
+
+
+def _form(given: CallbackRequest, optional: dict[str, int], required: dict[str, int]) -> dict[str, str]:
+    form = require(read_form(given), required)
     for name, limit in optional.items():
         if len(form.get(name, "")) > limit:
             raise BadCallback(f"{name} over {limit} characters")
@@ -43,33 +53,49 @@ def _form(optional: dict[str, int], required: dict[str, int]) -> dict[str, str]:
     return form
 
 
-def sms_blueprint(
-    channel: SmsChannel,
-    *,
-    callback_secret: str,
-    phone_regions: tuple[str, ...],
-    networks: CallerNetworks | None = None,
-) -> Blueprint:
-    """Delivery reports and inbound SMS, acted on through `channel`; refused (403) unless they
-    carry `callback_secret` (when set) and come from `networks` (when any)."""
-    bp = Blueprint("africastalking_sms", __name__)
-    callers = networks or CallerNetworks()
+class _SmsCallback:
+    """What both SMS callbacks share (each a `Callback`, gateway/callbacks.py): refused with 403
+    unless they carry `callback_secret` (when set) and come from `networks` (when any); a failure
+    nothing else caught is a 503, so Africa's Talking posts again."""
 
-    @bp.before_request
-    def check_caller() -> tuple[Response, int] | None:
-        refused = caller_refused(request, callback_secret, callers)
-        if refused == "network":
-            metrics.CALLBACK_REJECTED.labels(refused).inc()
-            return _refuse("forbidden", "callbacks are not taken from this network", 403)
+    name: ClassVar[str]
+    path: ClassVar[str]
+    takes_token = False
+    fallback = _refuse("unavailable", "try again", 503)
+
+    def __init__(
+        self,
+        channel: SmsChannel,
+        *,
+        callback_secret: str,
+        phone_regions: tuple[str, ...],
+        networks: CallerNetworks | None = None,
+    ) -> None:
+        self.channel = channel
+        self.callback_secret = callback_secret
+        self.phone_regions = phone_regions
+        self.networks = networks or CallerNetworks()
+
+    def __call__(self, given: CallbackRequest) -> CallbackAnswer:
+        refused = caller_refused(given, self.callback_secret, self.networks)
         if refused:
             metrics.CALLBACK_REJECTED.labels(refused).inc()
-            return _refuse("forbidden", "wrong or missing callback key", 403)
-        return None
+            return _FORBIDDEN[refused]
+        return self.answer(given)
 
-    @bp.post("/sms/africastalking/delivery")
-    def delivery_report() -> tuple[Response, int]:
+    def answer(self, given: CallbackRequest) -> CallbackAnswer:
+        raise NotImplementedError
+
+
+class DeliveryReports(_SmsCallback):
+    """`POST /sms/africastalking/delivery`: kept, and moving their message forward only."""
+
+    name = "delivery_report"
+    path = "/sms/africastalking/delivery"
+
+    def answer(self, given: CallbackRequest) -> CallbackAnswer:
         try:
-            form = _form(DELIVERY_OPTIONAL, DELIVERY_FIELDS)
+            form = _form(given, DELIVERY_OPTIONAL, DELIVERY_FIELDS)
             retry_count = int(form["retryCount"]) if form.get("retryCount", "").strip() else None
         except BadCallback as exc:
             return _refuse("bad_request", exc.reason)
@@ -78,7 +104,7 @@ def sms_blueprint(
         phone = form.get("phoneNumber", "").strip() or None
         if phone:
             try:
-                phone = normalise_phone(phone, phone_regions)
+                phone = normalise_phone(phone, self.phone_regions)
             except InvalidPhoneNumber:
                 phone = None  # the report is still about our message; the number is only kept for reference
         report = DeliveryReport(
@@ -90,22 +116,28 @@ def sms_blueprint(
             retry_count=retry_count,
         )
         try:
-            outcome = channel.handle_report(report)
+            outcome = self.channel.handle_report(report)
         except UnknownReportStatus as exc:
             return _refuse("bad_status", str(exc))
         log.info(
             "delivery report", message_id=report.provider_message_id, status=report.status, outcome=outcome
         )
-        return jsonify(recorded=True, outcome=outcome), 200
+        return json_answer({"recorded": True, "outcome": outcome})
 
-    @bp.post("/sms/africastalking/inbound")
-    def inbound_sms() -> tuple[Response, int]:
+
+class InboundMessages(_SmsCallback):
+    """`POST /sms/africastalking/inbound`: a citizen's SMS, acted on once per `id`."""
+
+    name = "inbound_sms"
+    path = "/sms/africastalking/inbound"
+
+    def answer(self, given: CallbackRequest) -> CallbackAnswer:
         try:
-            form = _form(INBOUND_OPTIONAL, INBOUND_FIELDS)
+            form = _form(given, INBOUND_OPTIONAL, INBOUND_FIELDS)
         except BadCallback as exc:
             return _refuse("bad_request", exc.reason)
         try:
-            phone = normalise_phone(form["from"], phone_regions)
+            phone = normalise_phone(form["from"], self.phone_regions)
         except InvalidPhoneNumber as exc:
             return _refuse("bad_phone", exc.reason, 422)
         sms = InboundSms(
@@ -118,13 +150,12 @@ def sms_blueprint(
             date=form.get("date") or None,
         )
         try:
-            result = channel.handle_inbound(sms)
+            result = self.channel.handle_inbound(sms)
         except LookupUnavailable as exc:
             log.warning("inbound sms deferred: core service unavailable", reason=str(exc))
             return _refuse("unavailable", "the core service cannot answer now; try again", 503)
         except redis.RedisError as exc:
             log.warning("inbound sms deferred: redis unavailable", error=type(exc).__name__)
             return _refuse("unavailable", "try again", 503)
-        return jsonify(duplicate=result.duplicate, command=result.command, reply=result.reply_id), 200
-
-    return bp
+        answer = {"duplicate": result.duplicate, "command": result.command, "reply": result.reply_id}
+        return json_answer(answer)

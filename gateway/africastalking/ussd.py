@@ -22,6 +22,7 @@ from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
 from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
 from gateway.africastalking.transcript import AGGREGATOR, transcript_hop
+from gateway.callbacks import CallbackAnswer, CallbackRequest, callback_blueprint, from_flask
 from gateway.callers import CallerNetworks
 from gateway.replies import polite
 from gateway.ussd import HopService
@@ -44,79 +45,101 @@ def render_at(body: str, final: bool) -> str:
     return ("END " if final else "CON ") + body
 
 
-def _plain(text: str, status: int = 200) -> Response:
-    return Response(text, status=status, mimetype="text/plain")
-
-
-def _end(reason: str, key: str) -> Response:
-    metrics.CALLBACK_REJECTED.labels(reason).inc()
-    return _plain(render_at(polite(key), final=True))
-
-
-def ussd_blueprint(
-    hops: HopService,
-    *,
-    callback_secret: str,
-    phone_regions: tuple[str, ...],
-    transcript_key: bytes,
-    database: Database,
-    pseudonym: Callable[[str], str],
-    drafts: DraftNotices | None = None,
-    networks: CallerNetworks | None = None,
-) -> Blueprint:
-    """The USSD callback and the session-end events, answering through `hops`.
+class UssdCallback:
+    """`POST /ussd/africastalking`, a `Callback` (gateway/callbacks.py): the callback
+    lane and Flask's route serve it alike.
 
     `callback_secret` (when set) and `networks` (when any) decide who may post: anyone else gets
-    403 and nothing is acted on. `transcript_key` keys the replay digest of transcripts (the same
-    on every process); `pseudonym` turns a phone into the keyed hash kept with a session-end record;
-    `drafts` hears of sessions that ended without success, so a dropped application's draft is
-    announced.
+    403 with a polite `END` and nothing is acted on. Garbage gets a polite `END` with HTTP 200.
+    `transcript_key` keys the replay digest of transcripts (the same on every process).
     """
-    callers = networks or CallerNetworks()
-    bp = Blueprint("africastalking_ussd", __name__)
 
-    @bp.post("/ussd/africastalking")
-    def ussd_callback() -> Response:
-        refused = caller_refused(request, callback_secret, callers)
+    name = "ussd_callback"
+    path = "/ussd/africastalking"
+    takes_token = False
+    fallback = CallbackAnswer(200, render_at(polite("error"), final=True))
+
+    def __init__(
+        self,
+        hops: HopService,
+        *,
+        callback_secret: str,
+        phone_regions: tuple[str, ...],
+        transcript_key: bytes,
+        networks: CallerNetworks | None = None,
+    ) -> None:
+        self.hops = hops
+        self.callback_secret = callback_secret
+        self.phone_regions = phone_regions
+        self.transcript_key = transcript_key
+        self.networks = networks or CallerNetworks()
+        # The refusals never change: rendered once.
+        self._forbidden = CallbackAnswer(403, "END " + polite("error"))
+        self._bad_request = CallbackAnswer(200, render_at(polite("bad_request"), final=True))
+        self._not_served = CallbackAnswer(200, render_at(polite("number_not_served"), final=True))
+
+    def __call__(self, given: CallbackRequest) -> CallbackAnswer:
+        refused = caller_refused(given, self.callback_secret, self.networks)
         if refused:
             metrics.CALLBACK_REJECTED.labels(refused).inc()
-            return _plain("END " + polite("error"), status=403)
+            return self._forbidden
         try:
-            form = require(read_form(request), USSD_FIELDS)
+            form = require(read_form(given), USSD_FIELDS)
         except BadCallback as exc:
             log.warning("ussd callback refused", reason=exc.reason)
-            return _end("bad_request", "bad_request")
-        if not form["sessionId"].strip():
-            return _end("bad_request", "bad_request")
+            metrics.CALLBACK_REJECTED.labels("bad_request").inc()
+            return self._bad_request
+        session_id = form["sessionId"].strip()
+        if not session_id:
+            metrics.CALLBACK_REJECTED.labels("bad_request").inc()
+            return self._bad_request
         try:
-            phone = normalise_phone(form["phoneNumber"], phone_regions)
+            phone = normalise_phone(form["phoneNumber"], self.phone_regions)
         except InvalidPhoneNumber as exc:
             log.warning("ussd callback refused", reason=f"phone: {exc.reason}")
-            return _end("bad_phone", "number_not_served")
+            metrics.CALLBACK_REJECTED.labels("bad_phone").inc()
+            return self._not_served
         hop = transcript_hop(
-            session_id=form["sessionId"].strip(),
+            session_id=session_id,
             phone=phone,
             service_code=form["serviceCode"].strip(),
             network=form["networkCode"].strip(),
             text=form["text"],
-            key=transcript_key,
+            key=self.transcript_key,
         )
-        reply = hops.handle(hop)
-        return _plain(render_at(reply.body, reply.final))
+        reply = self.hops.handle(hop)
+        return CallbackAnswer(200, render_at(reply.body, reply.final))
+
+
+def ussd_blueprint(
+    callback: UssdCallback,
+    *,
+    database: Database,
+    pseudonym: Callable[[str], str],
+    drafts: DraftNotices | None = None,
+) -> Blueprint:
+    """The USSD callback's Flask route (`callback`, also served by the callback lane) and the
+    session-end events, refused like the callback (its secret and networks).
+
+    `pseudonym` turns a phone into the keyed hash kept with a session-end record; `drafts` hears of
+    sessions that ended without success, so a dropped application's draft is announced.
+    """
+    bp = callback_blueprint("africastalking_ussd", callback)
 
     @bp.post("/ussd/africastalking/events")
     def session_end_event() -> tuple[Response, int] | Response:
         """Record the aggregator's end-of-session report once per sessionId; repeats are acknowledged."""
-        refused = caller_refused(request, callback_secret, callers)
+        given = from_flask(request)
+        refused = caller_refused(given, callback.callback_secret, callback.networks)
         if refused:
             metrics.CALLBACK_REJECTED.labels(refused).inc()
             return jsonify(error="forbidden", message=_FORBIDDEN[refused]), 403
         try:
-            form = require(read_form(request), EVENT_FIELDS)
+            form = require(read_form(given), EVENT_FIELDS)
         except BadCallback as exc:
             return jsonify(error="bad_request", message=exc.reason), 400
         try:
-            phone: str | None = normalise_phone(form["phoneNumber"], phone_regions)
+            phone: str | None = normalise_phone(form["phoneNumber"], callback.phone_regions)
         except InvalidPhoneNumber:
             phone = None
         status = form["status"]
@@ -165,7 +188,7 @@ def ussd_blueprint(
             return jsonify(error="bad_request", message=error.description), error.code
         metrics.HOP_ERRORS.labels("unhandled").inc()
         log.exception("unhandled error in a USSD callback")
-        return _plain(render_at(polite("error"), final=True))
+        return Response(callback.fallback.body, mimetype=callback.fallback.mimetype)
 
     return bp
 

@@ -1,7 +1,8 @@
 """Aggregator callbacks, attacked: a forger posts as any phone to the USSD, session-end, delivery
 report and inbound-SMS endpoints, without the callback secret, with a wrong one, from a network
 that is not Africa's Talking's, and with an X-Forwarded-For written to look like it. Each is
-refused with 403 and nothing is acted on: no session, no record, no opt-out, no SMS."""
+refused with 403 and nothing is acted on: no session, no record, no opt-out, no SMS; whether the
+callback lane or Flask's route answers the USSD callback."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ FORMS = {
     "/sms/africastalking/delivery": {"id": "ATXid_forged", "status": "Failed", "phoneNumber": PHONE},
     "/sms/africastalking/inbound": {"id": "ATMsg_forged", "from": PHONE, "to": "22384", "text": "STOP"},
 }
+
+
+@pytest.fixture(params=["lane", "flask"])
+def settings(settings, database_url, request):
+    """Every attack runs twice: on the callback lane and on Flask's routes."""
+    return replace(settings, callback_lane=request.param == "lane")
 
 
 def gateway(settings, **changes):
@@ -106,6 +113,8 @@ def test_the_real_aggregator_gets_through_directly_and_behind_the_proxy(settings
     direct = gateway(settings, at_allowed_networks=(AT_NETWORK,))
     assert post(direct, "/ussd/africastalking", SECRET).get_data(as_text=True).startswith("CON Welcome")
     proxied = gateway(settings, at_allowed_networks=(AT_NETWORK,), trusted_proxy_count=1)
+    hop = post(proxied, "/ussd/africastalking", SECRET, address="10.0.0.2", forwarded=AT_ADDRESS)
+    assert hop.status_code == 200 and hop.get_data(as_text=True).startswith("CON Welcome")
     answer = post(proxied, "/sms/africastalking/inbound", SECRET, address="10.0.0.2", forwarded=AT_ADDRESS)
     assert answer.status_code == 200 and answer.json["command"] == "stop"
 

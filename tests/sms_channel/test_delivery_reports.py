@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from records.sms import SmsDeliveryReport
+from records.sms import SmsDeliveryReport, SmsStatusChange
 from sms.worker import send_batch
 from tests.sms_channel.conftest import rows
 
@@ -130,3 +130,36 @@ def test_the_callback_secret_is_checked_when_configured(settings, sent):
     assert report(client, sent, "Success").status_code == 403
     assert report(client, sent, "Success", key="wrong").status_code == 403
     assert report(client, sent, "Success", key="s3cret").status_code == 200
+
+
+def test_an_applied_report_leaves_the_same_trace_on_every_database(app, client, channel, sent):
+    """On PostgreSQL the usual report is one statement, on SQLite several: the same rows either way."""
+    assert report(client, sent, "Failed", failureReason="UserIsInactive", retryCount="2").status_code == 200
+    [message] = rows(channel.database)
+    with channel.database.session() as session:
+        history = session.execute(
+            select(SmsStatusChange.status, SmsStatusChange.detail)
+            .where(SmsStatusChange.message_id == message.id)
+            .order_by(SmsStatusChange.id)
+        ).all()
+        kept = session.scalars(select(SmsDeliveryReport)).one()
+    assert [tuple(entry) for entry in history] == [
+        ("queued", "help"),
+        ("sending", "attempt 1"),
+        ("sent", "Sent (101)"),
+        ("failed", "report Failed: UserIsInactive"),
+    ]
+    assert (kept.provider_message_id, kept.status, kept.failure_reason, kept.retry_count) == (
+        sent,
+        "Failed",
+        "UserIsInactive",
+        2,
+    )
+    assert (kept.phone, kept.network_code, kept.message_id) == ("+254712345678", "63902", message.id)
+    assert kept.applied_at is not None and kept.applied_at == kept.received_at == message.final_at
+    events = [
+        {k.decode(): v.decode() for k, v in fields.items()}
+        for _, fields in app.extensions["redis"].xrange("audit:events")
+        if fields[b"kind"] == b"sms"
+    ]
+    assert (events[-1]["status"], events[-1]["reason"]) == ("failed", "UserIsInactive")

@@ -4,12 +4,15 @@ opt-out, statusCode judging, retries, the double-send guard and the sweeper."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import requests
 from sqlalchemy import select, update
 
+from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
 from records.sms import SENDING, SmsMessage, SmsOptOut, SmsStatusChange, utcnow
-from sms.worker import send_batch, sweep
+from sms.worker import WorkerContext, send_batch, start_batch, sweep
 from stand_ins.at_sandbox.testing import set_faults
 from tests.sms_channel.conftest import drain, rows
 
@@ -201,3 +204,63 @@ def test_the_simulator_shows_new_sms_for_its_phone(channel, worker, sandbox):
     box = sms_box(message)
     assert box.startswith("╔") and "HELP" in box.upper()
     assert PhoneInbox("+254712345678", "http://127.0.0.1:9").available is False
+
+
+def wait_for(predicate, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_job_returns_once_its_batch_is_claimed_and_the_batch_is_sent_behind_it(channel, worker, sandbox):
+    set_faults(sandbox.url, {"latency_ms": 400})
+    ids = [channel.outbox.enqueue("help", f"07123456{n:02d}", {}).id for n in range(5)]
+    started = time.monotonic()
+    assert start_batch(worker, ids[0]) == 5
+    assert time.monotonic() - started < 0.4  # the provider has not answered yet
+    assert {r.status for r in rows(channel.database)} == {SENDING}
+    assert wait_for(lambda: {r.status for r in rows(channel.database)} == {"sent"})
+    assert sorted(m["to"] for m in received(sandbox)) == sorted({r.phone for r in rows(channel.database)})
+    assert start_batch(worker, ids[0]) == 0  # its job again: nothing claimed, nothing sent twice
+
+
+def test_a_worker_never_has_more_rows_on_their_way_than_it_has_send_threads(app, channel, sandbox):
+    from dataclasses import replace
+
+    set_faults(sandbox.url, {"latency_ms": 200})
+    at_provider = sandbox.app.extensions["at_sandbox"].faults  # .sleeping: sends held right now
+    base = app.extensions["sms"]
+    context = WorkerContext(
+        settings=replace(base.settings, sms_send_threads=3),
+        database=base.database,
+        outbox=base.outbox,
+        sender=AfricasTalkingSender(ProviderConfig(api_url=sandbox.url, timeout=(1.0, 2.0))),
+        language_of=base.language_of,
+    )
+    peaks: list[int] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        while not watching.is_set():
+            peaks.append(at_provider.sleeping)
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        ids = [channel.outbox.enqueue("help", f"07123457{n:02d}", {}).id for n in range(7)]
+        assert start_batch(context, ids[0]) == 3  # room for 3, though a batch may hold 20
+        claimed = 3
+        while claimed < 7:  # each call waits for room, then claims what there is room for
+            queued = [r.id for r in rows(channel.database) if r.status == "queued"]
+            claimed += start_batch(context, queued[0])
+    finally:
+        context.close()  # waits for every batch on its way
+        watching.set()
+        watcher.join()
+    assert max(peaks) == 3
+    assert [r.status for r in rows(channel.database)] == ["sent"] * 7
+    assert len(received(sandbox)) == 7

@@ -1,13 +1,21 @@
-"""`make bench`: hops per second and latency of the gateway as `make run` serves it, against the floor.
+"""`make bench`: the gateway side by side with its floors and with the fastest USSD stack, in one run.
 
-Both are served by granian (WSGI, same workers and threads) on a fresh embedded Redis and loaded by
-wrk (a separate process) playing realistic multi-hop sessions: dial, Help, a topic, back, another
-topic, back, home. Each is measured at its peak (closed loop) and again paced at half the gateway's
-peak, where p99 is what a citizen feels. Then Redis memory per live session is measured with
-MEMORY USAGE on sessions parked mid-journey.
+Four servers, same workload, same machine, loaded one after another by wrk (a separate process):
 
-Prints figures; asserts nothing. Targets (2-core machine): gateway >= 0.8 x floor hops/s, p99 under
-25 ms at half the peak rate, <= 1 KB of Redis per live session.
+- the gateway as deployed: granian, the audit trail on, the RQ worker running, the callback lane;
+- the Flask + redis floor: a bare Flask handler doing one GET and one SET per hop;
+- the raw WSGI + redis floor: the same GET and SET with no framework at all;
+- ussd-menu-builder on Node (Debian's nodejs; `npm install` into the run's temp dir, never into the
+  repository), Redis sessions through its sessionConfig, 2 processes via node:cluster.
+
+Plus, for what each change bought, the gateway with its callbacks served by Flask's route
+(CALLBACK_LANE=0). Workload: 32 connections, 2,000 interleaved sessions of dial, one menu option,
+back. Three interleaved rounds with a rotating order; medians and every round's figure are printed,
+with ratios. Then hops that run an action against the reference core (Apply from an unregistered
+phone, Track an unknown reference), the gateway's p99 at half its peak, and Redis memory per live
+session (MEMORY USAGE). Prints figures; asserts nothing.
+
+Prerequisites (the benchmark's own, not the test suite's): `apt-get install wrk nodejs npm`.
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ from tools.run_all import free_port, gateway_command, redis_command, wait_for_po
 
 ROOT = Path(__file__).resolve().parents[2]
 LUA = Path(__file__).with_name("sessions.lua")
+NODE_APP = Path(__file__).with_name("node_menu.js")
+MENU_HOPS = ",7,7*0"  # dial, Help, back
+ACTION_HOPS = {
+    "Apply (unregistered: core lookup)": ",2,2*0",
+    "Track (core lookup of a reference)": ",3,3*ECZ-0000AA",
+}
 
 
 def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
@@ -65,13 +79,21 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, connections: int, seconds: int, delay_ms: float = 0) -> dict[str, float]:
-    env = {**os.environ, "BENCH_DELAY_MS": str(int(delay_ms))}
+def wrk(
+    url: str, connections: int, seconds: int, delay_ms: float = 0, steps: str = MENU_HOPS, threads: int = 4
+) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "BENCH_DELAY_MS": str(int(delay_ms)),
+        "BENCH_STEPS": steps,
+        "BENCH_THREADS": str(threads),
+        "BENCH_SESSIONS": "2000",
+    }
     out = subprocess.run(
         [
             "wrk",
             "-t",
-            str(connections),
+            str(threads),
             "-c",
             str(connections),
             "-d",
@@ -95,22 +117,32 @@ def wrk(url: str, connections: int, seconds: int, delay_ms: float = 0) -> dict[s
     return figures
 
 
-def gunicorn_command(target: str, port: int, workers: str, threads: int) -> list[str]:
-    command = [str(Path(sys.executable).parent / "gunicorn"), "-w", workers, "-b", f"127.0.0.1:{port}"]
-    if threads > 1:
-        command += ["-k", "gthread", "--threads", str(threads)]
-    return [*command, "--log-level", "warning", f"{target}()"]
-
-
-def serve_and_load(name: str, command: list[str], env: dict[str, str], port: int, args, delay_ms: float = 0):
-    """Start one server, warm it up, load it for `args.seconds`, stop it; wrk's figures."""
-    log = Path(tempfile.gettempdir()) / f"bench-{name}.log"
+def serve_and_load(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    args,
+    delay_ms: float = 0,
+    steps: str = MENU_HOPS,
+    helpers: tuple[list[str], ...] = (),
+):
+    """Start one server (and its helper processes), warm it up, load it for `args.seconds`, stop it."""
+    log = Path(tempfile.gettempdir()) / f"bench-{name.replace(' ', '_')}.log"
     process = start(command, env, port, log)
+    extra = [
+        subprocess.Popen(
+            h, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        for h in helpers
+    ]
     url = f"http://127.0.0.1:{port}/ussd/africastalking"
     try:
-        wrk(url, args.connections, 2)  # warm up: imports, connection pools, page caches
-        return wrk(url, args.connections, args.seconds, delay_ms)
+        wrk(url, args.connections, 2, steps=steps)  # warm up: imports, connection pools, page caches
+        return wrk(url, args.connections, args.seconds, delay_ms, steps=steps)
     finally:
+        for helper in extra:
+            stop(helper)
         stop(process)
 
 
@@ -155,26 +187,37 @@ def session_memory(
     }
 
 
+def install_node_library(workdir: Path) -> Path | None:
+    """`npm install ussd-menu-builder redis` under `workdir`; None (and why) when Node is missing."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        print("ussd-menu-builder skipped: needs Debian's nodejs and npm (apt-get install nodejs npm)")
+        return None
+    folder = workdir / "node"
+    folder.mkdir()
+    subprocess.run(
+        ["npm", "install", "--silent", "--no-audit", "--no-fund", "ussd-menu-builder@1.2.0", "redis@4"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    return folder / "node_modules"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--workers", default=os.environ.get("GATEWAY_WORKERS", "2"))
-    parser.add_argument(
-        "--compare-servers", action="store_true", help="also serve the floor with gunicorn (sync, gthread)"
-    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("make bench needs wrk: apt-get install wrk")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    redis_port = free_port()
+    node_modules = install_node_library(workdir)
+    redis_port, core_port = free_port(), free_port()
     redis_process = start(
-        redis_command(redis_port, workdir),
-        dict(os.environ),
-        redis_port,
-        workdir / "redis.log",
+        redis_command(redis_port, workdir), dict(os.environ), redis_port, workdir / "redis.log"
     )
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     base_env = {
@@ -187,8 +230,16 @@ def main() -> int:
         **base_env,
         "DATABASE_URL": f"sqlite:///{workdir / 'gateway.db'}",
         "VAR_DIR": str(workdir),
+        "SECRET_KEY": "bench-secret",
+        "LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
         "RATE_LIMIT_PER_MINUTE": os.environ.get("RATE_LIMIT_PER_MINUTE", "30"),
+        "AUDIT_ENABLED": "1",
+        "CORE_URL": f"http://127.0.0.1:{core_port}",
+        "CORE_PORT": str(core_port),
+        "CORE_DATABASE_URL": f"sqlite:///{workdir / 'core.db'}",
+        "CORE_REGISTER_URL": f"sqlite:///{workdir / 'register.db'}",
+        "CORE_ID_HASH_KEY": "bench-national-id-hash-key",
     }
     (workdir / "prometheus").mkdir()
     subprocess.run(
@@ -198,73 +249,108 @@ def main() -> int:
         check=True,
         capture_output=True,
     )
+    core_process = start(
+        [sys.executable, "-m", "stand_ins.core_service"], gateway_env, core_port, workdir / "core.log"
+    )
+    rq_worker = [str(Path(sys.executable).parent / "flask"), "--app", "app", "worker"]
 
-    def floor_command(port: int) -> list[str]:
-        command = gateway_command(port)
-        command[command.index("app:create_app")] = "tools.bench.floor_app:create_app"
+    def python_app(target: str):
+        def command(port: int) -> list[str]:
+            command = gateway_command(port)
+            command[command.index("app:create_app")] = target
+            return command
+
         return command
 
-    variants = {
-        "floor": (floor_command, base_env),
-        "gateway": (gateway_command, {**gateway_env, "AUDIT_ENABLED": "1"}),
-        "gateway, no audit trail": (gateway_command, {**gateway_env, "AUDIT_ENABLED": "0"}),
+    def node_command(port: int) -> list[str]:
+        return ["node", str(NODE_APP)]
+
+    variants: dict[str, tuple] = {
+        "gateway": (gateway_command, gateway_env, (rq_worker,)),
+        "Flask + redis floor": (python_app("tools.bench.floor_app:create_app"), base_env, ()),
+        "raw WSGI + redis floor": (python_app("tools.bench.raw_floor:create_app"), base_env, ()),
+        "gateway, Flask route": (gateway_command, {**gateway_env, "CALLBACK_LANE": "0"}, (rq_worker,)),
     }
-    peaks: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    if node_modules is not None:
+        variants["ussd-menu-builder (Node)"] = (
+            node_command,
+            {**base_env, "NODE_PATH": str(node_modules), "NODE_WORKERS": "2"},
+            (),
+        )
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    action_runs: dict[str, list[dict[str, float]]] = {name: [] for name in ACTION_HOPS}
+
+    def load(name: str, steps: str = MENU_HOPS, delay_ms: float = 0) -> dict[str, float]:
+        command, env, helpers = variants[name]
+        port = free_port()
+        env = {**env, "PORT": str(port)}
+        return serve_and_load(name, command(port), env, port, args, delay_ms, steps, helpers)
+
     try:
-        # Interleaved rounds: a slow moment of the machine hits every variant, not just one.
         names = list(variants)
         for round_number in range(args.rounds):
-            # Rotate the order too, so that no variant always runs in the same position.
+            # Interleaved and rotated: a slow moment of the shared machine hits every variant alike.
             shift = round_number % len(names)
             for name in names[shift:] + names[:shift]:
-                command, env = variants[name]
-                port = free_port()
-                peaks[name].append(serve_and_load(name, command(port), env, port, args))
-        peak = {name: {k: median([r[k] for r in runs]) for k in runs[0]} for name, runs in peaks.items()}
-        paced = {}
-        target = peak["gateway"]["rate"] / 2  # half the gateway's peak, for both
-        for name in ("floor", "gateway"):
-            command, env = variants[name]
-            delay = max(args.connections * 1000 / target - peak[name]["p50"], 0)
-            port = free_port()
-            paced[name] = serve_and_load(f"{name}-paced", command(port), env, port, args, delay)
+                runs[name].append(load(name))
+            for label, steps in ACTION_HOPS.items():
+                action_runs[label].append(load("gateway", steps))
+        peak = {name: {k: median([r[k] for r in rs]) for k in rs[0]} for name, rs in runs.items()}
+        actions = {name: {k: median([r[k] for r in rs]) for k in rs[0]} for name, rs in action_runs.items()}
+        target = peak["gateway"]["rate"] / 2
+        delay = args.connections * 1000 / target  # each connection waits this long between hops
+        paced = load("gateway", delay_ms=delay)
         memory = session_memory(redis_url, gateway_env, free_port())
-        others = []
-        if args.compare_servers:
-            for label, threads in (("gunicorn sync", 1), ("gunicorn gthread x4", 4)):
-                port = free_port()
-                command = gunicorn_command("tools.bench.floor_app:create_app", port, args.workers, threads)
-                others.append((f"floor under {label}", serve_and_load(label, command, base_env, port, args)))
     finally:
+        stop(core_process)
         stop(redis_process)
 
     print(
-        f"\nUSSD hop benchmark: granian WSGI, {args.workers} workers, wrk {args.connections} connections, "
-        f"{args.seconds}s per run, median of {args.rounds} interleaved rounds, {os.cpu_count()} cores"
+        f"\nUSSD hops: wrk {args.connections} connections, 2,000 interleaved sessions (dial, Help, back), "
+        f"{args.seconds}s per run, {args.rounds} interleaved rounds, {os.cpu_count()} cores, "
+        f"load average at the end {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'':34} {'hops/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    rows = [(f"{name} peak", fig) for name, fig in peak.items()]
-    rows += [(f"{name} at half the gateway's peak", fig) for name, fig in paced.items()]
-    rows += others
-    for label, fig in rows:
-        print(
-            f"{label:34} {fig['rate']:>10.0f} {fig['p50']:>8.2f} {fig['p90']:>8.2f} {fig['p99']:>8.2f} "
-            f"{fig['non2xx']:>8.0f}"
-        )
-    for name, runs in peaks.items():
-        rates = ", ".join(str(round(r["rate"])) for r in runs)
-        print(f"  {name} peaks per round: {rates}")
-    ratio = peak["gateway"]["rate"] / peak["floor"]["rate"]
-    audit_cost = 1 - peak["gateway"]["rate"] / peak["gateway, no audit trail"]["rate"]
-    print(f"\ngateway / floor hops/s: {ratio:.2f}  (target >= 0.80)")
-    print(f"audit trail's cost in hops/s: {audit_cost:.1%}  (target <= 10%)")
-    print(f"gateway p99 at half its peak: {paced['gateway']['p99']:.2f} ms  (target < 25 ms)")
+    node = peak.get("ussd-menu-builder (Node)")
     print(
-        f"Redis per live session (MEMORY USAGE of all its phone's keys): "
-        f"{memory['memory_usage_per_session']:.0f} B avg, {memory['memory_usage_max']:.0f} B max "
-        "(target <= 1024 B)"
+        f"{'':34} {'hops/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'/gateway':>9} {'/Node':>6}",
+        end="",
     )
-    print(f"Redis used_memory delta per session: {memory['used_memory_delta_per_session']:.0f} B")
+    print("  rounds")
+    for name, fig in peak.items():
+        rounds = ", ".join(str(round(r["rate"])) for r in runs[name])
+        vs_node = f"{fig['rate'] / node['rate']:.2f}" if node else "-"
+        print(
+            f"{name:34} {fig['rate']:>8.0f} {fig['p50']:>7.2f} {fig['p99']:>7.2f} {fig['non2xx']:>8.0f} "
+            f"{fig['rate'] / peak['gateway']['rate']:>9.2f} {vs_node:>6}  {rounds}"
+        )
+    print("\nHops that run an action against the reference core (gateway, same workload shape):")
+    for name, fig in actions.items():
+        rounds = ", ".join(str(round(r["rate"])) for r in action_runs[name])
+        print(
+            f"{name:34} {fig['rate']:>8.0f} {fig['p50']:>7.2f} {fig['p99']:>7.2f} {fig['non2xx']:>8.0f} "
+            f"{fig['rate'] / peak['gateway']['rate']:>9.2f}  {rounds}"
+        )
+    print("\nRatios (targets in docs/performance.md):")
+    if node:
+        print(
+            f"  gateway / ussd-menu-builder hops/s: {peak['gateway']['rate'] / node['rate']:.2f}",
+            "(target >= 1.0)",
+        )
+    print(f"  gateway / Flask floor: {peak['gateway']['rate'] / peak['Flask + redis floor']['rate']:.2f}")
+    print(
+        f"  gateway / raw WSGI floor: {peak['gateway']['rate'] / peak['raw WSGI + redis floor']['rate']:.2f}"
+    )
+    print(f"  lane / Flask route: {peak['gateway']['rate'] / peak['gateway, Flask route']['rate']:.2f}")
+    print(
+        f"  gateway at half its peak ({target:.0f} hops/s offered, {paced['rate']:.0f} served): "
+        f"p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms  (target p99 <= 25 ms)"
+    )
+    print(
+        f"  Redis per live session (MEMORY USAGE of all its phone's keys): "
+        f"{memory['memory_usage_per_session']:.0f} B avg, {memory['memory_usage_max']:.0f} B max "
+        "(target <= 512 B); "
+        f"used_memory delta {memory['used_memory_delta_per_session']:.0f} B"
+    )
     return 0
 
 

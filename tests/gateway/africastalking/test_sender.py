@@ -1,7 +1,11 @@
 import json
 import logging
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import africastalking
 import pytest
@@ -197,15 +201,84 @@ def test_send_many_is_concurrent_and_keeps_order(sandbox):
 
 
 @pytest.mark.filterwarnings("ignore:Sandbox is currently not available")
-def test_connect_reapplies_the_url_after_the_sdk_is_reinitialised(sandbox):
+def test_the_sender_keeps_its_own_service_whatever_the_sdk_globals_become(sandbox):
     sender = AfricasTalkingSender(ProviderConfig(api_url=sandbox.url))
     africastalking.initialize("sandbox", "someone-else")  # e.g. another module using the SDK
-    assert sender.send(PHONE, "still ours").accepted  # the sender keeps its own configured service
+    assert sender.send(PHONE, "still ours").accepted
     assert africastalking.SMS._baseUrl == "https://api.sandbox.africastalking.com/version1"
     service = connect(ProviderConfig(api_url=f"{sandbox.url}/version1/"))
-    assert service is africastalking.SMS
+    assert service is not africastalking.SMS
     assert service._baseUrl == service._contentUrl == f"{sandbox.url}/version1"
     assert connect(ProviderConfig(username="live-user"))._baseUrl == "https://api.africastalking.com/version1"
+
+
+class KeepAliveProvider:
+    """A provider that keeps connections open (HTTP/1.1, as Africa's Talking and the granian-served
+    sandbox do; werkzeug's test server closes each one) and notes the connection of every send."""
+
+    def __init__(self) -> None:
+        provider = self
+        self.sends: list[tuple[str, int]] = []  # (message, client port)
+        self.connections: list[socket.socket] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                provider.connections.append(self.connection)
+
+            def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                provider.sends.append((form["message"][0], self.client_address[1]))
+                recipient = {"statusCode": 101, "number": form["to"][0], "status": "Success"}
+                recipient |= {"cost": "KES 0.8000", "messageId": f"ATXid_{len(provider.sends)}"}
+                body = json.dumps({"SMSMessageData": {"Message": "Sent", "Recipients": [recipient]}}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def keep_alive_provider():
+    provider = KeepAliveProvider()
+    yield provider
+    provider.close()
+
+
+def test_sends_reuse_their_threads_connection(keep_alive_provider, monkeypatch):
+    """The SDK alone opens a connection per message (`requests.post`); the sender never does."""
+
+    def new_connection(*_args, **_kwargs):
+        raise AssertionError("a message sent on a new connection")
+
+    monkeypatch.setattr(requests, "post", new_connection)
+    sender = AfricasTalkingSender(ProviderConfig(api_url=keep_alive_provider.url, timeout=(1.0, 2.0)))
+    outcomes = [sender.send(PHONE, f"message {n}") for n in range(3)]
+    assert [o.message_id for o in outcomes] == ["ATXid_1", "ATXid_2", "ATXid_3"]
+    assert len({port for _, port in keep_alive_provider.sends}) == 1
+
+
+def test_a_kept_connection_the_provider_closed_is_replaced_before_use(keep_alive_provider):
+    sender = AfricasTalkingSender(ProviderConfig(api_url=keep_alive_provider.url, timeout=(1.0, 2.0)))
+    assert sender.send(PHONE, "first").accepted
+    keep_alive_provider.connections[0].shutdown(socket.SHUT_RDWR)  # an idle connection timed out
+    assert sender.send(PHONE, "second").accepted
+    assert [message for message, _ in keep_alive_provider.sends] == ["first", "second"]
+    assert len({port for _, port in keep_alive_provider.sends}) == 2
 
 
 def test_config_from_env(monkeypatch):

@@ -9,11 +9,17 @@ from config import KNOWN_AGGREGATORS
 from tests.gateway.arkesel.caller import SteppingClock
 
 
-@pytest.fixture()
-def settings(settings, database_url):
+@pytest.fixture(params=["lane", "flask"])
+def settings(settings, database_url, request):
     # database_url named here too: pytest does not follow an overridden fixture's own arguments when it
     # decides what to parametrize (SQLite and PostgreSQL).
-    return replace(settings, aggregators=KNOWN_AGGREGATORS, phone_regions=("KE", "GH"))
+    # Every callback test runs twice: through the callback lane and through Flask's routes.
+    return replace(
+        settings,
+        callback_lane=request.param == "lane",
+        aggregators=KNOWN_AGGREGATORS,
+        phone_regions=("KE", "GH"),
+    )
 
 
 @pytest.fixture()
