@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.africastalking.transcript import transcript_hop
+from gateway.africastalking.ussd import transcript_hop
 from gateway.hop import Hop
 
 TEST_TRANSCRIPT_KEY = b"test-transcript-key"

@@ -2,12 +2,19 @@
 
 Every USSD callback gets HTTP 200 `text/plain` starting with `CON ` or `END ` — except a wrong
 callback secret, which gets 403 — because anything else makes the aggregator drop the citizen.
-The callback turns the form into a neutral `Hop` (transcript.py), asks the hop service, and renders
-the `HopReply` as `CON …` (waits for input) or `END …` (closes).
+The callback turns the form into a neutral `Hop`, asks the hop service, and renders the `HopReply`
+as `CON …` (waits for input) or `END …` (closes).
+
+Africa's Talking resends every key of the session on each hop (`text=1*2*3`): `transcript_hop`
+turns that into a `Hop` whose new inputs the hop service picks without ever seeing the transcript.
+The replay key is a keyed digest (BLAKE2b MAC) of the transcript under the transcript-mac key
+derived from SECRET_KEY (common/keys.py), so the session store keeps neither the keys (they hold
+PINs and ID numbers) nor a hash that could be tried against every 4-digit PIN.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,14 +28,52 @@ from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, mask_phone, normalise_phone
 from gateway import metrics
 from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
-from gateway.africastalking.transcript import AGGREGATOR, transcript_hop
 from gateway.callbacks import CallbackAnswer, CallbackRequest, callback_blueprint, from_flask
 from gateway.callers import CallerNetworks
+from gateway.hop import Hop
 from gateway.replies import polite
 from gateway.ussd import HopService
 from records.ussd import UssdSessionEnd
 
 log = get_logger("gateway.africastalking")
+
+AGGREGATOR = "africastalking"
+_DIGEST_SIZE = 8
+
+
+def replay_key(text: str, key: bytes) -> str:
+    """The replay key of one transcript."""
+    return hashlib.blake2b(text.encode("utf-8"), key=key, digest_size=_DIGEST_SIZE).hexdigest()
+
+
+def transcript_hop(
+    *, session_id: str, phone: str, service_code: str, network: str, text: str, key: bytes
+) -> Hop:
+    """The `Hop` for one callback whose cumulative transcript is `text` (`""` on a plain dial).
+
+    `inputs` are the transcript's `*`-separated keys; `resends` lists the replay key of every
+    shorter transcript this one extends (`""`, `k1`, `k1*k2`, …) with how many keys it held, so
+    the inputs after the one the session last answered are this hop's new ones.
+    """
+    inputs = tuple(text.split("*")) if text else ()
+    running = hashlib.blake2b(key=key, digest_size=_DIGEST_SIZE)
+    resends = []
+    if inputs:
+        resends.append((running.copy().hexdigest(), 0))
+        for count, segment in enumerate(inputs[:-1], 1):
+            running.update((segment if count == 1 else "*" + segment).encode("utf-8"))
+            resends.append((running.copy().hexdigest(), count))
+    return Hop(
+        session_id=session_id,
+        phone=phone,
+        service_code=service_code,
+        network=network,
+        inputs=inputs,
+        replay_key=replay_key(text, key),
+        resends=tuple(resends),
+        aggregator=AGGREGATOR,
+    )
+
 
 USSD_FIELDS = {"sessionId": 64, "serviceCode": 32, "phoneNumber": 20, "networkCode": 10, "text": 400}
 _FORBIDDEN = {

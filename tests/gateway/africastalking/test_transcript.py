@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.keys import GatewayKeys
-from gateway.africastalking.transcript import replay_key, transcript_hop
+from gateway.africastalking.ussd import replay_key, transcript_hop
 
 KEY = GatewayKeys.derive("test-secret").transcript
 
