@@ -31,13 +31,15 @@ drill: $(STAMP)
 FAST_LANE := not slow and not (browser and postgresql)
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
+# Bytecode caches on even where the environment turns them off: each worker would otherwise compile
+# (and rewrite the asserts of) every module again, about 5 s of CPU per worker.
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "$(FAST_LANE)"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "$(FAST_LANE)"
 
 # The whole suite, as CI runs it (.ci/run): the default lane plus the slow tests and the browser
 # tests on PostgreSQL.
 test-all: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,12 @@ def imported_names(module: str) -> set[str]:
     return names
 
 
+@cache
+def edges() -> dict[str, set[str]]:
+    """The import graph, parsed once when a test first asks (not at collection, on every worker)."""
+    return _edges()
+
+
 def _edges() -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {}
     for module in MODULES:
@@ -97,9 +104,6 @@ def _edges() -> dict[str, set[str]]:
                     targets.add(ancestor)
         edges[module] = targets
     return edges
-
-
-EDGES = _edges()
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -144,9 +148,9 @@ def _top(name: str) -> str:
 def test_the_graph_sees_the_whole_project():
     for expected in ("app", "cli", "gateway.ussd", "menus.engine", "citizen.actions", "sms.worker", "tests"):
         assert expected in MODULES, expected
-    assert "citizen.actions" in EDGES["gateway.ussd"]
+    assert "citizen.actions" in edges()["gateway.ussd"]
     # function-level imports count: cli.py imports these only inside its commands
-    assert {"audit.drain", "common.jobs"} <= EDGES["cli"]
+    assert {"audit.drain", "common.jobs"} <= edges()["cli"]
 
 
 def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import():
@@ -155,7 +159,7 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import():
 
 
 def test_no_import_cycles():
-    assert cycles(EDGES) == []
+    assert cycles(edges()) == []
 
 
 def test_menus_import_no_web_framework_store_or_http():
@@ -172,7 +176,7 @@ def test_menus_import_no_web_framework_store_or_http():
 def test_only_the_app_the_cli_tests_and_tools_import_gateway():
     offenders = {
         (module, target)
-        for module, targets in EDGES.items()
+        for module, targets in edges().items()
         if _top(module) not in GATEWAY_IMPORTERS
         for target in targets
         if _top(target) == "gateway"
@@ -184,11 +188,11 @@ def test_only_the_app_the_cli_tests_and_tools_import_gateway():
 def test_backend_client_imports_only_itself(package):
     offenders = {
         (module, target)
-        for module, targets in EDGES.items()
+        for module, targets in edges().items()
         if _top(module) == package and module != BACKEND_CLIENT_ALIAS
         for target in targets
         if _top(target) != package
     }
     assert offenders == set()
     # the alias points at the job and nothing else
-    assert {_top(t) for t in EDGES[BACKEND_CLIENT_ALIAS]} == {"citizen"}
+    assert {_top(t) for t in edges()[BACKEND_CLIENT_ALIAS]} == {"citizen"}
