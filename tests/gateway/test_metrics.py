@@ -40,19 +40,27 @@ def test_hops_from_many_threads_are_all_counted_once():
 
 
 def test_latency_lands_in_the_bucket_observe_would_pick():
+    """Against a private histogram with the same buckets: the process-wide one also takes the late
+    pushes of other tests' meters, so its deltas cannot be compared exactly."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from gateway.metrics import HOP_LATENCY
+
+    bounds = [b for b in HOP_LATENCY._upper_bounds if b != float("inf")]
+    reference = Histogram(
+        "reference_latency", "observe()'s own placement", buckets=bounds, registry=CollectorRegistry()
+    )
     meter = HopMeter(flush_s=60)
-    before = {le: _bucket(le) for le in ("0.001", "0.002", "0.004", "+Inf")}
-    total_before = REGISTRY.get_sample_value("ussd_hop_latency_seconds_sum") or 0.0
-    for seconds in (0.0005, 0.001, 0.0015, 0.003, 99.0):
+    values = (0.0005, 0.001, 0.0015, 0.003, 99.0)
+    before = _bucket("+Inf")
+    for seconds in values:
         meter.record("meter_test_buckets", seconds)
+        reference.observe(seconds)
+    (tally,) = meter._tallies
+    assert tally.buckets == [bucket.get() for bucket in reference._buckets]
+    assert abs(tally.seconds - sum(values)) < 1e-9
     meter.flush()
-    # buckets are cumulative in the exposition
-    assert _bucket("0.001") - before["0.001"] == 2
-    assert _bucket("0.002") - before["0.002"] == 3
-    assert _bucket("0.004") - before["0.004"] == 4
-    assert _bucket("+Inf") - before["+Inf"] == 5
-    total = REGISTRY.get_sample_value("ussd_hop_latency_seconds_sum")
-    assert abs(total - total_before - 99.006) < 1e-6
+    assert _bucket("+Inf") - before >= 5  # pushed into the process's histogram (others may add)
 
 
 def test_an_idle_processs_last_hops_show_without_another_hop():

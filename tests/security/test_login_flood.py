@@ -26,6 +26,7 @@ LOGINS = 20
 HOP_P99_LIMIT_S = 0.100
 HOP_INTERVAL_S = 0.02  # 50 hops a second: a busy gateway process's share
 WINDOW_S = 2.0  # hops are measured from the logins' start for at least this long
+BUSY_S = 30.0  # the latency a "busy" answer counts as
 
 # Runs in a process of its own, so the logins' HTTP work does not slow the threads that measure
 # the hops: LOGINS browsers fetch the login form, then all post a login at once.
@@ -108,8 +109,11 @@ def hop(url: str, n: int, scheduled: float | None = None) -> float:
     _local.session = browser  # keep-alive, as an aggregator's connection pool does
     answer = browser.post(f"{url}/ussd/africastalking", data=form, timeout=30)
     elapsed = time.perf_counter() - started
-    assert answer.status_code == 200 and answer.text.startswith("CON "), answer.text
-    return elapsed
+    assert answer.status_code == 200 and answer.text.startswith(("CON ", "END Service busy")), answer.text
+    # "busy" (a Redis command over its 0.5 s budget on a starved machine) is a hop that missed
+    # any budget: it counts as one, so a try whose hops alone were busy decides nothing, and busy
+    # hops during the logins fail the test like slow ones
+    return elapsed if answer.text.startswith("CON ") else BUSY_S
 
 
 def scheduled_hops(url: str, first: int, going, at_least_s: float, at_most_s: float = 60.0) -> list[float]:

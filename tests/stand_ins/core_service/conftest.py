@@ -42,8 +42,10 @@ def core_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(tmp_path) -> Iterator[Flask]:
-    app = create_app(core_config(tmp_path))
+def app(tmp_path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The core service on `core_config`, with a test's `@pytest.mark.core_config(KEY=value)`."""
+    marker = request.node.get_closest_marker("core_config")
+    app = create_app(core_config(tmp_path, **(marker.kwargs if marker else {})))
     yield app
     app.extensions["core"].close()
 
