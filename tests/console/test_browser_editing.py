@@ -140,6 +140,7 @@ def test_leads_to_is_searchable(page):
     target.dispatch_event("change")
     expect(page.locator('.option[data-index="2"] .leads-hint')).to_contain_text("SMS to")
     page.click("#sim-dial")
+    expect(page.locator("#screen")).to_contain_text("3. ")  # the dial answered: a key now answers it
     page.fill("#sim-key", "3")
     page.press("#sim-key", "Enter")
     expect(page.locator("#screen")).to_contain_text("STATUS")

@@ -150,8 +150,9 @@ def flood_once(url: str, attempt: int) -> tuple[list[float], list[float], dict[i
 
 @pytest.mark.slow
 def test_twenty_logins_at_once_keep_citizens_hops_under_100_ms(gateway):
-    """Three tries, because this machine is shared with other work: a try whose hops alone already
-    miss half the budget (p99 50 ms) measures the neighbours, not the gateway, and decides nothing.
+    """Three tries, because this machine is shared with other work: a try whose hops alone, before
+    or after the logins, miss half the budget (p99 50 ms) measures the neighbours, not the gateway,
+    and decides nothing.
     The best deciding try must keep the hops' p99 during the logins under 100 ms (logins holding
     the hop's threads cost seconds in every try, so one neighbour's burst cannot hide that); the
     test is skipped only when no try could decide."""
@@ -162,7 +163,9 @@ def test_twenty_logins_at_once_keep_citizens_hops_under_100_ms(gateway):
         baseline, latencies, answers = flood_once(gateway.url, attempt)
         # every login was answered: refused after a real hash (401) or told to retry (503), never a 500
         assert set(answers) <= {401, 503} and sum(answers.values()) == LOGINS and answers.get(401, 0) >= 1
-        if _percentile(baseline, 0.99) < HOP_P99_LIMIT_S / 2:
+        # quiet before and after the logins, or the neighbours (other tests, the drill) were measured
+        after = scheduled_hops(gateway.url, 10_000 * attempt + 8_000, lambda: False, at_least_s=WINDOW_S)
+        if max(_percentile(baseline, 0.99), _percentile(after, 0.99)) < HOP_P99_LIMIT_S / 2:
             decided.append((_percentile(latencies, 0.99), _summary(latencies)))
     if not decided:
         pytest.skip("the machine was too loaded to measure in three tries (hops alone missed 50 ms p99)")
