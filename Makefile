@@ -36,10 +36,12 @@ TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 test: lint
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "$(FAST_LANE)"
 
-# The whole suite, as CI runs it (.ci/run): the default lane plus the slow tests and the browser
-# tests on PostgreSQL.
+# The whole suite, as CI runs it (.ci/run): everything but the slow tests (the browser tests on
+# PostgreSQL too), then the slow tests on one worker per core: failovers, the drill and the load
+# tests start many processes of their own and measure time, so they run apart from the rest.
 test-all: lint
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(shell nproc) --dist worksteal -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
