@@ -262,20 +262,11 @@ def test_the_rule_for_what_counts_as_mid_application():
 
 @pytest.fixture()
 def sms_worker(gateway) -> Iterator:
-    from gateway.africastalking.sender import AfricasTalkingSender, ProviderConfig
-    from sms.worker import WorkerContext
     from stand_ins.at_sandbox.testing import running_sandbox
+    from tests.sms_channel.conftest import worker_context
 
-    channel = gateway.extensions["sms"]
     with running_sandbox() as sandbox:
-        context = WorkerContext(
-            settings=channel.settings,
-            database=channel.database,
-            outbox=channel.outbox,
-            sender=AfricasTalkingSender(ProviderConfig(api_url=sandbox.url, timeout=(1.0, 1.0))),
-            language_of=channel.language_of,
-            trail=channel.trail,
-        )
+        context = worker_context(gateway.extensions["sms"], sandbox.url)
         yield context
         context.close()
 

@@ -87,18 +87,23 @@ def sandbox() -> Iterator:
         yield server
 
 
-@pytest.fixture()
-def worker(app, sandbox) -> Iterator[WorkerContext]:
-    """A worker context in this process, sending to the sandbox with short timeouts."""
-    channel = app.extensions["sms"]
-    context = WorkerContext(
+def worker_context(channel, sandbox_url: str) -> WorkerContext:
+    """A worker context in this process for the app's SMS `channel`, sending to the sandbox at
+    `sandbox_url` with short timeouts; the caller closes it."""
+    return WorkerContext(
         settings=channel.settings,
         database=channel.database,
         outbox=channel.outbox,
-        sender=AfricasTalkingSender(ProviderConfig(api_url=sandbox.url, timeout=(1.0, 1.0))),
+        sender=AfricasTalkingSender(ProviderConfig(api_url=sandbox_url, timeout=(1.0, 1.0))),
         language_of=channel.language_of,
         trail=channel.trail,
     )
+
+
+@pytest.fixture()
+def worker(app, sandbox) -> Iterator[WorkerContext]:
+    """A worker context in this process, sending to the sandbox with short timeouts."""
+    context = worker_context(app.extensions["sms"], sandbox.url)
     yield context
     context.close()
 
