@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     core = CoreClient(
         settings.core_url,
         per_call_timeout_s=settings.hop_budget_ms / 1000,
+        retry_backoff_s=settings.core_retry_backoff_ms / 1000,
         observe=BackendObserver(trail),
     )
     outbox = Outbox(database, queue_redis, settings.sms_queue, settings.phone_regions, trail=trail)

@@ -135,6 +135,8 @@ class Settings:
     release_min_sessions: int = 100
     # The core service (backend_client); the reference one runs on CORE_PORT under `make run`.
     core_url: str = "http://127.0.0.1:8010"
+    # A read the core did not answer is tried again (3 tries in all) after this pause, then twice it.
+    core_retry_backoff_ms: int = 50
     # SMS channel (docs/sms.md). The provider itself is configured by the AT_* variables.
     webhook_secret: str = "dev-webhook-secret"  # noqa: S105 - a laptop default; set WEBHOOK_SECRET
     sms_queue: str = "sms"
@@ -225,6 +227,7 @@ class Settings:
             "release_margin": _float("RELEASE_MARGIN", cls.release_margin),
             "release_min_sessions": _int("RELEASE_MIN_SESSIONS", cls.release_min_sessions),
             "core_url": _str("CORE_URL", cls.core_url),
+            "core_retry_backoff_ms": _int("CORE_RETRY_BACKOFF_MS", cls.core_retry_backoff_ms),
             "webhook_secret": _str("WEBHOOK_SECRET", cls.webhook_secret),
             "sms_queue": _str("SMS_QUEUE", cls.sms_queue),
             "sms_batch_size": _int("SMS_BATCH_SIZE", cls.sms_batch_size),
@@ -305,6 +308,8 @@ class Settings:
             raise ValueError("RECORD_PURGE_INTERVAL_S must be positive and RECORD_PURGE_BATCH 1 to 5000")
         if not self.sms_retry_delays_s or self.sms_max_attempts < 1:
             raise ValueError("SMS_RETRY_DELAYS_S needs a delay and SMS_MAX_ATTEMPTS at least 1")
+        if not 0 <= self.core_retry_backoff_ms <= 1000:
+            raise ValueError("CORE_RETRY_BACKOFF_MS must be between 0 and 1000")
         if self.trusted_proxy_count < 0:
             raise ValueError("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front")
         for cidr in self.at_allowed_networks:

@@ -28,6 +28,10 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # argon2 at its real cost only where a test measures it (tests/security/test_login_flood.py).
 os.environ.setdefault("PASSWORD_HASH_PROFILE", "cheapest")
+# Most tests point the gateway at a port where no core listens: nothing answers there however
+# often it is asked, so its tries are not spaced out (a dial would wait 0.15 s on the pauses alone).
+# Tests of the pauses build their CoreClient with their own.
+os.environ.setdefault("CORE_RETRY_BACKOFF_MS", "0")
 
 SERVICE = "*384*123#"
 PHONE = "+254712345678"

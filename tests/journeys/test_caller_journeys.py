@@ -12,6 +12,7 @@ the actions, CoreClient and the reference core service over real HTTP on 127.0.0
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import replace
 
@@ -156,6 +157,36 @@ def test_a_slow_core_does_not_hold_up_the_main_menu(settings):
         app.extensions["core_client"].close()
     assert screen.startswith(MENU["en"]["guest"])
     assert elapsed < 0.8, elapsed  # the lookup's own budget, not the hop's 2.5 s
+
+
+def test_a_core_that_cannot_answer_is_asked_again_after_the_configured_pauses(settings, monkeypatch):
+    from app import create_app
+    from config import Settings
+
+    asked = []
+
+    def unavailable(environ, start_response):
+        asked.append(environ["PATH_INFO"])
+        start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+        return [b'{"error": "unavailable"}']
+
+    monkeypatch.setenv("CORE_RETRY_BACKOFF_MS", "40")
+    backoff = Settings.from_env().core_retry_backoff_ms
+    pauses = []  # the hop's own (the test client runs it on this thread), not other threads' timers
+    real_sleep, hop_thread = time.sleep, threading.current_thread()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is hop_thread:
+            pauses.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    with WsgiThread(unavailable) as core:
+        app = create_app(replace(settings, core_url=core.url, core_retry_backoff_ms=backoff))
+        screen = caller(app, "+254711000402", "retried").dial()
+        app.extensions["core_client"].close()
+    assert screen.startswith(MENU["en"]["guest"])
+    assert asked == ["/citizens"] * 3 and pauses == pytest.approx([0.04, 0.08])
 
 
 # ---- 2 and 6. short codes, prefill, at most 6 hops ---------------------------------------------
