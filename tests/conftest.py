@@ -39,6 +39,35 @@ DATABASES = [name for name in os.environ.get("TEST_DATABASES", "sqlite,postgresq
 POSTGRES_DATABASE = "gateway_test"
 
 
+def _remember_url_builders() -> None:
+    """Werkzeug compiles two URL-building functions (`ast` + `compile`) for every rule of every app:
+    two thirds of building an app, and the tests build one per test. A builder is a pure function
+    of the rule's shape (it reads the rule's converters through its `self` argument when called), so
+    one compiled per shape serves every app of this test process alike."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    compiled: dict[tuple, object] = {}
+
+    def remembered(self: Rule, append_unknown: bool = True):
+        key = (
+            self.rule,
+            tuple(self._trace),
+            append_unknown,
+            tuple(sorted((name, repr(value)) for name, value in (self.defaults or {}).items())),
+            tuple(sorted((name, type(converter)) for name, converter in self._converters.items())),
+        )
+        if key not in compiled:
+            compiled[key] = compile_builder(self, append_unknown)
+        return compiled[key]
+
+    remembered.__wrapped__ = compile_builder
+    Rule._compile_builder = remembered
+
+
+_remember_url_builders()
+
+
 def _sql_free(item: pytest.Item) -> bool:
     """Marked `sql_free` (usually a whole module) and not `uses_sql` (one test of it)."""
     return item.get_closest_marker("sql_free") is not None and item.get_closest_marker("uses_sql") is None
