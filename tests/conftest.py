@@ -110,15 +110,19 @@ def pytest_runtest_call(item: pytest.Item):
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each database test with its backend (`-m postgresql` / `-m sqlite` select one half), and
-    run slow and browser tests first: spread over the xdist workers from the start, they do not end
-    the run late on one worker while the other waits."""
+    run slow, browser and long tests first: spread over the xdist workers from the start, they do
+    not end the run late on one worker while the others wait."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         for backend in ("sqlite", "postgresql"):
             if callspec is not None and backend in callspec.params.values():
                 item.add_marker(backend)
     items.sort(
-        key=lambda item: (item.get_closest_marker("slow") is None, item.get_closest_marker("browser") is None)
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            item.get_closest_marker("browser") is None,
+            item.get_closest_marker("long") is None,
+        )
     )
 
 

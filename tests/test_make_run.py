@@ -8,9 +8,13 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from tests.support import ROOT, free_port, wait_until
+
+# Starts processes or waits seconds on real time: scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.long
 
 
 def test_run_all_starts_everything_and_ctrl_c_stops_it(tmp_path):

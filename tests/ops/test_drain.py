@@ -19,6 +19,9 @@ import requests
 from tests.support import ROOT, free_port
 from tools.servers import wait_for
 
+# Starts processes or waits seconds on real time: scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 CORE_DELAY_S = 2.0
 
 

@@ -22,6 +22,9 @@ from tests.ops.conftest import _require
 from tests.support import ROOT, free_port
 from tools.servers import ClusterGroup, SentinelGroup, cluster_ports, wait_for
 
+# Starts processes or waits seconds on real time: scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 PHONE = "+254712000914"  # no other test's: the shared Redis may hold another test's draft
 
 

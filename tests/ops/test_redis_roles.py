@@ -12,6 +12,9 @@ from common.redis_conn import RedisUrlError, connect, describe, parse_url, queue
 from config import Settings
 from tools.servers import SentinelGroup, wait_for
 
+# Starts processes or waits seconds on real time: scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 
 def test_urls_parse_and_never_show_a_password():
     target = parse_url("redis+sentinel://s1:26379,s2:26380,s3/mymaster/2")

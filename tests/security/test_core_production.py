@@ -18,6 +18,9 @@ from stand_ins.core_service import create_app
 from stand_ins.core_service.config import InsecureSettings, load_config, production_problems
 from stand_ins.core_service.testing import ROOT, CoreProcess, core_process_env
 
+# Starts processes or waits seconds on real time: scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 REQUIRED = ("CORE_ADMIN_TOKEN", "WEBHOOK_SECRET", "CORE_ID_HASH_KEY")
 
 

@@ -20,6 +20,9 @@ from config import Settings
 from sessions.store import SecretBox
 from tests.support import ROOT
 
+# Starts processes or waits seconds on real time: scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 GATEWAY_SECRETS = ("SECRET_KEY", "WEBHOOK_SECRET", "AT_CALLBACK_SECRET", "AT_API_KEY")
 CORE_SECRETS = ("CORE_ADMIN_TOKEN", "CORE_ID_HASH_KEY")
 

@@ -23,6 +23,9 @@ from stand_ins.core_service.testing import CoreServer, unregistered_people
 from tests.conftest import Dialler
 from tests.stand_ins.core_service.conftest import GOOD_CONDUCT, core_config, registration
 
+# Starts processes or waits seconds on real time: scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 OWNER, STRANGER = "+254711900001", "+254711900002"
 PIN = "4826"
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # the core's reference letters (no 0/O/1/I/L)
