@@ -6,6 +6,7 @@ import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from menus.engine import _PLACEHOLDER, Engine, SessionState
@@ -372,6 +373,12 @@ def page_warnings(
 def screen_warnings(tree: MenuTree, screen_limit: int = 160) -> list[TreeProblem]:
     """`page_warnings` of every screen of `tree`, and its `tree_warnings`, as problems with
     severity "warning"."""
+    return list(_screen_warnings(_Version(tree), screen_limit))
+
+
+@lru_cache(maxsize=32)
+def _screen_warnings(version: _Version, screen_limit: int) -> tuple[TreeProblem, ...]:
+    tree = version.tree
     found = []
     for node, lang, _audience, _state, pages, notice_pages in _screens(tree, screen_limit):
         nav = tree.string("nav", lang) if shows_nav(node.kind, node.id == tree.start) else ""
@@ -379,7 +386,7 @@ def screen_warnings(tree: MenuTree, screen_limit: int = 160) -> list[TreeProblem
             node.kind, lang, pages, notice_pages, nav, tree.string("more", lang), screen_limit
         ):
             found.append(TreeProblem(message, node=node.id, severity="warning"))
-    return found + tree_warnings(tree, screen_limit)
+    return tuple(found + tree_warnings(tree, screen_limit))
 
 
 def _placeholders(tree: MenuTree) -> set[str]:
@@ -414,17 +421,44 @@ def tree_warnings(tree: MenuTree, screen_limit: int = 160) -> list[TreeProblem]:
     return warnings
 
 
+class _Version:
+    """A tree as a cache key: its content version, a hash of the whole document it was built from
+    (equal version, equal tree, so equal problems)."""
+
+    __slots__ = ("tree",)
+
+    def __init__(self, tree: MenuTree) -> None:
+        self.tree = tree
+
+    def __hash__(self) -> int:
+        return hash(self.tree.version)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Version) and other.tree.version == self.tree.version
+
+
 def validate_tree(
     tree: MenuTree, screen_limit: int = 160, known_actions: set[str] | None = None
 ) -> list[TreeProblem]:
     """Every problem in `tree`: dangling or unreachable nodes, missing translations, unknown actions,
     and screens over `screen_limit` in any language. An empty list means the tree may be published.
     No problem hides another: a screen missing a language is measured in the other one."""
+    actions = None if known_actions is None else frozenset(known_actions)
+    return list(_validate_tree(_Version(tree), screen_limit, actions))
+
+
+# The same tree is checked again and again (every app start and seed, every draft the console
+# loads or saves): rendering every screen of the shipped tree takes tens of milliseconds.
+@lru_cache(maxsize=32)
+def _validate_tree(
+    version: _Version, screen_limit: int, known_actions: frozenset[str] | None
+) -> tuple[TreeProblem, ...]:
+    tree = version.tree
     problems = _reference_problems(tree) + _translation_problems(tree)
     problems += _unreachable(tree)
     problems += _action_problems(tree, known_actions)
     problems += _screen_problems(tree, screen_limit)
-    return problems
+    return tuple(problems)
 
 
 def _stand_in(raw: Any) -> dict[str, Any]:

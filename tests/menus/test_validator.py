@@ -191,3 +191,15 @@ def test_a_yaml_file_read_twice_is_two_copies_and_a_changed_file_is_read_again(t
     path.write_text("title: Second\nnodes: {a: 2}\n", encoding="utf-8")
     os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))  # even within the clock's tick
     assert read_yaml_file(path) == {"title": "Second", "nodes": {"a": 2}}
+
+
+def test_checks_are_remembered_per_content_never_across_a_change():
+    document = sample()
+    assert messages(document) == [] and messages(document) == []
+    document["nodes"]["home"]["options"][0]["label"]["sw"] = "Jisajili " + "sana " * 40
+    assert any(node == "home" for node, _ in messages(document))  # the edit is checked, not recalled
+    assert messages(document, limit=500) == []  # another screen limit is another check
+    assert any("unknown action" in msg for _, msg in messages(sample(), known=set()))  # other actions too
+    problems = validate_document(document, 160, KNOWN)[1]
+    problems.clear()  # a caller's list is its own
+    assert messages(document)
