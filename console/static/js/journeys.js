@@ -9,6 +9,7 @@ export class Journeys {
     this.ctx = ctx;
     this.list = document.getElementById("journey-list");
     this.results = {};
+    this.builders = new WeakMap(); // a journey's <details> → the function that builds its fields
     const add = document.getElementById("add-journey");
     add.addEventListener("click", () => this.add());
     if (!ctx.canEdit) {
@@ -50,6 +51,7 @@ export class Journeys {
     this.change(null, () => this.doc().journeys.push(fresh), { structure: true });
     const index = this.doc().journeys.length - 1;
     const item = this.list.querySelector(`details[data-journey="${index}"]`);
+    this.builders.get(item)();
     item.open = true;
     item.scrollIntoView({ block: "nearest" });
     const name = item.querySelector("input.journey-name");
@@ -59,20 +61,20 @@ export class Journeys {
   }
 
   render() {
-    const { ctx } = this;
     const journeys = this.doc().journeys;
     const open = new Set([...this.list.querySelectorAll("details.journey[open]")].map((d) => d.dataset.name));
     this.list.textContent = "";
     document.getElementById("journey-count").textContent = journeys.length + " journey test(s)";
     journeys.forEach((journey, index) => this.list.append(this.journeyItem(journey, index, open.has(journey.name))));
     if (!journeys.length) this.list.append(el("p", { class: "muted", text: "No journey tests yet: add one, or record one with the simulator's Save as test." }));
-    if (!ctx.canEdit) for (const field of this.list.querySelectorAll("input, textarea, select, button")) field.disabled = true;
   }
 
+  // A journey's fields are built when it is first opened: a tree's tests as editable tables are
+  // thousands of elements, and most journeys are never opened in a visit.
   journeyItem(journey, index, open) {
     const result = this.results[journey.name];
     const failed = result && !result.ok;
-    const item = el("details", { class: "journey" + (result ? (result.ok ? " passed" : " failed") : ""), "data-journey": String(index), "data-name": journey.name, open: open || failed });
+    const item = el("details", { class: "journey" + (result ? (result.ok ? " passed" : " failed") : ""), "data-journey": String(index), "data-name": journey.name });
     const steps = Array.isArray(journey.steps) ? journey.steps : (journey.steps = []);
     item.append(
       el("summary", {},
@@ -80,9 +82,27 @@ export class Journeys {
         el("span", { class: "journey-title", text: journey.name || "(unnamed)" }),
         el("span", { class: "muted", text: " · " + steps.length + " step(s)" + (journey.lang === "sw" ? " · Kiswahili" : "") }))
     );
-    if (result && !result.ok) {
+    if (failed) {
       item.append(el("div", { class: "journey-failure", role: "note" }, "Step " + result.step + ": " + result.message, result.screen ? el("pre", { text: result.screen }) : null));
     }
+    let built = false;
+    const build = () => {
+      if (built) return;
+      built = true;
+      item.append(...this.journeyFields(journey, index, steps));
+      if (!this.ctx.canEdit) for (const field of item.querySelectorAll("input, textarea, select, button")) field.disabled = true;
+    };
+    this.builders.set(item, build);
+    item.addEventListener("toggle", () => item.open && build());
+    if (open || failed) {
+      build();
+      item.open = true;
+    }
+    return item;
+  }
+
+  journeyFields(journey, index, steps) {
+    const fields = [];
     const name = el("input", { type: "text", class: "journey-name", value: journey.name || "", "aria-label": "journey name" });
     name.addEventListener("change", () => {
       const wanted = name.value.trim() || "unnamed";
@@ -92,6 +112,7 @@ export class Journeys {
         name.value = journey.name;
         return;
       }
+      name.closest("details.journey").dataset.name = wanted; // stays open under its new name
       this.change(null, () => (journey.name = wanted), { structure: true });
     });
     const lang = el("select", { class: "journey-lang", "aria-label": "language the journey starts in" });
@@ -100,15 +121,15 @@ export class Journeys {
       if (lang.value === "en") delete journey.lang;
       else journey.lang = lang.value;
     }));
-    item.append(el("div", { class: "journey-head" }, el("label", {}, "Name ", name), el("label", {}, "Starts in ", lang)));
+    fields.push(el("div", { class: "journey-head" }, el("label", {}, "Name ", name), el("label", {}, "Starts in ", lang)));
 
     const table = el("table", { class: "steps" });
     table.append(el("thead", {}, el("tr", {}, ...["#", "do", "key or dial", "screen shows (a line each)", "must not show", "session", ""].map((t) => el("th", { scope: "col", text: t })))));
     const body = el("tbody");
     steps.forEach((step, i) => body.append(this.stepRow(journey, steps, step, i)));
     table.append(body);
-    item.append(el("div", { class: "table-scroll" }, table));
-    item.append(
+    fields.push(el("div", { class: "table-scroll" }, table));
+    fields.push(
       el("div", { class: "journey-tools" },
         el("button", { type: "button", class: "small add-step", text: "Add step", onclick: () => this.change(null, () => steps.push({ send: "1" }), { structure: true }) }),
         el("button", { type: "button", class: "small danger delete-journey", text: "Delete journey", onclick: () => {
@@ -134,8 +155,8 @@ export class Journeys {
         else delete journey.actions;
       });
     });
-    item.append(el("details", { class: "stubs" }, el("summary", { text: "Action stubs (" + Object.keys(journey.actions || {}).length + "): what each core-service action answers in this test" }), stubs, stubError));
-    return item;
+    fields.push(el("details", { class: "stubs" }, el("summary", { text: "Action stubs (" + Object.keys(journey.actions || {}).length + "): what each core-service action answers in this test" }), stubs, stubError));
+    return fields;
   }
 
   stepRow(journey, steps, step, i) {
