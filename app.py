@@ -135,6 +135,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         lock_ttl_ms=settings.lock_ttl_ms,
         lock_wait_ms=settings.lock_wait_ms,
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        caller_ttl_s=settings.caller_ttl_s,
+        guest_ttl_s=settings.caller_guest_ttl_s,
         event_sink=_hop_event_sink(settings, queue_redis),
     )
 
@@ -261,6 +263,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             webhook_secret=settings.webhook_secret,
             seen=redis_client,
             max_age_s=settings.webhook_max_age_s,
+            forget_caller=store.forget_caller,
+            phone_regions=settings.phone_regions,
         ),
         *(
             kind(

@@ -82,6 +82,11 @@ class Settings:
     draft_sweep_interval_s: float = 10
     # The caller lookup before the first screen (registered or not) waits at most this long.
     caller_lookup_ms: int = 800
+    # The core's answer to "who is calling" (registered or not, first name) is kept per phone this
+    # long, so a repeat dial's first screen does not wait on the core; a guest's for less, since
+    # they may register elsewhere. 0 keeps nothing.
+    caller_ttl_s: int = 600
+    caller_guest_ttl_s: int = 120
     language_ttl_s: int = 365 * 24 * 3600
     lock_ttl_ms: int = 5000
     lock_wait_ms: int = 3000
@@ -194,6 +199,8 @@ class Settings:
             "draft_saved_ttl_s": _int("DRAFT_SAVED_TTL_S", cls.draft_saved_ttl_s),
             "draft_sweep_interval_s": _float("DRAFT_SWEEP_INTERVAL_S", cls.draft_sweep_interval_s),
             "caller_lookup_ms": _int("CALLER_LOOKUP_MS", cls.caller_lookup_ms),
+            "caller_ttl_s": _int("CALLER_TTL_S", cls.caller_ttl_s),
+            "caller_guest_ttl_s": _int("CALLER_GUEST_TTL_S", cls.caller_guest_ttl_s),
             "rate_limit_per_minute": _int("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute),
             "hop_budget_ms": _int("HOP_BUDGET_MS", cls.hop_budget_ms),
             "at_callback_secret": _str("AT_CALLBACK_SECRET", ""),

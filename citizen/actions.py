@@ -11,6 +11,10 @@ Who is calling is asked once per session (`identify_caller`, the tree's `on_star
 budget of its own so the first screen never waits long); the answer stays in the session's answers
 (`audience`, `registered`, `first_name`, and the profile shown on a summary: `citizen_name`,
 `citizen_dob`, `citizen_id`), so later menus and `check_registered` do not ask the core again.
+The core's answer is also handed back as a `RememberCaller` effect (registered or not, first name:
+nothing else), which the hop service keeps per phone for a few minutes; a dial within that time
+comes with it (`HopContext.known_caller`) and its first screen does not wait on the core. A
+registration through the gateway asks for it to be forgotten (`ForgetCaller`).
 
 Error codes an action returns, for the tree's `errors:` routing:
 
@@ -81,7 +85,7 @@ from citizen.texts import (
 )
 from common.logs import get_logger
 from common.lookup_limits import LookupLimits
-from menus.effects import RecordEvent, SendSms
+from menus.effects import ForgetCaller, KnownCaller, RecordEvent, RememberCaller, SendSms
 from menus.engine import ActionResult, ActionRunner
 from menus.inputs import clean_name
 
@@ -108,6 +112,8 @@ class HopContext:
     phone: str
     session_id: str
     deadline: float  # time.monotonic() value after which no backend call may start
+    # Who is calling, as the core said a few minutes ago (the hop service's per-phone memory).
+    known_caller: KnownCaller | None = None
 
 
 class ApplicationQueue(Protocol):
@@ -287,13 +293,16 @@ class Actions:
     @action()
     def identify_caller(self, context: HopContext, _params: Mapping[str, Any], _lang: str) -> ActionResult:
         """Who is calling, before the first screen: a registered citizen's audience, first name and
-        profile, or the `guest` audience. Waits at most `caller_lookup_s`; when the core cannot
-        answer in time it fails (`unavailable`) and the caller is shown the guest menu."""
+        profile, or the `guest` audience. A recent answer the hop brings (`known_caller`) is used
+        as it is, without the core (audience and first name only). Otherwise the core is asked,
+        for at most `caller_lookup_s`, and its answer comes with `RememberCaller`; when the core
+        cannot answer in time it fails (`unavailable`) and the caller is shown the guest menu."""
+        known = context.known_caller
+        if known is not None:
+            return ActionResult(ok=True, data=_greeting(known))
         deadline = min(context.deadline, time.monotonic() + self.caller_lookup_s)
         citizen = self.client.find_citizen(context.phone, budget=Budget.until(deadline))
-        if citizen is None:
-            return ActionResult(ok=True, data=GUEST)
-        return ActionResult(ok=True, data=_profile(citizen))
+        return _identified(citizen)
 
     @action()
     def check_registered(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
@@ -304,9 +313,10 @@ class Actions:
         if params.get("registered") == "no":
             return _failure("not_registered")
         citizen = self.client.find_citizen(context.phone, budget=_budget(context))
+        found = _identified(citizen)
         if citizen is None:
-            return ActionResult(ok=False, data=GUEST, error="not_registered")
-        return ActionResult(ok=True, data=_profile(citizen))
+            return dataclasses.replace(found, ok=False, error="not_registered")
+        return found
 
     @action(forget=("pin", "pin_confirm", "national_id"))
     def register(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
@@ -345,7 +355,8 @@ class Actions:
             if isinstance(citizen, Citizen)
             else {"registered": "yes", "audience": "registered"}
         )
-        return ActionResult(ok=True, data=data, effects=(welcome,))
+        # The phone's remembered answer said "guest": the next dial asks the core again.
+        return ActionResult(ok=True, data=data, effects=(welcome, ForgetCaller()))
 
     # ---- catalogue and the service's own fields ------------------------------------------------
 
@@ -614,6 +625,22 @@ class Actions:
 
 
 GUEST: dict[str, str] = {"audience": "guest", "registered": "no"}
+
+
+def _identified(citizen: Citizen | None) -> ActionResult:
+    """The answers of a caller the core just identified (or did not find), and the effect that
+    remembers the answer for the phone's next dials."""
+    if citizen is None:
+        return ActionResult(ok=True, data=GUEST, effects=(RememberCaller(KnownCaller(registered=False)),))
+    known = KnownCaller(registered=True, first_name=citizen.first_name[:GREETING_NAME_LEN])
+    return ActionResult(ok=True, data=_profile(citizen), effects=(RememberCaller(known),))
+
+
+def _greeting(known: KnownCaller) -> dict[str, str]:
+    """The answers a remembered caller brings: the audience, and a registered one's first name."""
+    if not known.registered:
+        return dict(GUEST)
+    return {"audience": "registered", "registered": "yes", "first_name": known.first_name}
 
 
 def _profile(citizen: Citizen) -> dict[str, str]:

@@ -20,14 +20,15 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 
 import redis
 
 from common.logs import get_logger
-from common.phones import InvalidPhoneNumber
+from common.phones import InvalidPhoneNumber, normalise_phone
 from gateway.callbacks import BadCallback, CallbackAnswer, CallbackRequest, json_answer, read_body
 from sms.channel import SmsChannel
-from sms.events import EventRefused
+from sms.events import EventRefused, event_phone
 from sms.templates import TemplateError
 
 log = get_logger("gateway.events")
@@ -100,7 +101,9 @@ class StatusWebhook:
 
     Verified with `webhook_secret` and acted on through `channel`; accepted signatures are
     remembered in `seen` (Redis) for twice `max_age_s`. A failure nothing else caught is a 503:
-    the core signs its retry afresh, and the event id keeps it to one SMS.
+    the core signs its retry afresh, and the event id keeps it to one SMS. An accepted event about
+    a phone makes the gateway forget who it remembered that phone's caller to be (`forget_caller`,
+    given the E.164 number; `phone_regions` as for SMS): the core knows something newer.
     """
 
     name = "application_status"
@@ -109,9 +112,18 @@ class StatusWebhook:
     fallback = _refuse("unavailable", "try again", 503)
 
     def __init__(
-        self, channel: SmsChannel, *, webhook_secret: str, seen: redis.Redis, max_age_s: int = MAX_AGE_S
+        self,
+        channel: SmsChannel,
+        *,
+        webhook_secret: str,
+        seen: redis.Redis,
+        max_age_s: int = MAX_AGE_S,
+        forget_caller: Callable[[str], None] | None = None,
+        phone_regions: tuple[str, ...] = ("KE",),
     ) -> None:
         self.channel = channel
+        self.forget_caller = forget_caller
+        self.phone_regions = phone_regions
         self.webhook_secret = webhook_secret
         self.seen = seen
         self.max_age_s = max_age_s
@@ -159,6 +171,7 @@ class StatusWebhook:
             return _refuse("bad_phone", exc.reason, 422)
         except TemplateError as exc:
             return _refuse("bad_event", str(exc), 422)
+        self._forget_caller(event)
         if result.queued is None:
             return json_answer({"queued": False, "reason": result.reason})
         queued = result.queued
@@ -170,3 +183,12 @@ class StatusWebhook:
             "reason": result.reason,
         }
         return json_answer(answer, 202)
+
+    def _forget_caller(self, event: object) -> None:
+        phone = event_phone(event) if isinstance(event, dict) else None
+        if phone is None or self.forget_caller is None:
+            return
+        try:
+            self.forget_caller(normalise_phone(phone, self.phone_regions))
+        except (InvalidPhoneNumber, redis.RedisError) as exc:  # the remembered answer expires anyway
+            log.warning("remembered caller not forgotten", error=type(exc).__name__)

@@ -21,12 +21,12 @@ from gateway import metrics
 from gateway.hop import Hop, HopReply
 from gateway.replies import polite
 from gateway.sink import EventSink
-from menus.effects import Effect, SetLanguage
+from menus.effects import Effect, ForgetCaller, KnownCaller, RememberCaller, SetLanguage
 from menus.engine import Engine, Screen, SessionState, StaticPages, StepResult
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
 from menus.render import PREFIX_LEN
-from sessions.store import Lease, RateLimited, SessionBusy, SessionStore, StoredSession
+from sessions.store import FORGET_CALLER, Lease, RateLimited, SessionBusy, SessionStore, StoredSession
 
 log = get_logger("gateway.ussd")
 
@@ -140,8 +140,10 @@ class HopService:
         with contextlib.suppress(redis.RedisError):  # the lock expires on its own
             self.store.release(lease)
 
-    def _engine(self, tree: MenuTree, hop: Hop) -> Engine:
-        context = HopContext(hop.phone, hop.session_id, deadline=time.monotonic() + self.hop_budget_s)
+    def _engine(self, tree: MenuTree, hop: Hop, caller: KnownCaller | None = None) -> Engine:
+        context = HopContext(
+            hop.phone, hop.session_id, deadline=time.monotonic() + self.hop_budget_s, known_caller=caller
+        )
         # The engine's limit counts a 4-character prefix; an aggregator without one gets it as text.
         limit = hop.text_limit + PREFIX_LEN if hop.text_limit else self.screen_limit
         pages = self._pages.get((tree.id, tree.version, limit))
@@ -182,13 +184,21 @@ class HopService:
             stored, result = self._open(hop, tree, lease)
         else:
             tree = self._pinned_tree(stored.state, tree)
-            result = self._continue(hop, tree, stored)
+            result = self._continue(hop, tree, stored, lease.caller)
             tree = self._pinned_tree(stored.state, tree)  # resuming may switch to the draft's version
 
         language = None
-        for effect in result.effects:
+        caller: KnownCaller | str | None = None
+        effects = result.effects
+        for effect in effects:
             if isinstance(effect, SetLanguage):
                 language = effect.lang
+            elif isinstance(effect, RememberCaller) and caller != FORGET_CALLER:
+                caller = effect.caller
+            elif isinstance(effect, ForgetCaller):
+                caller = FORGET_CALLER  # a registration outranks a lookup made before it
+        if caller is not None:  # the save below carries them: nothing for the sink
+            effects = tuple(e for e in effects if not isinstance(e, RememberCaller | ForgetCaller))
         stored.replay_key = hop.replay_key
         stored.reply = result.screen.body
         stored.reply_final = result.screen.final
@@ -205,15 +215,15 @@ class HopService:
         )
         event = self.events.hop_event(hop, reply, time.perf_counter() - started)
         try:
-            if not self.store.commit(lease, stored, resumable, language, event=event):
+            if not self.store.commit(lease, stored, resumable, language, event=event, caller=caller):
                 log.warning("session lock expired before save", session=hop.session_id)
             elif self.drafts is not None:
                 self._watch(hop, tree, stored)
         finally:
             # After the save, so a retry of this hop is a replay and cannot ask for them again; even
             # when the save failed, because the actions behind them did run.
-            if result.effects:
-                self._deliver(hop, result.effects)
+            if effects:
+                self._deliver(hop, effects)
         return reply, event is not None
 
     def _watch(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> None:
@@ -231,7 +241,7 @@ class HopService:
 
     def _open(self, hop: Hop, tree: MenuTree, lease: Lease) -> tuple[StoredSession, StepResult]:
         """First hop of a session: offer to resume a dropped one, or start (consuming deep-dial keys)."""
-        engine = self._engine(tree, hop)
+        engine = self._engine(tree, hop, lease.caller)
         lang = lease.language or self.default_language
         keys = hop.inputs
         draft = lease.draft
@@ -255,34 +265,41 @@ class HopService:
         draft = lease.draft
         if draft is not None and not draft.reply_final and draft.state.stack:
             tree = self._pinned_tree(draft.state, tree)
-            engine = self._engine(tree, hop)
+            engine = self._engine(tree, hop, lease.caller)
             state = draft.state
             state.done = False
             stored = StoredSession(state, hop.service_code, origin=draft.origin or lease.draft_id)
             result = StepResult(engine.current(state), (), HopOutcome.RESUMED, state.node)
             return stored, self._keys(engine, state, keys, result)
-        engine = self._engine(tree, hop)
+        engine = self._engine(tree, hop, lease.caller)
         state = engine.new_state(lease.language or self.default_language)
         started = engine.start(state)
         notice = tree.string("resume_none", state.lang)
         result = StepResult(engine.current(state, notice), started.effects, HopOutcome.START, state.node)
         return StoredSession(state, hop.service_code), self._keys(engine, state, keys, result)
 
-    def _continue(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> StepResult:
+    def _continue(
+        self, hop: Hop, tree: MenuTree, stored: StoredSession, caller: KnownCaller | None
+    ) -> StepResult:
         keys, certain = hop.new_inputs(stored.replay_key)
         if not certain:
             log.warning("hop does not extend the inputs answered so far", session=hop.session_id)
         state = stored.state
         if state.node not in tree.nodes:
             state.node, state.stack, state.page = tree.start, [], 0
-        engine = self._engine(tree, hop)
+        engine = self._engine(tree, hop, caller)
         if stored.resume_from is not None:
-            return self._answer_resume(hop, engine, stored, keys)
+            return self._answer_resume(hop, engine, stored, keys, caller)
         result = StepResult(engine.current(state), (), HopOutcome.START, state.node)
         return self._keys(engine, state, keys, result)
 
     def _answer_resume(
-        self, hop: Hop, engine: Engine, stored: StoredSession, keys: tuple[str, ...]
+        self,
+        hop: Hop,
+        engine: Engine,
+        stored: StoredSession,
+        keys: tuple[str, ...],
+        caller: KnownCaller | None,
     ) -> StepResult:
         choice, rest = (keys[0], keys[1:]) if keys else ("", ())
         tree = engine.tree
@@ -293,7 +310,7 @@ class HopService:
             stored.resume_from = None
             if draft is not None:
                 tree = self._pinned_tree(draft.state, tree)
-                engine = self._engine(tree, hop)
+                engine = self._engine(tree, hop, caller)
                 stored.state = draft.state
                 stored.state.done = False
                 node = stored.state.node

@@ -42,3 +42,24 @@ class RecordEvent(Effect):
 
     kind: str
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KnownCaller:
+    """What the gateway may remember about a phone between sessions: whether it is a registered
+    citizen, and the first name a greeting uses. Never an ID number, a date or anything from a PIN."""
+
+    registered: bool
+    first_name: str = ""
+
+
+@dataclass(frozen=True)
+class RememberCaller(Effect):
+    """The core just said who is calling: keep the answer for the phone's next dials (a short while)."""
+
+    caller: KnownCaller
+
+
+@dataclass(frozen=True)
+class ForgetCaller(Effect):
+    """What the gateway remembers about the caller is out of date (e.g. they just registered)."""

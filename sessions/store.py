@@ -9,6 +9,9 @@ test in tests/ops/test_script_keys.py runs every script the code registers and c
   u:{phone}:d         the resume draft: id of the last session that dropped mid-journey
   u:{phone}:l         the language the citizen chose
   u:{phone}:r         hops in the current minute, for the rate limit
+  u:{phone}:c         who is calling, as the core last said (registered flag, first name), kept a
+                      short while (`caller_ttl_s`, a guest's `guest_ttl_s`) so a repeat dial's
+                      first screen does not wait on the core
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ import redis
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from common.keys import fernet_key
+from menus.effects import KnownCaller
 from menus.engine import SessionState
 
+# `caller` of `SessionStore.commit`: drop what is remembered about the phone's caller.
+FORGET_CALLER = "forget"
+
 # Scripts take their settings baked in (see SessionStore.__init__): fewer arguments, less packing
-# per hop. KEYS: lock, session, draft pointer, language, rate counter. ARGV: lock token, session
-# id, the hop's replay key. A hop repeating the last answered one (an aggregator's retry) is a
-# replay: it is answered from the session and never counts toward the phone's hops per minute.
-# Answers {status, session, language, draft id}: the id of the phone's dropped session, if this
-# one is new and another one is the draft. Its document is read by the caller (a key named by a
-# value read here cannot be declared in KEYS).
+# per hop. KEYS: lock, session, draft pointer, language, rate counter, known caller. ARGV: lock
+# token, session id, the hop's replay key. A hop repeating the last answered one (an aggregator's
+# retry) is a replay: it is answered from the session and never counts toward the phone's hops per
+# minute. Answers {status, session, language, draft id, known caller}: the id of the phone's dropped
+# session, if this one is new and another one is the draft. Its document is read by the caller (a
+# key named by a value read here cannot be declared in KEYS).
 _BEGIN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', {lock_ttl_ms}) then return {{0}} end
 local session = redis.call('GET', KEYS[2])
@@ -56,14 +63,21 @@ if not session then
   draft_id = redis.call('GET', KEYS[3])
   if draft_id == ARGV[2] then draft_id = false end
 end
-return {{1, session, lang, draft_id}}
+return {{1, session, lang, draft_id, redis.call('GET', KEYS[6])}}
 """
 
-# KEYS: lock, session, draft pointer, language[, event stream]. ARGV: token, session JSON, its TTL,
-# draft action (set | del | keep), session id, new language or ""[, stream cap, field, value, ...].
-# The hop's event (the audit trail's) goes in first and whatever happens: the citizen got a reply.
+# KEYS: lock, session, draft pointer, language, known caller[, event stream]. ARGV: token, session
+# JSON, its TTL, draft action (set | del | keep), session id, new language or "", known caller or
+# "" (keep) or "-" (forget), its TTL[, stream cap, field, value, ...]. The hop's event (the audit
+# trail's) and the caller's answer go in first and whatever happens: the citizen got a reply, and
+# what the core said (or that a registration made the cached answer stale) holds for the phone.
 _COMMIT = """
-if #ARGV > 7 then redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', unpack(ARGV, 8)) end
+if #ARGV > 9 then redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpack(ARGV, 10)) end
+if ARGV[7] == '-' then
+  redis.call('DEL', KEYS[5])
+elseif ARGV[7] ~= '' then
+  redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8])
+end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 if ARGV[4] == 'set' then
@@ -137,6 +151,8 @@ class Lease:
     draft: StoredSession | None
     draft_id: str | None
     language: str | None
+    # Who is calling, as the core said within the last few minutes (None: not known).
+    caller: KnownCaller | None = None
 
 
 class SecretBox:
@@ -216,6 +232,8 @@ class SessionStore:
         lock_ttl_ms: int = 5000,
         lock_wait_ms: int = 3000,
         rate_limit_per_minute: int = 30,
+        caller_ttl_s: int = 600,
+        guest_ttl_s: int = 120,
         event_sink: Callable[[tuple[str, int, Mapping[str, str]]], None] | None = None,
     ) -> None:
         self.redis = client
@@ -227,6 +245,8 @@ class SessionStore:
         self.draft_ttl_s = max(draft_ttl_s, session_ttl_s)
         self.language_ttl_s = language_ttl_s
         self.lock_wait_ms = lock_wait_ms
+        self.caller_ttl_s = caller_ttl_s
+        self.guest_ttl_s = guest_ttl_s
         self._begin = client.register_script(
             _BEGIN.format(lock_ttl_ms=int(lock_ttl_ms), rate_limit=int(rate_limit_per_minute))
         )
@@ -251,7 +271,7 @@ class SessionStore:
 
     def _keys(self, phone: str, session_id: str) -> list[str]:
         p = self._prefix(phone)
-        return [f"{p}k:{session_id}", f"{p}s:{session_id}", f"{p}d", f"{p}l", f"{p}r"]
+        return [f"{p}k:{session_id}", f"{p}s:{session_id}", f"{p}d", f"{p}l", f"{p}r", f"{p}c"]
 
     # -- serialisation ------------------------------------------------------------------------
     def dumps(self, stored: StoredSession) -> bytes:
@@ -311,8 +331,8 @@ class SessionStore:
                 raise SessionBusy(session_id)
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        # Redis drops trailing nils from a script's reply: pad back to four fields.
-        status, session_raw, lang_raw, draft_raw_id = [*result, None, None, None][:4]
+        # Redis drops trailing nils from a script's reply: pad back to five fields.
+        status, session_raw, lang_raw, draft_raw_id, caller_raw = [*result, None, None, None, None][:5]
         language = _text(lang_raw)
         if status == 2:
             raise RateLimited(language)
@@ -328,7 +348,8 @@ class SessionStore:
                 with contextlib.suppress(redis.RedisError):  # else the lock expires on its own
                     self._release(keys=keys[:1], args=[token])
                 raise
-        return Lease(session_id, phone, token, session, draft, draft_id if draft else None, language)
+        caller = _caller_from(caller_raw)
+        return Lease(session_id, phone, token, session, draft, draft_id if draft else None, language, caller)
 
     def commit(
         self,
@@ -337,9 +358,15 @@ class SessionStore:
         resumable: bool,
         language: str | None = None,
         event: tuple[str, int, Mapping[str, str]] | None = None,
+        caller: KnownCaller | str | None = None,
     ) -> bool:
         """Save the session and its reply, keep or drop the resume draft, remember a new language,
         and release the lock, in one round trip. False when the lock had expired (nothing saved).
+
+        `caller`: who the core said is calling, remembered for the phone's next dials for
+        `caller_ttl_s` (a guest for `guest_ttl_s`; a TTL of 0 remembers nothing), or
+        `FORGET_CALLER` to drop what is remembered. Applied even when the lock had expired: it is
+        about the phone, not this session.
 
         `resumable`: the session waits for input past its start, so if the call drops now the next
         dial should offer to continue here. `event`: (stream, cap, fields) to XADD in the same
@@ -355,7 +382,9 @@ class SessionStore:
             # Ended, or back at the start (nothing to resume, or the citizen chose to start again).
             draft_action, ttl = "del", self.session_ttl_s
         stored.saved_at = time.time()
-        keys = self._keys(lease.phone, lease.session_id)[:4]
+        lock, session, draft, lang, _rate, known = self._keys(lease.phone, lease.session_id)
+        keys = [lock, session, draft, lang, known]
+        caller_value, caller_ttl = self._caller_write(caller)
         args: list[object] = [
             lease.token,
             self.dumps(stored),
@@ -363,6 +392,8 @@ class SessionStore:
             draft_action,
             lease.session_id,
             language or "",
+            caller_value,
+            caller_ttl,
         ]
         if event is not None and self.event_sink is not None:
             saved = bool(self._commit(keys=keys, args=args))
@@ -375,6 +406,20 @@ class SessionStore:
             for name, value in fields.items():
                 args += (name, value)
         return bool(self._commit(keys=keys, args=args))
+
+    def _caller_write(self, caller: KnownCaller | str | None) -> tuple[str, int]:
+        if caller == FORGET_CALLER:
+            return "-", 0
+        if not isinstance(caller, KnownCaller):
+            return "", 0
+        ttl = self.caller_ttl_s if caller.registered else self.guest_ttl_s
+        if ttl <= 0:
+            return "", 0
+        return _caller_text(caller), ttl
+
+    def forget_caller(self, phone: str) -> None:
+        """Drop what is remembered about who `phone` is: the next dial asks the core."""
+        self.redis.delete(f"{self._prefix(phone)}c")
 
     def draft_id(self, phone: str) -> str | None:
         """The id of the session the phone's next dial would offer to continue, if any."""
@@ -394,6 +439,18 @@ class SessionStore:
 
     def set_language(self, phone: str, lang: str) -> None:
         self.redis.set(f"{self._prefix(phone)}l", lang, ex=self.language_ttl_s)
+
+
+def _caller_text(caller: KnownCaller) -> str:
+    # "1Wanjiku" or "0": the registered flag and the first name, nothing else about the citizen.
+    return ("1" + caller.first_name) if caller.registered else "0"
+
+
+def _caller_from(raw: bytes | str | None) -> KnownCaller | None:
+    text = _text(raw)
+    if not text or text[0] not in "01":
+        return None
+    return KnownCaller(registered=text[0] == "1", first_name=text[1:] if text[0] == "1" else "")
 
 
 def _text(raw: bytes | str | None) -> str | None:

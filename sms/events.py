@@ -67,6 +67,12 @@ def _field(event: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+def event_phone(event: Mapping[str, Any]) -> str | None:
+    """The phone number an event is about, as the core wrote it (not normalised); None without one."""
+    value = _field(event, "phone") if isinstance(event, Mapping) else None
+    return str(value).strip() if isinstance(value, str | int) and str(value).strip() else None
+
+
 def _required(event: Mapping[str, Any], name: str) -> str:
     value = _field(event, name)
     if not isinstance(value, str | int) or not str(value).strip():

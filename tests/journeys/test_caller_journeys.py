@@ -1,8 +1,8 @@
 """The second pass over the citizen journeys, end to end: the Africa's Talking callback, the engine,
 the actions, CoreClient and the reference core service over real HTTP on 127.0.0.1.
 
-- the main menu knows the caller, with one core lookup per session, and never waits on a core that
-  is down or slow;
+- the main menu knows the caller, with one core lookup per phone while the answer is remembered
+  (tests/journeys/test_known_callers.py), and never waits on a core that is down or slow;
 - a registered citizen applies by a service's short code in at most 6 hops (counted as requests),
   with name, date of birth and ID filled from their record;
 - when the M-Pesa prompt cannot be sent or fails, the paybill instructions reach the citizen on
@@ -109,21 +109,22 @@ def count_calls(monkeypatch, client, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", ["en", "sw"])
-def test_the_main_menu_knows_the_caller_with_one_lookup_per_session(core_app, core, monkeypatch, lang):
+def test_the_main_menu_knows_the_caller_with_one_lookup_per_phone(core_app, core, monkeypatch, lang):
     phone, stranger = {"en": ("+254711000201", "+254711000202"), "sw": ("+254721000201", "+254721000202")}[
         lang
     ]
     person = register_over_http(core, phone)
-    choose_language(core_app, phone, lang)
-    choose_language(core_app, stranger, lang)
     lookups = count_calls(monkeypatch, core_app.extensions["core_client"], "find_citizen")
+    choose_language(core_app, phone, lang)  # in Kiswahili, a session of its own first
 
     dialler = caller(core_app, phone, f"known-{lang}")
     assert dialler.dial() == MENU[lang]["greeting"].format(first=person["first_name"])
     for key in ("7", "1", "0", "00", "3", "00", "4"):  # help, back, home, track, home, my applications
         assert dialler.press(key).startswith("CON ")
-    assert lookups == [phone]  # menus never asked again, nor did My applications' registration check
+    # menus never asked again, nor did My applications' registration check, nor a second session
+    assert lookups == [phone]
 
+    choose_language(core_app, stranger, lang)
     assert caller(core_app, stranger, f"stranger-{lang}").dial().startswith(MENU[lang]["guest"])
     assert lookups == [phone, stranger]
 
@@ -133,6 +134,7 @@ def test_with_the_core_down_everyone_gets_the_full_menu_at_once(core_app, core, 
     phone = {"en": "+254711000301", "sw": "+254721000301"}[lang]
     register_over_http(core, phone)
     choose_language(core_app, phone, lang)
+    core_app.extensions["hops"].store.forget_caller(phone)  # nobody remembers who this is
     core.stop()
     started = time.monotonic()
     screen = caller(core_app, phone, f"down-{lang}").dial()

@@ -24,7 +24,7 @@ from citizen.queued import QueuedWork, submit
 from common.outcomes import HopOutcome
 from gateway.sink import HopEvents, NoEvents
 from gateway.ussd import HopService
-from menus.effects import RecordEvent, SendSms, SetLanguage
+from menus.effects import ForgetCaller, RecordEvent, SendSms, SetLanguage
 from menus.engine import SessionState
 from menus.registry import TreeRegistry
 from menus.render import PREFIX_LEN
@@ -205,6 +205,7 @@ def test_register_returns_its_welcome_sms_instead_of_sending_it():
     assert result.ok and result.data["pin"] == ""
     assert result.effects == (
         SendSms("registration_welcome", PHONE, {"name": "Wanjiku"}, "sw", f"registration_welcome:{PHONE}"),
+        ForgetCaller(),  # the phone was remembered as a guest: the next dial asks the core again
     )
     [(name, sent)] = client.calls
     assert name == "register_citizen" and sent["pin"] == "4826"

@@ -198,8 +198,9 @@ def run_every_script(client) -> TracingRedis:
     from common.lease import lease
     from common.lookup_limits import LookupLimits
     from console.throttle import LoginThrottle
+    from menus.effects import KnownCaller
     from menus.engine import SessionState
-    from sessions.store import RateLimited, SecretBox, SessionStore, StoredSession
+    from sessions.store import FORGET_CALLER, RateLimited, SecretBox, SessionStore, StoredSession
 
     tracing = TracingRedis(client)
     box = SecretBox(TEST_SEALING_KEY)
@@ -219,6 +220,11 @@ def run_every_script(client) -> TracingRedis:
     store.release(third)
     again = store.begin(PHONE, "S2", "k1")
     assert store.commit(again, stored(reply_final=True), resumable=False)  # draft dropped
+    known = store.begin(PHONE, "S6")
+    assert store.commit(known, stored(), resumable=False, caller=KnownCaller(True, "Wanjiku"))  # remembered
+    assert store.begin(PHONE, "S7").caller == KnownCaller(True, "Wanjiku")
+    forgotten = store.begin(PHONE, "S8")
+    assert store.commit(forgotten, stored(), resumable=False, caller=FORGET_CALLER)
     limited = SessionStore(tracing, box, rate_limit_per_minute=1)
     other = "+254712000222"  # the hops above count toward PHONE's minute
     limited.release(limited.begin(other, "S3"))

@@ -2,7 +2,8 @@
 
 Builds the gateway with `create_app` against a Redis of its own (embedded redis-server on a free
 port) and the reference core service (the first screen asks it who is calling, as deployed), then
-plays the benchmark's workload (dial, Help, back; every session its own phone) straight
+plays the benchmark's workload (dial, Help, back; every session its own phone, never dialled before, or
+with `--repeat-callers` dialled just before, so who is calling is remembered) straight
 into the WSGI callable the server would call (`app.wsgi_app`: the callback lane, or Flask when the lane
 is off), so no HTTP server or load generator shares the figures. Prints CPU microseconds per hop (the
 process's CPU time, which excludes waiting on Redis) and, from cProfile, the share of each stage.
@@ -63,14 +64,16 @@ def environ_for(body: bytes) -> dict:
     }
 
 
-def bodies(sessions: int, steps: tuple[str, ...] = ("", "7", "7*0")) -> list[bytes]:
+def bodies(
+    sessions: int, steps: tuple[str, ...] = ("", "7", "7*0"), tag: str = "P", first_phone: int = 0
+) -> list[bytes]:
     out = []
     for step in steps:
         for n in range(sessions):
             form = {
-                "sessionId": f"P{n}",
+                "sessionId": f"{tag}{n}",
                 "serviceCode": "*384*123#",
-                "phoneNumber": f"+2547{20000000 + n}",
+                "phoneNumber": f"+2547{20000000 + first_phone + n}",
                 "networkCode": "63902",
                 "text": step,
             }
@@ -83,6 +86,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=3000)
     parser.add_argument("--profile", action="store_true", help="cProfile stage breakdown")
+    parser.add_argument(
+        "--repeat-callers",
+        action="store_true",
+        help="every measured session's phone dialled just before (its caller remembered); "
+        "default: phones never dialled (each dial asks the core)",
+    )
     args = parser.parse_args()
 
     from tools.run_all import free_port, redis_command, wait_for_port
@@ -131,7 +140,12 @@ def main() -> int:
                 for chunk in wsgi(environ_for(body), start_response):
                     replies.append(chunk)
 
-        play(bodies(200))  # warm up: imports, page caches, script loading
+        # Warm up (imports, page caches, script loading) on phones the measured batch does not use,
+        # unless its callers are to be repeat callers: then on exactly its phones.
+        if args.repeat_callers:
+            play(bodies(args.sessions, tag="W"))
+        else:
+            play(bodies(200, tag="W", first_phone=5_000_000))
         work_batch = bodies(args.sessions)
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         cpu, wall = time.process_time(), time.perf_counter()

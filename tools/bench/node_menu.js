@@ -1,7 +1,10 @@
 // ussd-menu-builder on Node, the most used USSD library, as the benchmark's reference stack:
 // the same three screens as the gateway's workload (welcome, help, back), Redis sessions through
 // the library's sessionConfig (one GET at start, one SET per state), 2 processes via node:cluster.
-// Installed at bench time under the bench's temp dir (NODE_PATH); never part of the repository.
+// NODE_SERVER picks how requests reach it: "http" (Node's own http module, no framework: the
+// fastest it can be served) or "express" (Express with its urlencoded body parser and
+// `app.post(path, …)`, as the library's README serves it). Installed at bench time under the
+// bench's temp dir (NODE_PATH); never part of the repository.
 "use strict";
 const cluster = require("node:cluster");
 const http = require("node:http");
@@ -9,6 +12,7 @@ const querystring = require("node:querystring");
 
 const PORT = Number(process.env.PORT);
 const WORKERS = Number(process.env.NODE_WORKERS || "2");
+const SERVER = process.env.NODE_SERVER || "http";
 
 if (cluster.isPrimary) {
   for (let i = 0; i < WORKERS; i++) cluster.fork();
@@ -37,15 +41,25 @@ if (cluster.isPrimary) {
     return menu;
   }
 
-  http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => { body += chunk; });
-    req.on("end", () => {
-      const args = querystring.parse(body);
-      buildMenu().run(args, (reply) => {
-        res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(reply) });
-        res.end(reply);
-      });
+  if (SERVER === "express") {
+    const express = require("express");
+    const app = express();
+    app.use(express.urlencoded({ extended: true }));
+    app.post("/ussd/africastalking", (req, res) => {
+      buildMenu().run(req.body, (reply) => { res.send(reply); });
     });
-  }).listen(PORT, "127.0.0.1");
+    app.listen(PORT, "127.0.0.1");
+  } else {
+    http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => { body += chunk; });
+      req.on("end", () => {
+        const args = querystring.parse(body);
+        buildMenu().run(args, (reply) => {
+          res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(reply) });
+          res.end(reply);
+        });
+      });
+    }).listen(PORT, "127.0.0.1");
+  }
 }

@@ -2,18 +2,24 @@
 
 Four servers, same workload, same machine, loaded one after another by wrk (a separate process):
 
-- the gateway as deployed: granian, the audit trail on, the RQ worker running, the callback lane;
+- the gateway as deployed: granian, the audit trail on, the RQ worker running, the callback lane,
+  the reference core service answering "who is calling" on each new caller's dial; twice: with
+  **new callers** (every session a phone no run has dialled: the dial waits on the core) and with
+  **repeat callers** (the measured run dials the same phones, in the same order, as a warm-up run
+  of the same length just before it: every dial's caller is remembered, CALLER_TTL_S);
 - the Flask + redis floor: a bare Flask handler doing one GET and one SET per hop;
 - the raw WSGI + redis floor: the same GET and SET with no framework at all;
 - ussd-menu-builder on Node (Debian's nodejs; `npm install` into the run's temp dir, never into the
-  repository), Redis sessions through its sessionConfig, 2 processes via node:cluster.
+  repository), Redis sessions through its sessionConfig, 2 processes via node:cluster; twice:
+  served by Node's own `http` module, and by Express as the library's README serves it.
 
 Plus, for what each change bought, the gateway with its callbacks served by Flask's route
 (CALLBACK_LANE=0). Workload: 32 connections, 2,000 interleaved sessions of dial, one menu option,
-back. Three interleaved rounds with a rotating order; medians and every round's figure are printed,
-with ratios. Then hops that run an action against the reference core (Apply from an unregistered
-phone, Track an unknown reference), the gateway's p99 at half its peak, and Redis memory per live
-session (MEMORY USAGE). Prints figures; asserts nothing.
+back; every wrk thread its own sessions and phones. Three interleaved rounds with a rotating order;
+medians and every round's figure are printed, with ratios. Then hops that run an action against the
+reference core (Apply from an unregistered phone, Track an unknown reference), the p99 at half the
+gateway's peak (new callers) for the gateway and, paced at the same rate, its floors, and Redis
+memory per live session (MEMORY USAGE). Prints figures; asserts nothing.
 
 Prerequisites (the benchmark's own, not the test suite's): `apt-get install wrk nodejs npm`.
 """
@@ -21,6 +27,8 @@ Prerequisites (the benchmark's own, not the test suite's): `apt-get install wrk 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import re
 import shutil
@@ -40,6 +48,12 @@ ROOT = Path(__file__).resolve().parents[2]
 LUA = Path(__file__).with_name("sessions.lua")
 NODE_APP = Path(__file__).with_name("node_menu.js")
 MENU_HOPS = ",7,7*0"  # dial, Help, back
+GATEWAY = "gateway, new callers"
+REPEAT = "gateway, repeat callers"
+RAW = "raw WSGI + redis floor"
+ROUTE = "gateway, Flask route, new callers"
+NODE_HTTP = "ussd-menu-builder, Node http"
+NODE_EXPRESS = "ussd-menu-builder, Express"
 ACTION_HOPS = {
     "Apply (unregistered: core lookup)": ",2,2*0",
     "Track (core lookup of a reference)": ",3,3*ECZ-0000AA",
@@ -79,15 +93,30 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+# Phones of one run: wrk's threads take 100,000 numbers each from the run's base (sessions.lua).
+PHONES_PER_RUN = 400_000
+_runs = itertools.count(1)
+
+
 def wrk(
-    url: str, connections: int, seconds: int, delay_ms: float = 0, steps: str = MENU_HOPS, threads: int = 4
+    url: str,
+    connections: int,
+    seconds: int,
+    delay_ms: float = 0,
+    steps: str = MENU_HOPS,
+    threads: int = 4,
+    phone_base: int | None = None,
 ) -> dict[str, float]:
+    """One wrk run; `phone_base` None: phones no earlier run of this process dialled."""
+    run = next(_runs)
     env = {
         **os.environ,
         "BENCH_DELAY_MS": str(int(delay_ms)),
         "BENCH_STEPS": steps,
         "BENCH_THREADS": str(threads),
         "BENCH_SESSIONS": "2000",
+        "BENCH_PHONE_BASE": str(run * PHONES_PER_RUN if phone_base is None else phone_base),
+        "BENCH_RUN": f"{os.getpid()}n{run}",
     }
     out = subprocess.run(
         [
@@ -126,8 +155,11 @@ def serve_and_load(
     delay_ms: float = 0,
     steps: str = MENU_HOPS,
     helpers: tuple[list[str], ...] = (),
+    repeat_callers: bool = False,
 ):
-    """Start one server (and its helper processes), warm it up, load it for `args.seconds`, stop it."""
+    """Start one server (and its helper processes), warm it up, load it for `args.seconds`, stop it.
+    `repeat_callers`: the warm-up is as long as the measured run and dials the same phones in the
+    same order, so every caller of the measured run dialled a few seconds before."""
     log = Path(tempfile.gettempdir()) / f"bench-{name.replace(' ', '_')}.log"
     process = start(command, env, port, log)
     extra = [
@@ -138,6 +170,10 @@ def serve_and_load(
     ]
     url = f"http://127.0.0.1:{port}/ussd/africastalking"
     try:
+        if repeat_callers:
+            base = next(_runs) * PHONES_PER_RUN
+            wrk(url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base)
+            return wrk(url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base)
         wrk(url, args.connections, 2, steps=steps)  # warm up: imports, connection pools, page caches
         return wrk(url, args.connections, args.seconds, delay_ms, steps=steps)
     finally:
@@ -188,19 +224,36 @@ def session_memory(
 
 
 def install_node_library(workdir: Path) -> Path | None:
-    """`npm install ussd-menu-builder redis` under `workdir`; None (and why) when Node is missing."""
+    """`npm install ussd-menu-builder redis express` under `workdir`; None (and why) when Node is
+    missing. Prints the versions installed."""
     if not (shutil.which("node") and shutil.which("npm")):
         print("ussd-menu-builder skipped: needs Debian's nodejs and npm (apt-get install nodejs npm)")
         return None
     folder = workdir / "node"
     folder.mkdir()
     subprocess.run(
-        ["npm", "install", "--silent", "--no-audit", "--no-fund", "ussd-menu-builder@1.2.0", "redis@4"],
+        [
+            "npm",
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "ussd-menu-builder@1.2.0",
+            "redis@4",
+            "express@4",
+        ],
         cwd=folder,
         check=True,
         capture_output=True,
     )
-    return folder / "node_modules"
+    modules = folder / "node_modules"
+    versions = {
+        name: json.loads((modules / name / "package.json").read_text())["version"]
+        for name in ("ussd-menu-builder", "redis", "express")
+    }
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"Node {node}: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    return modules
 
 
 def main() -> int:
@@ -262,29 +315,29 @@ def main() -> int:
 
         return command
 
-    def node_command(port: int) -> list[str]:
+    def node_command(_port: int) -> list[str]:
         return ["node", str(NODE_APP)]
 
+    node_env = {**base_env, "NODE_PATH": str(node_modules), "NODE_WORKERS": "2"}
+    # name -> (command, environment, helper processes, repeat callers)
     variants: dict[str, tuple] = {
-        "gateway": (gateway_command, gateway_env, (rq_worker,)),
-        "Flask + redis floor": (python_app("tools.bench.floor_app:create_app"), base_env, ()),
-        "raw WSGI + redis floor": (python_app("tools.bench.raw_floor:create_app"), base_env, ()),
-        "gateway, Flask route": (gateway_command, {**gateway_env, "CALLBACK_LANE": "0"}, (rq_worker,)),
+        GATEWAY: (gateway_command, gateway_env, (rq_worker,), False),
+        REPEAT: (gateway_command, gateway_env, (rq_worker,), True),
+        "Flask + redis floor": (python_app("tools.bench.floor_app:create_app"), base_env, (), False),
+        RAW: (python_app("tools.bench.raw_floor:create_app"), base_env, (), False),
+        ROUTE: (gateway_command, {**gateway_env, "CALLBACK_LANE": "0"}, (rq_worker,), False),
     }
     if node_modules is not None:
-        variants["ussd-menu-builder (Node)"] = (
-            node_command,
-            {**base_env, "NODE_PATH": str(node_modules), "NODE_WORKERS": "2"},
-            (),
-        )
+        variants[NODE_HTTP] = (node_command, {**node_env, "NODE_SERVER": "http"}, (), False)
+        variants[NODE_EXPRESS] = (node_command, {**node_env, "NODE_SERVER": "express"}, (), False)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     action_runs: dict[str, list[dict[str, float]]] = {name: [] for name in ACTION_HOPS}
 
     def load(name: str, steps: str = MENU_HOPS, delay_ms: float = 0) -> dict[str, float]:
-        command, env, helpers = variants[name]
+        command, env, helpers, repeat = variants[name]
         port = free_port()
         env = {**env, "PORT": str(port)}
-        return serve_and_load(name, command(port), env, port, args, delay_ms, steps, helpers)
+        return serve_and_load(name, command(port), env, port, args, delay_ms, steps, helpers, repeat)
 
     try:
         names = list(variants)
@@ -294,12 +347,14 @@ def main() -> int:
             for name in names[shift:] + names[:shift]:
                 runs[name].append(load(name))
             for label, steps in ACTION_HOPS.items():
-                action_runs[label].append(load("gateway", steps))
+                action_runs[label].append(load(GATEWAY, steps))
         peak = {name: {k: median([r[k] for r in rs]) for k in rs[0]} for name, rs in runs.items()}
         actions = {name: {k: median([r[k] for r in rs]) for k in rs[0]} for name, rs in action_runs.items()}
-        target = peak["gateway"]["rate"] / 2
+        target = peak[GATEWAY]["rate"] / 2
         delay = args.connections * 1000 / target  # each connection waits this long between hops
-        paced = load("gateway", delay_ms=delay)
+        # The same offered rate for the floors: what the machine and wrk's pacing add on their own.
+        paced_names = [name for name in (GATEWAY, REPEAT, RAW, NODE_HTTP) if name in variants]
+        paced = {name: load(name, delay_ms=delay) for name in paced_names}
         memory = session_memory(redis_url, gateway_env, free_port())
     finally:
         stop(core_process)
@@ -310,41 +365,44 @@ def main() -> int:
         f"{args.seconds}s per run, {args.rounds} interleaved rounds, {os.cpu_count()} cores, "
         f"load average at the end {os.getloadavg()[0]:.2f}"
     )
-    node = peak.get("ussd-menu-builder (Node)")
     print(
-        f"{'':34} {'hops/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'/gateway':>9} {'/Node':>6}",
-        end="",
+        "New callers: every session a phone no run dialled before (the dial asks the core who is calling);\n"
+        "repeat callers: the same phones as a warm-up run of the same length just before (remembered)."
     )
-    print("  rounds")
+    nodes = [n for n in (NODE_HTTP, NODE_EXPRESS) if n in peak]
+    print(f"{'':34} {'hops/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'/gateway':>9}", end="")
+    print("".join(f" {'/' + n.split(', ')[-1]:>13}" for n in nodes) + "  rounds")
     for name, fig in peak.items():
         rounds = ", ".join(str(round(r["rate"])) for r in runs[name])
-        vs_node = f"{fig['rate'] / node['rate']:.2f}" if node else "-"
+        ratios = "".join(f" {fig['rate'] / peak[n]['rate']:>13.2f}" for n in nodes)
         print(
             f"{name:34} {fig['rate']:>8.0f} {fig['p50']:>7.2f} {fig['p99']:>7.2f} {fig['non2xx']:>8.0f} "
-            f"{fig['rate'] / peak['gateway']['rate']:>9.2f} {vs_node:>6}  {rounds}"
+            f"{fig['rate'] / peak[GATEWAY]['rate']:>9.2f}{ratios}  {rounds}"
         )
-    print("\nHops that run an action against the reference core (gateway, same workload shape):")
+    print("\nHops that run an action against the reference core (gateway, new callers, same workload shape):")
     for name, fig in actions.items():
         rounds = ", ".join(str(round(r["rate"])) for r in action_runs[name])
         print(
             f"{name:34} {fig['rate']:>8.0f} {fig['p50']:>7.2f} {fig['p99']:>7.2f} {fig['non2xx']:>8.0f} "
-            f"{fig['rate'] / peak['gateway']['rate']:>9.2f}  {rounds}"
+            f"{fig['rate'] / peak[GATEWAY]['rate']:>9.2f}  {rounds}"
         )
     print("\nRatios (targets in docs/performance.md):")
-    if node:
+    for node in nodes:
+        for gateway in (GATEWAY, REPEAT):
+            print(
+                f"  {gateway} / {node}: {peak[gateway]['rate'] / peak[node]['rate']:.2f}",
+                "(target >= 1.0)",
+            )
+    print(f"  gateway / Flask floor: {peak[GATEWAY]['rate'] / peak['Flask + redis floor']['rate']:.2f}")
+    print(f"  gateway / raw WSGI floor: {peak[GATEWAY]['rate'] / peak[RAW]['rate']:.2f}")
+    print(f"  lane / Flask route: {peak[GATEWAY]['rate'] / peak[ROUTE]['rate']:.2f}")
+    print(f"  repeat callers / new callers: {peak[REPEAT]['rate'] / peak[GATEWAY]['rate']:.2f}")
+    print(f"Paced at half the gateway's peak ({target:.0f} hops/s offered to each; target p99 <= 25 ms):")
+    for name, fig in paced.items():
         print(
-            f"  gateway / ussd-menu-builder hops/s: {peak['gateway']['rate'] / node['rate']:.2f}",
-            "(target >= 1.0)",
+            f"  {name:34} {fig['rate']:>6.0f} served  p50 {fig['p50']:6.2f} ms  p90 {fig['p90']:6.2f} ms  "
+            f"p99 {fig['p99']:7.2f} ms"
         )
-    print(f"  gateway / Flask floor: {peak['gateway']['rate'] / peak['Flask + redis floor']['rate']:.2f}")
-    print(
-        f"  gateway / raw WSGI floor: {peak['gateway']['rate'] / peak['raw WSGI + redis floor']['rate']:.2f}"
-    )
-    print(f"  lane / Flask route: {peak['gateway']['rate'] / peak['gateway, Flask route']['rate']:.2f}")
-    print(
-        f"  gateway at half its peak ({target:.0f} hops/s offered, {paced['rate']:.0f} served): "
-        f"p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms  (target p99 <= 25 ms)"
-    )
     print(
         f"  Redis per live session (MEMORY USAGE of all its phone's keys): "
         f"{memory['memory_usage_per_session']:.0f} B avg, {memory['memory_usage_max']:.0f} B max "
