@@ -11,10 +11,10 @@ Who is calling is asked once per session (`identify_caller`, the tree's `on_star
 budget of its own so the first screen never waits long); the answer stays in the session's answers
 (`audience`, `registered`, `first_name`, and the profile shown on a summary: `citizen_name`,
 `citizen_dob`, `citizen_id`), so later menus and `check_registered` do not ask the core again.
-The core's answer is also handed back as a `RememberCaller` effect (registered or not, first name:
-nothing else), which the hop service keeps per phone for a few minutes; a dial within that time
-comes with it (`HopContext.known_caller`) and its first screen does not wait on the core. A
-registration through the gateway asks for it to be forgotten (`ForgetCaller`).
+Once the session is over, the hop service keeps what its answers say (`known_caller`: registered
+or not, first name, nothing else) per phone for a few minutes; a dial within that time comes with
+it (`HopContext.known_caller`) and its first screen does not wait on the core. A registration
+through the gateway asks for what is kept to be forgotten (`ForgetCaller`).
 
 Error codes an action returns, for the tree's `errors:` routing:
 
@@ -634,6 +634,17 @@ def _identified(citizen: Citizen | None) -> ActionResult:
         return ActionResult(ok=True, data=GUEST, effects=(RememberCaller(KnownCaller(registered=False)),))
     known = KnownCaller(registered=True, first_name=citizen.first_name[:GREETING_NAME_LEN])
     return ActionResult(ok=True, data=_profile(citizen), effects=(RememberCaller(known),))
+
+
+def known_caller(answers: Mapping[str, Any]) -> KnownCaller | None:
+    """Who is calling, as a session's answers say (`registered`, `first_name`); None when the
+    session never learnt it (the core could not answer)."""
+    registered = answers.get("registered")
+    if registered == "yes":
+        return KnownCaller(registered=True, first_name=str(answers.get("first_name", ""))[:GREETING_NAME_LEN])
+    if registered == "no":
+        return KnownCaller(registered=False)
+    return None
 
 
 def _greeting(known: KnownCaller) -> dict[str, str]:

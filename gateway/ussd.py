@@ -12,7 +12,7 @@ import time
 
 import redis
 
-from citizen.actions import Actions, HopContext
+from citizen.actions import Actions, HopContext, known_caller
 from citizen.drafts import RESUME_KEY, DraftNotices
 from common.logs import get_logger
 from common.outcomes import HopOutcome
@@ -40,6 +40,11 @@ class HopService:
     - `events`: where the hop's audit event and its actions' effects go after the engine step;
     - `drafts`: watches sessions mid-application, so a dropped one gets its "saved" SMS;
     - `meter`: hop counts and latency for Prometheus (pushed at most a second late).
+
+    Who is calling is remembered per phone only once a session stops being live: its final
+    reply, or the aggregator's end notice (`session_ended`); a session dropped mid-journey is read
+    back through the phone's draft instead. Either way the answer lasts until the caller TTL after
+    the session that asked the core began.
 
     A repeated hop (`Hop.repeats` the last one answered) gets the stored reply and runs no action
     and no effect. A continuation that needs a session the store does not hold (`Hop.needs_session`)
@@ -193,12 +198,13 @@ class HopService:
         for effect in effects:
             if isinstance(effect, SetLanguage):
                 language = effect.lang
-            elif isinstance(effect, RememberCaller) and caller != FORGET_CALLER:
-                caller = effect.caller
             elif isinstance(effect, ForgetCaller):
-                caller = FORGET_CALLER  # a registration outranks a lookup made before it
-        if caller is not None:  # the save below carries them: nothing for the sink
-            effects = tuple(e for e in effects if not isinstance(e, RememberCaller | ForgetCaller))
+                caller = FORGET_CALLER
+                stored.caller_remembered = False  # the registration is the core's newest word
+        # The session's answers hold what RememberCaller says; the save below acts on both.
+        effects = tuple(e for e in effects if not isinstance(e, RememberCaller | ForgetCaller))
+        if result.screen.final and not stored.caller_remembered:
+            caller = known_caller(stored.state.answers) or caller
         stored.replay_key = hop.replay_key
         stored.reply = result.screen.body
         stored.reply_final = result.screen.final
@@ -226,6 +232,21 @@ class HopService:
                 self._deliver(hop, effects)
         return reply, event is not None
 
+    def session_ended(self, phone: str, session_id: str) -> bool:
+        """The aggregator says the session is over (AT's end event, Hubtel's release or timeout):
+        remember who called for the phone's next dial, as the session's answers say, unless its
+        final reply already did or they came from an earlier session. Never raises; True when
+        something was remembered."""
+        try:
+            stored = self.store.load(phone, session_id)
+            if stored is None or stored.reply_final or stored.caller_remembered:
+                return False
+            known = known_caller(stored.state.answers)
+            return known is not None and self.store.remember_caller(phone, known, stored.started_at)
+        except redis.RedisError as exc:  # the next dial asks the core; nothing else is lost
+            log.warning("caller not remembered at the session's end", error=type(exc).__name__)
+            return False
+
     def _watch(self, hop: Hop, tree: MenuTree, stored: StoredSession) -> None:
         assert self.drafts is not None
         try:
@@ -239,9 +260,25 @@ class HopService:
         except Exception:  # the citizen has their screen; a lost effect is logged, not a failed hop
             log.exception("effects not delivered", session=hop.session_id)
 
+    def _known(self, lease: Lease, draft: StoredSession | None) -> KnownCaller | None:
+        """Who is calling without asking the core: the phone's remembered caller, else what the
+        phone's dropped session learnt from the core, while that is within the caller TTL."""
+        if lease.caller is not None:
+            return lease.caller
+        return self._known_from_draft(draft)
+
+    def _known_from_draft(self, draft: StoredSession | None) -> KnownCaller | None:
+        if draft is None or draft.caller_remembered:
+            return None
+        known = known_caller(draft.state.answers)
+        if known is None or self.store.caller_ttl(known, draft.started_at) <= 0:
+            return None
+        return known
+
     def _open(self, hop: Hop, tree: MenuTree, lease: Lease) -> tuple[StoredSession, StepResult]:
         """First hop of a session: offer to resume a dropped one, or start (consuming deep-dial keys)."""
-        engine = self._engine(tree, hop, lease.caller)
+        caller = self._known(lease, lease.draft)
+        engine = self._engine(tree, hop, caller)
         lang = lease.language or self.default_language
         keys = hop.inputs
         draft = lease.draft
@@ -253,7 +290,7 @@ class HopService:
             body = tree.string("resume", state.lang)
             return stored, StepResult(Screen(body, final=False), (), HopOutcome.RESUME_OFFER, state.node)
         state = engine.new_state(lang)
-        stored = StoredSession(state, hop.service_code)
+        stored = StoredSession(state, hop.service_code, caller_remembered=caller is not None)
         result = engine.start(state)
         return stored, self._keys(engine, state, keys, result)
 
@@ -268,7 +305,8 @@ class HopService:
             engine = self._engine(tree, hop, lease.caller)
             state = draft.state
             state.done = False
-            stored = StoredSession(state, hop.service_code, origin=draft.origin or lease.draft_id)
+            origin = draft.origin or lease.draft_id
+            stored = StoredSession(state, hop.service_code, origin=origin, caller_remembered=True)
             result = StepResult(engine.current(state), (), HopOutcome.RESUMED, state.node)
             return stored, self._keys(engine, state, keys, result)
         engine = self._engine(tree, hop, lease.caller)
@@ -276,7 +314,8 @@ class HopService:
         started = engine.start(state)
         notice = tree.string("resume_none", state.lang)
         result = StepResult(engine.current(state, notice), started.effects, HopOutcome.START, state.node)
-        return StoredSession(state, hop.service_code), self._keys(engine, state, keys, result)
+        stored = StoredSession(state, hop.service_code, caller_remembered=lease.caller is not None)
+        return stored, self._keys(engine, state, keys, result)
 
     def _continue(
         self, hop: Hop, tree: MenuTree, stored: StoredSession, caller: KnownCaller | None
@@ -303,8 +342,10 @@ class HopService:
     ) -> StepResult:
         choice, rest = (keys[0], keys[1:]) if keys else ("", ())
         tree = engine.tree
-        if choice == "1":
+        draft = None
+        if choice in ("1", "2"):
             draft = self.store.load(hop.phone, stored.resume_from or "")
+        if choice == "1":
             if draft is not None:
                 stored.origin = draft.origin or stored.resume_from
             stored.resume_from = None
@@ -313,11 +354,17 @@ class HopService:
                 engine = self._engine(tree, hop, caller)
                 stored.state = draft.state
                 stored.state.done = False
+                stored.caller_remembered = True
                 node = stored.state.node
                 result = StepResult(engine.current(stored.state), (), HopOutcome.RESUMED, node)
                 return self._keys(engine, stored.state, rest, result)
         if choice in ("1", "2"):
             stored.resume_from = None
+            # Starting again greets from what the dropped session learnt, as a fresh dial would.
+            known = caller if caller is not None else self._known_from_draft(draft)
+            if known is not None:
+                engine = self._engine(tree, hop, known)
+            stored.caller_remembered = known is not None
             result = engine.start(stored.state)
             return self._keys(engine, stored.state, rest, result)
         notice = tree.string("invalid", stored.state.lang)

@@ -10,8 +10,11 @@ test in tests/ops/test_script_keys.py runs every script the code registers and c
   u:{phone}:l         the language the citizen chose
   u:{phone}:r         hops in the current minute, for the rate limit
   u:{phone}:c         who is calling, as the core last said (registered flag, first name), kept a
-                      short while (`caller_ttl_s`, a guest's `guest_ttl_s`) so a repeat dial's
-                      first screen does not wait on the core
+                      short while (`caller_ttl_s`, a guest's `guest_ttl_s`, counted from the start
+                      of the session that learnt it) so a repeat dial's first screen does not wait
+                      on the core. Written only once that session is no longer live (its final
+                      reply, or the aggregator's end notice): a live session holds the same answer
+                      in its own document, so the key costs nothing while the session does
 """
 
 from __future__ import annotations
@@ -138,6 +141,9 @@ class StoredSession:
     saved_at: float = field(default_factory=time.time)
     # The session a resumed one continues (the first of the line): one draft, however often resumed.
     origin: str | None = None
+    # Who is calling came from an earlier session (the phone's remembered caller, a draft): its
+    # answers are no fresher than that memory, so they are never written back as the phone's caller.
+    caller_remembered: bool = False
 
 
 @dataclass
@@ -290,6 +296,8 @@ class SessionStore:
             doc["ro"] = stored.resume_from
         if stored.origin:
             doc["og"] = stored.origin
+        if stored.caller_remembered:
+            doc["cm"] = 1
         # Compact UTF-8 JSON: readable with redis-cli, and orjson makes it a few microseconds a hop.
         return orjson.dumps(doc)
 
@@ -306,6 +314,7 @@ class SessionStore:
             hops=doc.get("h", 0),
             saved_at=doc.get("at", doc.get("st", time.time())),
             origin=doc.get("og"),
+            caller_remembered=bool(doc.get("cm")),
         )
 
     # -- the two round trips of a hop ---------------------------------------------------------
@@ -363,10 +372,10 @@ class SessionStore:
         """Save the session and its reply, keep or drop the resume draft, remember a new language,
         and release the lock, in one round trip. False when the lock had expired (nothing saved).
 
-        `caller`: who the core said is calling, remembered for the phone's next dials for
-        `caller_ttl_s` (a guest for `guest_ttl_s`; a TTL of 0 remembers nothing), or
-        `FORGET_CALLER` to drop what is remembered. Applied even when the lock had expired: it is
-        about the phone, not this session.
+        `caller`: who the core said is calling, remembered for the phone's next dials until
+        `caller_ttl_s` (a guest `guest_ttl_s`; a TTL of 0 remembers nothing) after the session
+        began (`stored.started_at`, when the core was asked), or `FORGET_CALLER` to drop what is
+        remembered. Applied even when the lock had expired: it is about the phone, not this session.
 
         `resumable`: the session waits for input past its start, so if the call drops now the next
         dial should offer to continue here. `event`: (stream, cap, fields) to XADD in the same
@@ -384,7 +393,7 @@ class SessionStore:
         stored.saved_at = time.time()
         lock, session, draft, lang, _rate, known = self._keys(lease.phone, lease.session_id)
         keys = [lock, session, draft, lang, known]
-        caller_value, caller_ttl = self._caller_write(caller)
+        caller_value, caller_ttl = self._caller_write(caller, stored.started_at)
         args: list[object] = [
             lease.token,
             self.dumps(stored),
@@ -407,15 +416,32 @@ class SessionStore:
                 args += (name, value)
         return bool(self._commit(keys=keys, args=args))
 
-    def _caller_write(self, caller: KnownCaller | str | None) -> tuple[str, int]:
+    def caller_ttl(self, caller: KnownCaller, since: float) -> int:
+        """Whole seconds `caller`, as the core said it at `since` (epoch seconds), may still be
+        remembered: `caller_ttl_s` (a guest `guest_ttl_s`) after `since`; 0 once that is past."""
+        ttl = self.caller_ttl_s if caller.registered else self.guest_ttl_s
+        if ttl <= 0:
+            return 0
+        return max(0, int(since + ttl - time.time()))
+
+    def _caller_write(self, caller: KnownCaller | str | None, since: float) -> tuple[str, int]:
         if caller == FORGET_CALLER:
             return "-", 0
         if not isinstance(caller, KnownCaller):
             return "", 0
-        ttl = self.caller_ttl_s if caller.registered else self.guest_ttl_s
+        ttl = self.caller_ttl(caller, since)
         if ttl <= 0:
             return "", 0
         return _caller_text(caller), ttl
+
+    def remember_caller(self, phone: str, caller: KnownCaller, since: float) -> bool:
+        """Remember `caller`, as the core said it at `since`, for the phone's next dials (one SET,
+        no lock: it is about the phone, not a session). False when its time is already up."""
+        ttl = self.caller_ttl(caller, since)
+        if ttl <= 0:
+            return False
+        self.redis.set(f"{self._prefix(phone)}c", _caller_text(caller), ex=ttl)
+        return True
 
     def forget_caller(self, phone: str) -> None:
         """Drop what is remembered about who `phone` is: the next dial asks the core."""

@@ -173,7 +173,8 @@ def ussd_blueprint(
 
     @bp.post("/ussd/africastalking/events")
     def session_end_event() -> tuple[Response, int] | Response:
-        """Record the aggregator's end-of-session report once per sessionId; repeats are acknowledged."""
+        """Record the aggregator's end-of-session report once per sessionId (repeats are
+        acknowledged) and remember who called for the phone's next dial."""
         given = from_flask(request)
         refused = caller_refused(given, callback.callback_secret, callback.networks)
         if refused:
@@ -209,6 +210,8 @@ def ussd_blueprint(
                 session.add(record)
         except IntegrityError:
             return jsonify(recorded=False, reason="already recorded"), 200
+        if phone:
+            callback.hops.session_ended(phone, form["sessionId"].strip())
         if status != "Success" and phone and drafts is not None:
             try:
                 drafts.session_ended(phone, form["sessionId"].strip())

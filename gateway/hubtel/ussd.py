@@ -4,8 +4,9 @@ Every request gets HTTP 200 and a JSON reply in Hubtel's shape (reply.py) — ex
 missing callback secret, which gets 403 with a polite `release` in the same shape — because
 anything else shows the citizen Hubtel's "invalid response" error. Initiation and Response become a
 neutral `Hop` (request.py) for the hop service; Release and Timeout end the session: they run no
-menu step, are recorded once per session as its end (analytics counts them as drop-offs) and are
-answered with a `release` Hubtel does not show.
+menu step, are recorded once per session as its end (analytics counts them as drop-offs), leave
+who called remembered for the phone's next dial (`HopService.session_ended`) and are answered with
+a `release` Hubtel does not show.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ class HubtelCallback:
             metrics.CALLBACK_REJECTED.labels("bad_request").inc()
             return json_answer(render(echo(fields, "sessionid"), polite("bad_request"), final=True))
         if hubtel.event in END_STATUS:
-            self._record_end(hubtel, END_STATUS[hubtel.event])
+            phone = self._record_end(hubtel, END_STATUS[hubtel.event])
+            if phone:  # who called is remembered for the phone's next dial
+                self.hops.session_ended(phone, SESSION_PREFIX + hubtel.session_id)
             return json_answer(render(hubtel.session_id, GOODBYE, final=True))
         try:
             phone = normalise_phone(hubtel.mobile, self.phone_regions)
@@ -101,7 +104,8 @@ class HubtelCallback:
         reply = self.hops.handle(hubtel_hop(hubtel, phone, self.service_codes, self.text_limit))
         return json_answer(render(hubtel.session_id, reply.body, reply.final))
 
-    def _record_end(self, hubtel: HubtelRequest, status: str) -> None:
+    def _record_end(self, hubtel: HubtelRequest, status: str) -> str | None:
+        """Record the session's end once; the caller's phone (E.164), or None when it is not valid."""
         try:
             phone: str | None = normalise_phone(hubtel.mobile, self.phone_regions)
         except InvalidPhoneNumber:
@@ -121,9 +125,10 @@ class HubtelCallback:
             with self.database.session() as session:
                 session.add(record)
         except IntegrityError:
-            return  # Hubtel repeated the notice: the end is recorded once
+            return phone  # Hubtel repeated the notice: the end is recorded once
         except SQLAlchemyError as exc:
             # Analytics still judges the session (a drop-off once its last hop is old enough).
             log.warning("session end not recorded", session=hubtel.session_id, error=type(exc).__name__)
-            return
+            return phone
         log.info("session ended", session=hubtel.session_id, phone=mask_phone(phone or ""), status=status)
+        return phone
