@@ -271,7 +271,7 @@ class HopService:
         if draft is None or draft.caller_remembered:
             return None
         known = known_caller(draft.state.answers)
-        if known is None or self.store.caller_ttl(known, draft.started_at) <= 0:
+        if known is None or self.store.caller_ttl_ms(known, draft.started_at) <= 0:
             return None
         return known
 

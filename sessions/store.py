@@ -71,7 +71,7 @@ return {{1, session, lang, draft_id, redis.call('GET', KEYS[6])}}
 
 # KEYS: lock, session, draft pointer, language, known caller[, event stream]. ARGV: token, session
 # JSON, its TTL, draft action (set | del | keep), session id, new language or "", known caller or
-# "" (keep) or "-" (forget), its TTL[, stream cap, field, value, ...]. The hop's event (the audit
+# "" (keep) or "-" (forget), its TTL in ms[, stream cap, field, value, ...]. The hop's event (the audit
 # trail's) and the caller's answer go in first and whatever happens: the citizen got a reply, and
 # what the core said (or that a registration made the cached answer stale) holds for the phone.
 _COMMIT = """
@@ -79,7 +79,7 @@ if #ARGV > 9 then redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpac
 if ARGV[7] == '-' then
   redis.call('DEL', KEYS[5])
 elseif ARGV[7] ~= '' then
-  redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8])
+  redis.call('SET', KEYS[5], ARGV[7], 'PX', ARGV[8])
 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
@@ -416,31 +416,31 @@ class SessionStore:
                 args += (name, value)
         return bool(self._commit(keys=keys, args=args))
 
-    def caller_ttl(self, caller: KnownCaller, since: float) -> int:
-        """Whole seconds `caller`, as the core said it at `since` (epoch seconds), may still be
-        remembered: `caller_ttl_s` (a guest `guest_ttl_s`) after `since`; 0 once that is past."""
+    def caller_ttl_ms(self, caller: KnownCaller, since: float) -> int:
+        """Milliseconds `caller`, as the core said it at `since` (epoch seconds), may still be
+        remembered: until `caller_ttl_s` (a guest `guest_ttl_s`) after `since`; 0 once that is past."""
         ttl = self.caller_ttl_s if caller.registered else self.guest_ttl_s
         if ttl <= 0:
             return 0
-        return max(0, int(since + ttl - time.time()))
+        return max(0, int((since + ttl - time.time()) * 1000))
 
     def _caller_write(self, caller: KnownCaller | str | None, since: float) -> tuple[str, int]:
         if caller == FORGET_CALLER:
             return "-", 0
         if not isinstance(caller, KnownCaller):
             return "", 0
-        ttl = self.caller_ttl(caller, since)
-        if ttl <= 0:
+        ttl_ms = self.caller_ttl_ms(caller, since)
+        if ttl_ms <= 0:
             return "", 0
-        return _caller_text(caller), ttl
+        return _caller_text(caller), ttl_ms
 
     def remember_caller(self, phone: str, caller: KnownCaller, since: float) -> bool:
         """Remember `caller`, as the core said it at `since`, for the phone's next dials (one SET,
         no lock: it is about the phone, not a session). False when its time is already up."""
-        ttl = self.caller_ttl(caller, since)
-        if ttl <= 0:
+        ttl_ms = self.caller_ttl_ms(caller, since)
+        if ttl_ms <= 0:
             return False
-        self.redis.set(f"{self._prefix(phone)}c", _caller_text(caller), ex=ttl)
+        self.redis.set(f"{self._prefix(phone)}c", _caller_text(caller), px=ttl_ms)
         return True
 
     def forget_caller(self, phone: str) -> None:

@@ -1,9 +1,11 @@
 """Who is calling, remembered per phone for a few minutes (CALLER_TTL_S, CALLER_GUEST_TTL_S), so a
-repeat dial's first screen does not wait on the core. Each test is written as the way it could go
-wrong: a name shown to the wrong phone, a stale "guest" after registering, a memory that outlives
-its TTL, a greeting lost because the core is down, more kept than the greeting needs. End to end:
-the Africa's Talking callback, the hop service, the session Redis, CoreClient and the reference core
-service over real HTTP on 127.0.0.1.
+repeat dial's first screen does not wait on the core. The phone's key is written only once a session
+stops being live (its END, or the aggregator's end notice); a session dropped mid-journey is read
+back through the phone's draft. Each test is written as the way it could go wrong: a name shown to
+the wrong phone, a stale "guest" after registering, a memory that outlives its TTL, a greeting lost
+because the core is down, more kept than the greeting needs, a key held while the session is live.
+End to end: the Africa's Talking (and Hubtel) callback, the hop service, the session Redis,
+CoreClient and the reference core service over real HTTP on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from dataclasses import replace
 
 import pytest
 
+from citizen.actions import known_caller
+from config import KNOWN_AGGREGATORS
 from gateway.events import signature_of
 from stand_ins.core_service.testing import unregistered_people
+from tests.gateway.hubtel.caller import HubtelCaller
 from tests.journeys.test_caller_journeys import MENU, count_calls
 from tests.journeys.test_citizen_services import PIN, caller, register_over_http, typed_date
 
@@ -54,14 +59,102 @@ def greeting(person: dict) -> str:
     return MENU["en"]["greeting"].format(first=person["first_name"])
 
 
+def session_ends(app, phone: str, session: str, status: str = "Success") -> None:
+    """Africa's Talking's end-of-session notice, as it posts one after every session."""
+    form = {
+        "sessionId": session,
+        "serviceCode": "*384*123#",
+        "networkCode": "63902",
+        "phoneNumber": phone,
+        "status": status,
+        "durationInMillis": "9000",
+        "hopsCount": "1",
+    }
+    assert app.test_client().post("/ussd/africastalking/events", data=form).status_code == 200
+
+
+def dial_and_hang_up(app, phone: str, session: str, *keys: str) -> str:
+    """One dial (the aggregator's notice follows when the citizen hangs up); its first screen."""
+    screen = caller(app, phone, session).dial(*keys)
+    session_ends(app, phone, session)
+    return screen
+
+
 def test_a_repeat_dial_is_greeted_without_asking_the_core(make_app, core, monkeypatch):
     app = make_app()
     phone = "+254711100001"
     person = register_over_http(core, phone)
     lookups = count_calls(monkeypatch, app.extensions["core_client"], "find_citizen")
     for session in ("first", "second", "third"):
-        assert caller(app, phone, session).dial() == greeting(person)
+        assert dial_and_hang_up(app, phone, session) == greeting(person)
     assert lookups == [phone]
+
+
+def test_no_key_while_a_session_is_live_and_one_once_it_is_over(make_app, core):
+    app = make_app()
+    phone = "+254711100011"
+    person = register_over_http(core, phone)
+    live = caller(app, phone, "live")
+    for screen in (live.dial(), live.press("7"), live.press("1")):  # the main menu, Help, a topic
+        assert screen.startswith("CON ")
+        assert remembered(app, phone) is None
+    session_ends(app, phone, "live")
+    assert remembered(app, phone) == b"1" + person["first_name"][:20].encode()
+
+
+def test_hubtels_release_notice_remembers_the_caller(make_app, core, monkeypatch):
+    app = make_app(
+        aggregators=KNOWN_AGGREGATORS,
+        phone_regions=("KE", "GH"),
+        hubtel_service_codes=(("*713#", "ecitizen"),),
+    )
+    phone = "+233241100021"
+    person = register_over_http(core, phone)
+    lookups = count_calls(monkeypatch, app.extensions["core_client"], "find_citizen")
+    first = HubtelCaller(app.test_client(), phone=phone, session_id="hubtel-one")
+    assert first.dial().startswith(greeting(person).removeprefix("CON "))
+    assert remembered(app, phone) is None
+    first.release()
+    assert remembered(app, phone) == b"1" + person["first_name"][:20].encode()
+    second = HubtelCaller(app.test_client(), phone=phone, session_id="hubtel-two")
+    assert second.dial().startswith(greeting(person).removeprefix("CON "))
+    assert lookups == [phone]
+
+
+def test_a_dropped_session_greets_the_redial_without_the_core(make_app, core, monkeypatch):
+    app = make_app()
+    phone = "+254711100031"
+    person = register_over_http(core, phone)
+    lookups = count_calls(monkeypatch, app.extensions["core_client"], "find_citizen")
+    dropped = caller(app, phone, "dropped")
+    dropped.dial()
+    assert dropped.press("3").startswith("CON ")  # Track: waiting on the reference when the call drops
+    assert remembered(app, phone) is None  # no end notice came: only the draft knows the caller
+
+    redial = caller(app, phone, "redial")
+    assert redial.dial().startswith("CON Continue")
+    assert redial.press("2") == greeting(person)  # start again: greeted from the dropped session
+    assert lookups == [phone]
+
+
+def test_a_draft_older_than_the_ttl_does_not_greet(make_app, core, monkeypatch):
+    app = make_app(caller_ttl_s=1)
+    phone = "+254711100041"
+    person = register_over_http(core, phone)
+    dropped = caller(app, phone, "dropped")
+    dropped.dial()
+    dropped.press("3")
+    store = app.extensions["hops"].store
+    draft = store.load(phone, "dropped")
+    deadline = time.monotonic() + 10
+    while store.caller_ttl_ms(known_caller(draft.state.answers), draft.started_at) > 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    core.stop()  # only the draft could name the caller now, and it is too old to
+    redial = caller(app, phone, "redial")
+    assert redial.dial().startswith("CON Continue")
+    screen = redial.press("2")
+    assert screen.startswith(GUEST_MENU) and person["first_name"] not in screen
 
 
 @pytest.mark.parametrize("lang", ["en", "sw"])
@@ -71,7 +164,7 @@ def test_with_the_core_down_a_remembered_caller_is_still_greeted(make_app, core,
     person = register_over_http(core, phone)
     if lang == "sw":
         caller(app, phone, "lang").dial("8", "2")
-    assert caller(app, phone, "before").dial() == MENU[lang]["greeting"].format(first=person["first_name"])
+    assert dial_and_hang_up(app, phone, "before") == MENU[lang]["greeting"].format(first=person["first_name"])
     core.stop()
     started = time.monotonic()
     again = caller(app, phone, "core-down").dial()
@@ -85,42 +178,49 @@ def test_a_phone_never_sees_another_phones_remembered_name(make_app, core):
     app = make_app()
     known, stranger = "+254711100201", "+254711100202"
     person = register_over_http(core, known)
-    assert caller(app, known, "shared-id").dial() == greeting(person)
+    assert dial_and_hang_up(app, known, "shared-id") == greeting(person)
     assert remembered(app, known) is not None
     core.stop()  # only a memory could name anyone now
     # the same session id from another phone (an aggregator reusing ids, or someone trying), and a new one
     for session in ("shared-id", "own-id"):
         screen = caller(app, stranger, session).dial()
         assert screen.startswith(GUEST_MENU) and person["first_name"] not in screen
+        session_ends(app, stranger, session)
     assert remembered(app, stranger) is None  # the core could not say: nothing remembered for it
 
 
-def test_registering_through_the_gateway_turns_a_remembered_guest_into_a_registered_caller(make_app, core):
+def test_registering_through_the_gateway_turns_a_remembered_guest_into_a_registered_caller(
+    make_app, core, monkeypatch
+):
     app = make_app(caller_guest_ttl_s=3600)  # the flip must come from the registration, not the TTL
     phone = "+254711100301"
-    register = caller(app, phone, "register")
-    assert register.dial().startswith(GUEST_MENU)
+    assert dial_and_hang_up(app, phone, "browse").startswith(GUEST_MENU)
     assert remembered(app, phone) == b"0"
+    register = caller(app, phone, "register")
+    assert register.dial().startswith(GUEST_MENU)  # greeted from the memory: "guest"
     register.press("1")
     person = unregistered_people(core.url)[0]
     for key in (person["national_id"], person["first_name"], person["last_name"]):
         register.press(key)
     register.press(typed_date(person["date_of_birth"]))
     register.press(PIN)
-    assert "registered" in register.press(PIN)
-    assert remembered(app, phone) is None
+    assert remembered(app, phone) == b"0"  # still live: nothing written yet
+    done = register.press(PIN)
+    assert done.startswith("END ") and "registered" in done
+    # its END writes what its answers say now, never the "guest" it was greeted as
+    assert remembered(app, phone) == b"1" + person["first_name"][:20].encode()
+    session_ends(app, phone, "register")  # the notice after an END changes nothing
+    assert remembered(app, phone) == b"1" + person["first_name"][:20].encode()
 
-    again = caller(app, phone, "after-registering")
-    screen = again.dial()
-    if screen.startswith("CON Continue"):  # the registration's last screen is offered back
-        screen = again.press("2")
-    assert screen == greeting(person)
+    lookups = count_calls(monkeypatch, app.extensions["core_client"], "find_citizen")
+    assert caller(app, phone, "after-registering").dial() == greeting(person)
+    assert lookups == []
 
 
 def test_a_core_event_about_the_phone_forgets_what_was_remembered(make_app, core):
     app = make_app(caller_guest_ttl_s=3600)
     phone = "+254711100401"
-    assert caller(app, phone, "guest").dial().startswith(GUEST_MENU)
+    assert dial_and_hang_up(app, phone, "guest").startswith(GUEST_MENU)
     assert remembered(app, phone) == b"0"
     person = register_over_http(core, phone)  # registered elsewhere (the web portal)
 
@@ -162,8 +262,9 @@ def test_what_is_remembered_never_outlives_its_ttl(make_app, core, monkeypatch):
     app = make_app(caller_ttl_s=2, caller_guest_ttl_s=1)
     known, guest = "+254711100501", "+254711100502"
     person = register_over_http(core, known)
-    assert caller(app, known, "known").dial() == greeting(person)
-    assert caller(app, guest, "guest").dial().startswith(GUEST_MENU)
+    assert dial_and_hang_up(app, known, "known") == greeting(person)
+    assert dial_and_hang_up(app, guest, "guest").startswith(GUEST_MENU)
+    # counted from the dial that asked the core, not from the end of its session
     assert 1000 < ttl_ms(app, known) <= 2000  # the registered caller's TTL
     assert 0 < ttl_ms(app, guest) <= 1000  # a guest's is the shorter one
 
@@ -185,7 +286,7 @@ def test_only_the_registered_flag_and_first_name_are_remembered(make_app, core):
     app = make_app()
     phone = "+254711100601"
     person = register_over_http(core, phone)
-    caller(app, phone, "profile").dial()
+    dial_and_hang_up(app, phone, "profile")
     raw = remembered(app, phone).decode()
     assert raw == "1" + person["first_name"][:20]
     for private in (person["last_name"], person["national_id"], person["national_id"][-3:], PIN):
@@ -198,6 +299,6 @@ def test_no_ttl_remembers_nothing(make_app, core, monkeypatch):
     phone = "+254711100701"
     person = register_over_http(core, phone)
     lookups = count_calls(monkeypatch, app.extensions["core_client"], "find_citizen")
-    assert caller(app, phone, "one").dial() == greeting(person)
-    assert caller(app, phone, "two").dial() == greeting(person)
+    assert dial_and_hang_up(app, phone, "one") == greeting(person)
+    assert dial_and_hang_up(app, phone, "two") == greeting(person)
     assert remembered(app, phone) is None and lookups == [phone, phone]
