@@ -20,6 +20,7 @@ import ast
 import json
 import re
 import string
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -225,6 +226,12 @@ def run_every_script(client) -> TracingRedis:
     assert store.begin(PHONE, "S7").caller == KnownCaller(True, "Wanjiku")
     forgotten = store.begin(PHONE, "S8")
     assert store.commit(forgotten, stored(), resumable=False, caller=FORGET_CALLER)
+    ended = store.begin(PHONE, "S9")  # a final reply remembers the caller, its TTL in milliseconds
+    assert store.commit(ended, stored(reply_final=True), resumable=False, caller=KnownCaller(False))
+    stale = store.begin(PHONE, "S10")  # learnt longer ago than the TTL: nothing written
+    assert store.commit(
+        stale, stored(reply_final=True, started_at=0.0), resumable=False, caller=KnownCaller(False)
+    )
     limited = SessionStore(tracing, box, rate_limit_per_minute=1)
     other = "+254712000222"  # the hops above count toward PHONE's minute
     limited.release(limited.begin(other, "S3"))
@@ -291,6 +298,27 @@ def test_every_script_in_the_source_is_run_by_this_test(redis_client):
 def test_every_script_in_the_source_names_its_keys_from_keys():
     problems = {where: undeclared_keys_in_text(text) for where, text in scripts_in_source().items()}
     assert {where: found for where, found in problems.items() if found} == {}
+
+
+def test_the_caller_remembered_at_a_sessions_end_shares_the_phones_slot(any_redis):
+    """Both writers of `u:{phone}:c` (the commit script at a final reply, and the plain SET of an
+    aggregator's end notice) keep it in the phone's slot, and never for longer than its TTL."""
+    from menus.effects import KnownCaller
+    from menus.engine import SessionState
+    from sessions.store import SecretBox, SessionStore, StoredSession
+
+    store = SessionStore(any_redis, SecretBox(TEST_SEALING_KEY), caller_ttl_s=600, guest_ttl_s=120)
+    state = SessionState("ecitizen", "v1", "main", "en")
+    lease_ = store.begin(PHONE, "E1")
+    final = StoredSession(state, "*384*123#", "k1", reply="Thank you", reply_final=True)
+    assert store.commit(lease_, final, resumable=False, caller=KnownCaller(True, "Wanjiku"))
+    key = f"u:{{{PHONE}}}:c"
+    assert any_redis.get(key) == b"1Wanjiku" and 0 < any_redis.pttl(key) <= 600_000
+    assert store.remember_caller(PHONE, KnownCaller(False), since=time.time() - 100)
+    assert any_redis.get(key) == b"0" and 0 < any_redis.pttl(key) <= 20_000
+    assert not store.remember_caller(PHONE, KnownCaller(False), since=time.time() - 121)
+    if is_cluster(any_redis):
+        assert any_redis.keyslot(key) == any_redis.keyslot(store.session_key(PHONE, "E1"))
 
 
 # -- the attacks -----------------------------------------------------------------------------------
