@@ -6,7 +6,8 @@ Four servers, same workload, same machine, loaded one after another by wrk (a se
   the reference core service answering "who is calling" on each new caller's dial; twice: with
   **new callers** (every session a phone no run has dialled: the dial waits on the core) and with
   **repeat callers** (the measured run dials the same phones, in the same order, as a warm-up run
-  of the same length just before it: every dial's caller is remembered, CALLER_TTL_S);
+  twice as long just before it, whose sessions each get Africa's Talking's end-of-session notice:
+  a caller is remembered once their session is over, CALLER_TTL_S);
 - the Flask + redis floor: a bare Flask handler doing one GET and one SET per hop;
 - the raw WSGI + redis floor: the same GET and SET with no framework at all;
 - ussd-menu-builder on Node (Debian's nodejs; `npm install` into the run's temp dir, never into the
@@ -106,11 +107,14 @@ def wrk(
     steps: str = MENU_HOPS,
     threads: int = 4,
     phone_base: int | None = None,
+    end_notice: bool = False,
 ) -> dict[str, float]:
-    """One wrk run; `phone_base` None: phones no earlier run of this process dialled."""
+    """One wrk run; `phone_base` None: phones no earlier run of this process dialled. `end_notice`:
+    each session's last hop is followed by AT's end-of-session notice (one more request)."""
     run = next(_runs)
     env = {
         **os.environ,
+        "BENCH_END_NOTICE": "1" if end_notice else "0",
         "BENCH_DELAY_MS": str(int(delay_ms)),
         "BENCH_STEPS": steps,
         "BENCH_THREADS": str(threads),
@@ -158,8 +162,9 @@ def serve_and_load(
     repeat_callers: bool = False,
 ):
     """Start one server (and its helper processes), warm it up, load it for `args.seconds`, stop it.
-    `repeat_callers`: the warm-up is as long as the measured run and dials the same phones in the
-    same order, so every caller of the measured run dialled a few seconds before."""
+    `repeat_callers`: the warm-up, twice as long as the measured run, dials the same phones in the
+    same order and ends each session with AT's end notice (the caller is remembered once a session
+    is over), so the measured run's callers dialled and hung up a few seconds before."""
     log = Path(tempfile.gettempdir()) / f"bench-{name.replace(' ', '_')}.log"
     process = start(command, env, port, log)
     extra = [
@@ -172,8 +177,17 @@ def serve_and_load(
     try:
         if repeat_callers:
             base = next(_runs) * PHONES_PER_RUN
-            wrk(url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base)
-            return wrk(url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base)
+            warm = wrk(url, args.connections, 2 * args.seconds, steps=steps, phone_base=base, end_notice=True)
+            client = redis.Redis.from_url(env["REDIS_URL"])
+            remembered = sum(1 for _ in client.scan_iter("u:*:c", count=1000))
+            figures = wrk(url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base)
+            sessions = figures["requests"] / len(steps.split(","))
+            print(
+                f"  {name}: {remembered} callers remembered after the warm-up "
+                f"({warm['non2xx']:.0f} non-2xx), {sessions:.0f} sessions measured",
+                flush=True,
+            )
+            return figures
         wrk(url, args.connections, 2, steps=steps)  # warm up: imports, connection pools, page caches
         return wrk(url, args.connections, args.seconds, delay_ms, steps=steps)
     finally:
