@@ -177,9 +177,10 @@ def serve_and_load(
     try:
         if repeat_callers:
             base = next(_runs) * PHONES_PER_RUN
-            warm = wrk(url, args.connections, 2 * args.seconds, steps=steps, phone_base=base, end_notice=True)
             client = redis.Redis.from_url(env["REDIS_URL"])
-            remembered = sum(1 for _ in client.scan_iter("u:*:c", count=1000))
+            before = sum(1 for _ in client.scan_iter("u:*:c", count=1000))  # earlier runs' callers
+            warm = wrk(url, args.connections, 2 * args.seconds, steps=steps, phone_base=base, end_notice=True)
+            remembered = sum(1 for _ in client.scan_iter("u:*:c", count=1000)) - before
             figures = wrk(url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base)
             sessions = figures["requests"] / len(steps.split(","))
             print(
