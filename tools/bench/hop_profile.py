@@ -144,6 +144,9 @@ def main() -> int:
         # unless its callers are to be repeat callers: then on exactly its phones.
         if args.repeat_callers:
             play(bodies(args.sessions, tag="W"))
+            # Each warm-up session hung up: AT's end notice is what leaves its caller remembered.
+            for n in range(args.sessions):
+                app.extensions["hops"].session_ended(f"+2547{20000000 + n}", f"W{n}")
         else:
             play(bodies(200, tag="W", first_phone=5_000_000))
         work_batch = bodies(args.sessions)
