@@ -20,6 +20,7 @@ test in tests/ops/test_script_keys.py runs every script the code registers and c
 from __future__ import annotations
 
 import contextlib
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -286,7 +287,8 @@ class SessionStore:
             sc=stored.service_code,
             rk=stored.replay_key,
             r=stored.reply,
-            st=round(stored.started_at, 1),
+            # Down, never up: the caller's TTL is counted from it and must not outlive the core's answer.
+            st=math.floor(stored.started_at * 10) / 10,
             h=stored.hops,
             at=round(stored.saved_at, 1),
         )

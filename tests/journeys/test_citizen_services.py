@@ -70,6 +70,20 @@ def caller(app, phone: str, session: str) -> Dialler:
     return Dialler(app.test_client(), phone=phone, session_id=session)
 
 
+def session_ends(app, phone: str, session: str, status: str = "Success") -> None:
+    """Africa's Talking's end-of-session notice, as it posts one after every session."""
+    form = {
+        "sessionId": session,
+        "serviceCode": "*384*123#",
+        "networkCode": "63902",
+        "phoneNumber": phone,
+        "status": status,
+        "durationInMillis": "9000",
+        "hopsCount": "1",
+    }
+    assert app.test_client().post("/ussd/africastalking/events", data=form).status_code == 200
+
+
 def choose_language(app, phone: str, lang: str) -> None:
     if lang == "sw":
         caller(app, phone, f"lang-{phone}").dial("8", "2")

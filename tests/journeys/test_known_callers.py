@@ -23,7 +23,13 @@ from gateway.events import signature_of
 from stand_ins.core_service.testing import unregistered_people
 from tests.gateway.hubtel.caller import HubtelCaller
 from tests.journeys.test_caller_journeys import MENU, count_calls
-from tests.journeys.test_citizen_services import PIN, caller, register_over_http, typed_date
+from tests.journeys.test_citizen_services import (
+    PIN,
+    caller,
+    register_over_http,
+    session_ends,
+    typed_date,
+)
 
 GUEST_MENU = MENU["en"]["guest"]
 
@@ -57,20 +63,6 @@ def ttl_ms(app, phone: str) -> int:
 
 def greeting(person: dict) -> str:
     return MENU["en"]["greeting"].format(first=person["first_name"])
-
-
-def session_ends(app, phone: str, session: str, status: str = "Success") -> None:
-    """Africa's Talking's end-of-session notice, as it posts one after every session."""
-    form = {
-        "sessionId": session,
-        "serviceCode": "*384*123#",
-        "networkCode": "63902",
-        "phoneNumber": phone,
-        "status": status,
-        "durationInMillis": "9000",
-        "hopsCount": "1",
-    }
-    assert app.test_client().post("/ussd/africastalking/events", data=form).status_code == 200
 
 
 def dial_and_hang_up(app, phone: str, session: str, *keys: str) -> str:
