@@ -382,7 +382,8 @@ def main() -> int:
     )
     print(
         "New callers: every session a phone no run dialled before (the dial asks the core who is calling);\n"
-        "repeat callers: the same phones as a warm-up run of the same length just before (remembered)."
+        "repeat callers: the same phones as a warm-up twice as long just before, each session ended with\n"
+        "AT's end notice (remembered)."
     )
     nodes = [n for n in (NODE_HTTP, NODE_EXPRESS) if n in peak]
     print(f"{'':34} {'hops/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'/gateway':>9}", end="")
