@@ -85,7 +85,7 @@ from citizen.texts import (
 )
 from common.logs import get_logger
 from common.lookup_limits import LookupLimits
-from menus.effects import ForgetCaller, KnownCaller, RecordEvent, RememberCaller, SendSms
+from menus.effects import ForgetCaller, KnownCaller, RecordEvent, SendSms
 from menus.engine import ActionResult, ActionRunner
 from menus.inputs import clean_name
 
@@ -295,14 +295,15 @@ class Actions:
         """Who is calling, before the first screen: a registered citizen's audience, first name and
         profile, or the `guest` audience. A recent answer the hop brings (`known_caller`) is used
         as it is, without the core (audience and first name only). Otherwise the core is asked,
-        for at most `caller_lookup_s`, and its answer comes with `RememberCaller`; when the core
-        cannot answer in time it fails (`unavailable`) and the caller is shown the guest menu."""
+        for at most `caller_lookup_s`; the session's answers keep what it said, which the hop
+        service remembers for the phone once the session is over. When the core cannot answer in
+        time it fails (`unavailable`) and the caller is shown the guest menu."""
         known = context.known_caller
         if known is not None:
             return ActionResult(ok=True, data=_greeting(known))
         deadline = min(context.deadline, time.monotonic() + self.caller_lookup_s)
         citizen = self.client.find_citizen(context.phone, budget=Budget.until(deadline))
-        return _identified(citizen)
+        return ActionResult(ok=True, data=GUEST if citizen is None else _profile(citizen))
 
     @action()
     def check_registered(self, context: HopContext, params: Mapping[str, Any], _lang: str) -> ActionResult:
@@ -313,10 +314,9 @@ class Actions:
         if params.get("registered") == "no":
             return _failure("not_registered")
         citizen = self.client.find_citizen(context.phone, budget=_budget(context))
-        found = _identified(citizen)
         if citizen is None:
-            return dataclasses.replace(found, ok=False, error="not_registered")
-        return found
+            return ActionResult(ok=False, data=GUEST, error="not_registered")
+        return ActionResult(ok=True, data=_profile(citizen))
 
     @action(forget=("pin", "pin_confirm", "national_id"))
     def register(self, context: HopContext, params: Mapping[str, Any], lang: str) -> ActionResult:
@@ -625,15 +625,6 @@ class Actions:
 
 
 GUEST: dict[str, str] = {"audience": "guest", "registered": "no"}
-
-
-def _identified(citizen: Citizen | None) -> ActionResult:
-    """The answers of a caller the core just identified (or did not find), and the effect that
-    remembers the answer for the phone's next dials."""
-    if citizen is None:
-        return ActionResult(ok=True, data=GUEST, effects=(RememberCaller(KnownCaller(registered=False)),))
-    known = KnownCaller(registered=True, first_name=citizen.first_name[:GREETING_NAME_LEN])
-    return ActionResult(ok=True, data=_profile(citizen), effects=(RememberCaller(known),))
 
 
 def known_caller(answers: Mapping[str, Any]) -> KnownCaller | None:

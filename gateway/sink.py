@@ -12,7 +12,7 @@ from audit.hops import HopAuditor
 from audit.trail import AuditTrail
 from common.logs import get_logger
 from gateway.hop import Hop, HopReply
-from menus.effects import Effect, ForgetCaller, RecordEvent, RememberCaller, SendSms, SetLanguage
+from menus.effects import Effect, ForgetCaller, RecordEvent, SendSms, SetLanguage
 
 log = get_logger("gateway.sink")
 
@@ -66,7 +66,7 @@ class HopEvents:
             elif isinstance(effect, RecordEvent):
                 if self.trail is not None:
                     self.trail.record(effect.kind, **effect.fields)
-            elif not isinstance(effect, SetLanguage | RememberCaller | ForgetCaller):
+            elif not isinstance(effect, SetLanguage | ForgetCaller):
                 # the session's save keeps the language and what is known about the caller
                 log.error("effect nobody carries out", effect=type(effect).__name__, session=hop.session_id)
 

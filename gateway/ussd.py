@@ -21,7 +21,7 @@ from gateway import metrics
 from gateway.hop import Hop, HopReply
 from gateway.replies import polite
 from gateway.sink import EventSink
-from menus.effects import Effect, ForgetCaller, KnownCaller, RememberCaller, SetLanguage
+from menus.effects import Effect, ForgetCaller, KnownCaller, SetLanguage
 from menus.engine import Engine, Screen, SessionState, StaticPages, StepResult
 from menus.model import MenuTree
 from menus.registry import TreeRegistry
@@ -201,8 +201,8 @@ class HopService:
             elif isinstance(effect, ForgetCaller):
                 caller = FORGET_CALLER
                 stored.caller_remembered = False  # the registration is the core's newest word
-        # The session's answers hold what RememberCaller says; the save below acts on both.
-        effects = tuple(e for e in effects if not isinstance(e, RememberCaller | ForgetCaller))
+        # The save below acts on ForgetCaller; who is calling is in the session's answers.
+        effects = tuple(e for e in effects if not isinstance(e, ForgetCaller))
         if result.screen.final and not stored.caller_remembered:
             caller = known_caller(stored.state.answers) or caller
         stored.replay_key = hop.replay_key

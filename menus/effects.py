@@ -54,12 +54,5 @@ class KnownCaller:
 
 
 @dataclass(frozen=True)
-class RememberCaller(Effect):
-    """The core just said who is calling: keep the answer for the phone's next dials (a short while)."""
-
-    caller: KnownCaller
-
-
-@dataclass(frozen=True)
 class ForgetCaller(Effect):
     """What the gateway remembers about the caller is out of date (e.g. they just registered)."""
