@@ -108,22 +108,38 @@ def pytest_runtest_call(item: pytest.Item):
     return result
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark each database test with its backend: `-m postgresql` / `-m sqlite` select one half."""
+    callspec = getattr(item, "callspec", None)
+    for backend in ("sqlite", "postgresql"):
+        if callspec is not None and backend in callspec.params.values():
+            item.add_marker(backend)
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected: the shares are of what runs
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each database test with its backend (`-m postgresql` / `-m sqlite` select one half), and
-    run slow, browser and long tests first: spread over the xdist workers from the start, they do
-    not end the run late on one worker while the others wait."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        for backend in ("sqlite", "postgresql"):
-            if callspec is not None and backend in callspec.params.values():
-                item.add_marker(backend)
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("slow") is None,
-            item.get_closest_marker("browser") is None,
-            item.get_closest_marker("long") is None,
-        )
-    )
+    items[:] = _spread_heavy_first(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+def _spread_heavy_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The slow, browser and long tests first in every worker's share, the rest after them in their
+    modules' order. `--dist worksteal` hands each worker one contiguous share of the list (the
+    first gets len // workers, the next (len - that) // (workers - 1), ...) and idle workers steal
+    from the end of busy ones' shares: heavy tests at the head of each share start at once on every
+    worker, and none is left to end the run late on one worker while the others wait."""
+
+    def weight(item: pytest.Item) -> tuple[bool, bool, bool]:
+        return tuple(item.get_closest_marker(name) is None for name in ("slow", "browser", "long"))
+
+    heavy = sorted((item for item in items if not all(weight(item))), key=weight)
+    light = [item for item in items if all(weight(item))]
+    ordered: list[pytest.Item] = []
+    for worker in range(workers):
+        share = (len(items) - len(ordered)) // (workers - worker)
+        own = heavy[worker::workers]
+        ordered += own + light[: max(share - len(own), 0)]
+        del light[: max(share - len(own), 0)]
+    return ordered + light
 
 
 @pytest.fixture(scope="session")

@@ -504,7 +504,7 @@ class SentinelGroup:
         self._wait_replicated()
         for server in self.sentinels:
             server.start()
-        if not wait_for(self._sentinels_agree, 20, 0.1):
+        if not wait_for(self._sentinels_agree, 45, 0.1):  # hellos every 2 s; slower on a loaded machine
             raise RuntimeError("the Sentinels did not find the replica and each other")
         return self
 
