@@ -83,7 +83,7 @@ def send_messages() -> Response:
     if not api_key or (sandbox.config["API_KEY"] and api_key != sandbox.config["API_KEY"]):
         return _text(AUTH_INVALID, 401)
     faults = sandbox.faults.current()
-    sandbox.faults.sleep((faults.timeout_ms + faults.latency_ms) / 1000)
+    sandbox.faults.sleep((faults.timeout_ms + faults.latency_ms) / 1000, faults)
     faults = sandbox.faults.current()  # the switch may have changed while asleep
     if faults.http_status is not None:
         status = faults.http_status

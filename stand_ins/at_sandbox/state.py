@@ -87,10 +87,13 @@ class FaultSwitch:
         with self._lock:
             return self._faults
 
-    def sleep(self, seconds: float) -> None:
-        """Sleep up to `seconds`, ending early when the faults are replaced (so `{}` unblocks tests)."""
+    def sleep(self, seconds: float, faults: Faults) -> None:
+        """Sleep up to `seconds` as `faults` ask, ending early when they are replaced (so `{}`
+        unblocks tests); not at all when they were replaced before the sleep began."""
         if seconds > 0:
             with self._lock:
+                if faults is not self._faults:
+                    return
                 changed = self._changed
                 self.sleeping += 1
             try:

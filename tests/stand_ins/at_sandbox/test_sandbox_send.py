@@ -117,13 +117,15 @@ def test_latency_does_not_serialise_senders(sandbox):
 
 
 def test_timeout_fault_outlasts_the_client_and_clearing_wakes_it(sandbox):
-    set_faults(sandbox.url, {"timeout_ms": 5000})
+    set_faults(sandbox.url, {"timeout_ms": 10_000})  # both requests still asleep at the clear
     with pytest.raises(requests.ReadTimeout):
         post_sms(sandbox.url, timeout=(1, 0.3))
+    switch = sandbox.app.extensions["at_sandbox"].faults
+    assert wait_until(lambda: switch.sleeping == 1)  # the abandoned request sleeps on
     started = time.monotonic()
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(post_sms, sandbox.url)
-        assert wait_until(lambda: sandbox.app.extensions["at_sandbox"].faults.sleeping == 1)
+        assert wait_until(lambda: switch.sleeping == 2)
         set_faults(sandbox.url, {})
         assert pending.result().status_code == 201
     assert time.monotonic() - started < 2
