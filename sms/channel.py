@@ -143,7 +143,7 @@ class SmsChannel:
                 inbound.reply_id = reply.id
         except IntegrityError:
             return InboundResult(True, "duplicate")
-        self.outbox.dispatch([reply.id])
+        self.outbox.kick()
         log.info("sms command", command=command.name, phone=mask_phone(sms.phone), message=reply.id)
         return InboundResult(False, command.name, reply.id)
 

@@ -49,6 +49,8 @@ def sms_worker(burst: bool, verbose: bool) -> None:
     context = worker_context(app, _provider_sender())
     sweeper = Sweeper(context, connection)
     sweeper.start()
+    # Rows left by a worker that died holding the kick get a job now, not after the marker expires.
+    context.outbox.kick(force=True)
     worker = SimpleContextWorker(
         [Queue(settings.sms_queue, connection=connection)], connection=connection, context=context
     )

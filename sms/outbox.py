@@ -1,4 +1,4 @@
-"""The SMS outbox: a row in SQL first, then an RQ job keyed by the row's id.
+"""The SMS outbox: a row in SQL first, then a kick that brings a worker's job to claim it.
 
     outbox = Outbox(database, redis_client, trail=trail)      # one per process, built by create_app
     outbox.enqueue("application_submitted", phone, {"reference": ref, "service": name}, lang,
@@ -18,16 +18,18 @@ dropped here rather than kept in the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
+import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import redis
 from rq import Queue
-from rq.job import Job
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,9 +44,15 @@ from sms.templates import LANGUAGES, TemplateError, get_template, render
 
 log = get_logger("sms.outbox")
 
-JOB = "sms.worker.send_sms"
+# The job a kick enqueues: it claims a batch of due rows, whichever they are.
+KICK_JOB = "sms.worker.send_due"
+# The job path of releases that queued one job per row (`sms-<id>`); still run, see sms.worker.
+ROW_JOB = "sms.worker.send_sms"
 # A job that waits on the provider longer than this is stopped by RQ; the sweeper then takes the row.
 JOB_TIMEOUT_S = 300
+# A kick marker whose job was lost (a worker killed right after taking it) holds back new kicks at
+# most this long; a job that waits in the queue longer only brings one more job per this long.
+KICK_TTL_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class Outbox:
         self.database = database
         self.connection = connection
         self.queue = Queue(queue_name, connection=connection)
+        self.kick_key = f"sms:kick:{queue_name}"
         self.phone_regions = phone_regions
         self.trail = trail
 
@@ -140,7 +149,7 @@ class Outbox:
 
     def add(self, session: Session, message: SmsMessage) -> SmsMessage:
         """Add a prepared row in the caller's transaction (with its first history entry). The
-        caller calls `dispatch([message.id])` after committing; the sweeper covers a missed one."""
+        caller calls `kick()` after committing; the sweeper covers a missed one."""
         session.add(message)
         session.flush()
         session.add(
@@ -156,7 +165,7 @@ class Outbox:
         lang: str | None = None,
         dedupe_key: str | None = None,
     ) -> Queued:
-        """Queue one SMS: the row in SQL (once per `dedupe_key`), then the RQ job `sms-<id>`.
+        """Queue one SMS: the row in SQL (once per `dedupe_key`), then a kick (`kick`).
 
         `lang` None means the citizen's language when it is sent (what they chose on USSD or by
         `LANG`), else the default. Parameters may be given in both languages as `{"en", "sw"}`.
@@ -185,7 +194,7 @@ class Outbox:
             return Queued(existing.id, False, existing.status)
         log.info("sms queued", message=message.id, template=template, phone=mask_phone(message.phone))
         audit = {"message_id": message.id, "status": QUEUED, "template": template, "phone": message.phone}
-        self.dispatch([message.id], audit=audit)
+        self.kick(audit)
         return Queued(message.id, True, QUEUED)
 
     def notify(self, sms: SendSms) -> bool:
@@ -199,76 +208,72 @@ class Outbox:
             return False
 
     # -- handing to RQ ------------------------------------------------------------------------
-    def dispatch(self, ids: Iterable[int], audit: dict[str, Any] | None = None) -> bool:
-        """Enqueue the job `sms-<id>` for each id now, with the `audit` event of an "sms" kind (to
-        the trail, when there is one) in the same round trip. Never raises: on a Redis failure the
-        rows stay `queued` in SQL and the sweeper enqueues them again."""
-        ids = list(ids)
-        if not ids:
-            return True
+    def kick(self, audit: dict[str, Any] | None = None, *, force: bool = False) -> bool:
+        """Make sure a worker claims the queued rows soon, with the `audit` event of an "sms" kind
+        (to the trail, when there is one) in the same round trip. Never raises.
+
+        One job claims a whole batch of due rows, so jobs follow batches, not messages: the kick
+        marker (`kick_key`) is set with NX, and only the caller that sets it enqueues a job
+        (`send_due`); the job clears the marker before it claims, so a row committed after that
+        claim's read finds the marker clear and brings a job of its own. `force` enqueues a job
+        whatever the marker says (the sweeper and a starting worker: a marker whose job was lost).
+        On a Redis failure the rows stay `queued` in SQL and the sweeper kicks again; a marker whose
+        job was lost expires after `KICK_TTL_MS`."""
         if audit is not None and self.trail is not None and self.trail.redis is not self.connection:
             self.trail.record("sms", **audit)  # the trail lives elsewhere: its own round trip
             audit = None
         try:
-            with self.connection.pipeline() as pipe:
+            with self.connection.pipeline(transaction=False) as pipe:
                 if audit is not None and self.trail is not None:
                     self.trail.add_to(pipe, "sms", **audit)
-                self.queue.enqueue_many(
-                    [
-                        Queue.prepare_data(
-                            JOB,
-                            (message_id,),
-                            job_id=f"sms-{message_id}",
-                            timeout=JOB_TIMEOUT_S,
-                            result_ttl=0,
-                            failure_ttl=24 * 3600,
-                        )
-                        for message_id in ids
-                    ],
-                    pipeline=pipe,
-                )
-                pipe.execute()
+                pipe.set(self.kick_key, b"1", nx=not force, px=KICK_TTL_MS)
+                marked = pipe.execute()[-1]
         except redis.RedisError as exc:
-            log.warning("sms job not enqueued; the sweeper will", count=len(ids), error=str(exc)[:120])
+            log.warning("sms kick not enqueued; the sweeper will", error=str(exc)[:120])
             if audit is not None and self.trail is not None:
                 self.trail.failed()
             return False
+        if not marked:
+            return True  # a job is on its way and claims after this row's commit
+        try:
+            self._enqueue_kick()
+        except redis.RedisError as exc:
+            log.warning("sms kick not enqueued; the sweeper will", error=str(exc)[:120])
+            self._unmark()  # a marker without its job would hold back the next kicks until it expires
+            return False
         return True
 
-    def withdraw(self, ids: Iterable[int]) -> int:
-        """Take the jobs `sms-<id>` off the queue (a batch already holds their rows), so workers do
-        not spend a job run each on finding them taken. Best effort; returns how many were removed."""
-        job_ids = [f"sms-{message_id}" for message_id in ids]
-        if not job_ids:
-            return 0
-        try:
-            with self.connection.pipeline(transaction=False) as pipe:
-                for job_id in job_ids:
-                    self.queue.remove(job_id, pipeline=pipe)
-                removed = [job_id for job_id, count in zip(job_ids, pipe.execute(), strict=True) if count]
-            if removed:
-                # Only jobs no worker can still pick up: the hash of a running job stays for RQ.
-                self.connection.delete(*(Job.key_for(job_id) for job_id in removed))
-        except redis.RedisError:
-            return 0  # the jobs then run and find their rows taken
-        return len(removed)
+    def claiming(self) -> None:
+        """Clear the kick marker: called by a job right before it claims, so that a row committed
+        after the claim's read kicks a job of its own. Best effort (the marker expires anyway)."""
+        self._unmark()
 
-    def retry_later(self, message_id: int, attempt: int, delay_s: float) -> bool:
-        """Schedule the row's next attempt with RQ's scheduler (the sweeper is the fallback)."""
+    def _unmark(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.connection.delete(self.kick_key)
+
+    def _enqueue_kick(self, delay_s: float | None = None) -> None:
+        options = {
+            "job_id": f"sms-kick-{uuid.uuid4().hex}",
+            "job_timeout": JOB_TIMEOUT_S,
+            "result_ttl": 0,
+            "failure_ttl": 24 * 3600,
+        }
+        if delay_s is None:
+            self.queue.enqueue(KICK_JOB, **options)
+        else:
+            # RQ keeps a scheduled time in whole seconds, cut down: rounded up here, so the kick
+            # never runs before the rows it is for are due (it would claim none of them).
+            at = dt.datetime.fromtimestamp(math.ceil(time.time() + delay_s), dt.UTC)
+            self.queue.enqueue_at(at, KICK_JOB, **options)
+
+    def retry_later(self, delay_s: float) -> bool:
+        """Schedule a kick in `delay_s` with RQ's scheduler, for rows put back with that backoff
+        (one job however many rows share the delay; the sweeper is the fallback)."""
         try:
-            self.queue.enqueue_in(
-                dt.timedelta(seconds=delay_s),
-                JOB,
-                message_id,
-                job_id=f"sms-{message_id}-{attempt}",
-                job_timeout=JOB_TIMEOUT_S,
-                result_ttl=0,
-                failure_ttl=24 * 3600,
-            )
+            self._enqueue_kick(delay_s)
         except redis.RedisError as exc:
-            log.warning(
-                "sms retry not scheduled; the sweeper will", message=message_id, error=type(exc).__name__
-            )
+            log.warning("sms retry not scheduled; the sweeper will", error=type(exc).__name__)
             return False
         return True
 

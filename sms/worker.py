@@ -1,22 +1,26 @@
-"""The SMS worker: the RQ job `send_sms(message_id)` and the sweeper.
+"""The SMS worker: the RQ job `send_due()` and the sweeper.
 
 `flask --app app sms worker` builds one `WorkerContext` (database, outbox, sender, audit trail) and
 starts an RQ worker that hands it to every job (`common.jobs`); nothing here builds an app.
 
-One job claims a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, in one
-transaction (status `sending`, attempts + 1, a claim token) before the provider is called, and
-takes the other rows' jobs off the queue. A send blocks for a whole round trip to the provider, so
-the batch goes out through the worker's thread pool in the background and the outcomes are
-recorded as they come back, a few at a time; the job returns as soon as its batch is claimed, so
-the worker claims the next while earlier ones are on their way. A worker never has more than
-`SMS_SEND_THREADS` claimed rows unanswered: a job waits for room before it claims. The jobs of rows
-another batch already took find them claimed and return at once.
+Jobs follow batches, not messages. Queuing a row kicks (`sms.outbox.Outbox.kick`): a marker in
+Redis set with NX, and only the kick that sets it enqueues a `send_due` job. The job clears the
+marker, then claims a batch: up to `SMS_BATCH_SIZE` due rows, oldest due first, in one transaction
+(status `sending`, attempts + 1, a claim token) before the provider is called. A row committed
+after the marker was cleared kicks a job of its own, so no row waits on a claim that could not see
+it; a batch that filled up kicks again for the rows it left. A send blocks for a whole round trip
+to the provider, so the batch goes out through the worker's thread pool in the background and the
+outcomes are recorded as they come back, a few at a time; the job returns as soon as its batch is
+claimed, so the worker claims the next while earlier ones are on their way. A worker never has
+more than `SMS_SEND_THREADS` claimed rows unanswered: a job waits for room before it claims.
 
 Double sends: a row is sent only by the batch that claimed it, and only rows without a provider
 message id are claimed. A worker killed mid-batch leaves its rows `sending`; after
 `SMS_STUCK_AFTER_S` the sweeper marks those with a provider message id `sent` and queues the rest
 again. Those (and only those) may reach the citizen twice: whether the provider took them before
-the kill cannot be known.
+the kill cannot be known. A kick lost with its job (Redis restarted, a worker killed holding it)
+delays rows, never loses them: the marker expires, and the sweeper kicks for rows that waited
+`SMS_REQUEUE_AFTER_S`.
 """
 
 from __future__ import annotations
@@ -125,32 +129,42 @@ class WorkerContext:
         self._last_claim = time.monotonic()
 
 
-# -- the job ---------------------------------------------------------------------------------------
+# -- the jobs --------------------------------------------------------------------------------------
+def send_due() -> int:
+    """RQ job a kick enqueues (`Outbox.kick`): claim a batch of due rows, oldest due first, and
+    start sending them in this worker's background (`start_batch`). Returns how many it claimed."""
+    return start_batch(job_context(WorkerContext))
+
+
 def send_sms(message_id: int) -> int:
-    """RQ job: claim the outbox row `message_id` with a batch of other due rows and start sending
-    them in this worker's background (`start_batch`). Returns how many rows it claimed; 0 when
-    another run already has the row."""
+    """RQ job of the releases that queued one job per row (`sms-<id>`), kept so that such jobs
+    still in Redis at an upgrade (and their scheduled retries) run: claim a batch led by
+    `message_id` as `send_due` does; 0 at once when another batch already has the row."""
     return start_batch(job_context(WorkerContext), message_id)
 
 
-def start_batch(ctx: WorkerContext, first_id: int) -> int:
-    """Claim a batch led by `first_id` (no more rows than `ctx.slots` has room for; waits for room)
-    and hand it to `ctx.batches` to send and record. Returns how many rows were claimed."""
-    if not _is_due(ctx, first_id):
+def start_batch(ctx: WorkerContext, first_id: int | None = None) -> int:
+    """Claim a batch of due rows (`first_id` first, when given and still due; no more rows than
+    `ctx.slots` has room for: waits for room) and hand it to `ctx.batches` to send and record.
+    A batch that filled its room may have left due rows behind: it kicks again. Returns how many
+    rows were claimed."""
+    if first_id is not None and not _is_due(ctx, first_id):
         return 0  # another batch has the row (its job ran before that batch took it off the queue)
     ctx.pace()
+    # From here on a row committed by anyone brings a job of its own: this claim may not see it.
+    ctx.outbox.claiming()
     room = ctx.slots.take(ctx.settings.sms_batch_size)
     try:
-        token, rows = claim(ctx, first_id, limit=room)
+        token, rows, claimed = _claim(ctx, first_id, limit=room)
     except BaseException:
         ctx.slots.give_back(room)
         raise
     ctx.slots.give_back(room - len(rows))
-    if not rows:
-        return 0
-    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
-    ctx.batches.submit(_send_in_background, ctx, token, rows)
-    return len(rows)
+    if claimed >= room:
+        ctx.outbox.kick()
+    if rows:
+        ctx.batches.submit(_send_in_background, ctx, token, rows)
+    return claimed
 
 
 def _send_in_background(ctx: WorkerContext, token: str, rows: list[_Claimed]) -> None:
@@ -214,25 +228,34 @@ def _is_due(ctx: WorkerContext, message_id: int) -> bool:
         return connection.scalar(_DUE_ROW, {"row_id": message_id, "now": utcnow()}) is not None
 
 
-def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[str, list[_Claimed]]:
-    """Claim `first_id` and other due rows (`limit`, else SMS_BATCH_SIZE, at most) in one
+def claim(
+    ctx: WorkerContext, first_id: int | None = None, limit: int | None = None
+) -> tuple[str, list[_Claimed]]:
+    """Claim due rows (`first_id` first when given; `limit`, else SMS_BATCH_SIZE, at most) in one
     transaction, render the ones never rendered, and settle at once the ones that must not go
     (opted out, unrenderable). Returns the claim token and the rows to send; none when `first_id`
-    is not due (another run has it, or it is settled)."""
+    is given and not due (another run has it, or it is settled)."""
+    token, rows, _claimed = _claim(ctx, first_id, limit)
+    return token, rows
+
+
+def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple[str, list[_Claimed], int]:
+    """`claim`, and how many rows it claimed (the settled ones too)."""
     now = utcnow()
     token = secrets.token_hex(8)
     with ctx.database.session() as session:
-        if session.scalar(select(SmsMessage.id).where(SmsMessage.id == first_id, _due(now))) is None:
-            return token, []
+        if (
+            first_id is not None
+            and session.scalar(select(SmsMessage.id).where(SmsMessage.id == first_id, _due(now))) is None
+        ):
+            return token, [], 0
         # One statement. The batch is a materialised CTE: PostgreSQL runs its LIMIT … SKIP LOCKED once.
         # (As an IN (subquery) the planner may rescan it per outer row, each rescan skipping the rows
         # it has just locked, and claim far more than a batch.) SQLite runs writers one at a time.
         batch = (
             select(SmsMessage.id)
             .where(_due(now))
-            .order_by(
-                case((SmsMessage.id == first_id, 0), else_=1), SmsMessage.next_attempt_at, SmsMessage.id
-            )
+            .order_by(*_first(first_id), SmsMessage.next_attempt_at, SmsMessage.id)
             .limit(limit or ctx.settings.sms_batch_size)
             .with_for_update(skip_locked=True)
             .cte("claim_batch")
@@ -285,7 +308,11 @@ def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[
         if settled:
             connection.execute(_SETTLED, settled)
         history.write(session)
-    return token, to_send
+    return token, to_send, len(rows)
+
+
+def _first(first_id: int | None) -> tuple:
+    return () if first_id is None else (case((SmsMessage.id == first_id, 0), else_=1),)
 
 
 # The claimed rows as plain tuples, and what rendering and settling write back: prebuilt, one
@@ -403,7 +430,7 @@ _RECORD_FAILED = (
 def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, SendOutcome]]) -> None:
     """Write the provider's answers for rows of claim `token` in one transaction; schedule retries."""
     now = utcnow()
-    retries: list[tuple[int, int, float]] = []
+    retry_delays: set[float] = set()
     accepted_ids: list[str] = []
     settings = ctx.settings
     history = _History(ctx.trail)
@@ -426,7 +453,7 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                     next_at=now + timedelta(seconds=delay), reason=(outcome.reason or "transient")[:200]
                 )
                 status, detail = QUEUED, f"retry in {delay:g}s: {outcome.reason}"
-                retries.append((claimed.id, claimed.attempts, delay))
+                retry_delays.add(delay)
             else:
                 reason = outcome.reason or outcome.kind
                 if outcome.retryable:
@@ -441,17 +468,16 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                 log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
         history.write(session)
         apply_pending(session, accepted_ids, ctx.trail)
-    for message_id, attempt, delay in retries:
-        ctx.outbox.retry_later(message_id, attempt, delay)
+    for delay in sorted(retry_delays):  # one scheduled kick per backoff, however many rows share it
+        ctx.outbox.retry_later(delay)
 
 
-def send_batch(ctx: WorkerContext, first_id: int) -> int:
-    """Claim a batch led by `first_id`, send it and record every answer before returning (what a
-    job does, in the caller's thread). Returns how many the provider accepted."""
+def send_batch(ctx: WorkerContext, first_id: int | None = None) -> int:
+    """Claim a batch (led by `first_id` when given), send it and record every answer before
+    returning (what a job does, in the caller's thread). Returns how many the provider accepted."""
     token, rows = claim(ctx, first_id)
     if not rows:
         return 0
-    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
     return send_claimed(ctx, token, rows)
 
 
@@ -557,7 +583,7 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
     now = utcnow()
     requeue_before = now - timedelta(seconds=settings.sms_requeue_after_s)
     stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
-    to_dispatch: list[int] = []
+    to_kick: list[int] = []
     requeued = recovered = stuck = 0
     history = _History(ctx.trail)
     with ctx.database.session() as session:
@@ -565,7 +591,7 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
             if row.status == QUEUED:
                 unchanged = and_(SmsMessage.status == QUEUED, _same(SmsMessage.enqueued_at, row.enqueued_at))
                 if _move(session, row.id, unchanged, enqueued_at=now):
-                    to_dispatch.append(row.id)
+                    to_kick.append(row.id)
                     requeued += 1
                 continue
             unchanged = and_(SmsMessage.status == SENDING, _same(SmsMessage.claim_token, row.claim_token))
@@ -591,11 +617,12 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
                 updated_at=now,
             ):
                 history(row.id, QUEUED, "worker lost during send; sending again", now)
-                to_dispatch.append(row.id)
+                to_kick.append(row.id)
                 stuck += 1
         history.write(session)
         reports = apply_pending(session, trail=ctx.trail)
-    ctx.outbox.dispatch(to_dispatch)
+    if to_kick:
+        ctx.outbox.kick(force=True)  # a kick marker may be left by the very job that was lost
     result = SweepResult(requeued, recovered, stuck, reports)
     if any(vars(result).values()):
         log.info("sms sweep", **vars(result))
