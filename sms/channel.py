@@ -72,6 +72,10 @@ class SmsChannel:
         """The language the citizen chose on USSD or by `LANG` (one Redis key for both)."""
         return self.store.language(phone)
 
+    def languages_of(self, phones: list[str]) -> dict[str, str | None]:
+        """`language_of` for many phones in one round trip."""
+        return self.store.languages(phones)
+
     # -- delivery reports ---------------------------------------------------------------------
     def handle_report(self, report: DeliveryReport) -> str:
         """Keep a delivery report and move its message forward (see `sms.delivery.record_report`)."""

@@ -21,6 +21,7 @@ def worker_context(app, sender) -> WorkerContext:
         outbox=channel.outbox,
         sender=sender,
         language_of=channel.language_of,
+        languages_of=channel.languages_of,
         trail=channel.trail,
     )
 

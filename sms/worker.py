@@ -105,6 +105,9 @@ class WorkerContext:
     language_of: Callable[[str], str | None]
     # Where every status change is also recorded (None: not recorded).
     trail: AuditTrail | None = None
+    # `language_of` for many phones in one round trip (`sessions.store.SessionStore.languages`);
+    # None: asked one phone at a time.
+    languages_of: Callable[[list[str]], dict[str, str | None]] | None = None
     pool: ThreadPoolExecutor = field(init=False)
     batches: ThreadPoolExecutor = field(init=False)
     slots: SendSlots = field(init=False)
@@ -120,6 +123,18 @@ class WorkerContext:
         """Wait for every batch on its way to be sent and recorded (a stopping worker's last act)."""
         self.batches.shutdown(wait=True)
         self.pool.shutdown(wait=True)
+
+    def chosen_languages(self, phones: list[str]) -> dict[str, str | None]:
+        """The language each of `phones` chose (None: none); {} when Redis cannot answer (it is
+        only asked for the preference: the default will do)."""
+        if not phones:
+            return {}
+        try:
+            if self.languages_of is not None:
+                return self.languages_of(phones)
+            return {phone: self.language_of(phone) for phone in phones}
+        except redis.RedisError:
+            return {}
 
     def pace(self) -> None:
         """Wait until `CLAIM_EVERY_S` has passed since this worker's last claim (jobs run one at a time)."""
@@ -282,6 +297,9 @@ def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple
         rendered: list[dict[str, object]] = []
         settled: list[dict[str, object]] = []
         history = _History(ctx.trail)
+        chosen = ctx.chosen_languages(
+            [row.phone for row in rows if row.body is None and row.language is None]
+        )
         for row in rows:
             if row.phone in opted_out and not is_essential(row.template):
                 settled.append(
@@ -292,7 +310,7 @@ def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple
             body = row.body
             if body is None:
                 try:
-                    words = _render(ctx, row)
+                    words = _render(ctx, row, chosen.get(row.phone))
                 except TemplateError as exc:
                     settled.append(
                         {"row_id": row.id, "final": REJECTED, "reason": str(exc)[:200], "now": now}
@@ -349,27 +367,11 @@ _SETTLED = (
 )
 
 
-def _settling(row_id: int, status: str, reason: str, now: datetime) -> dict[str, object]:
-    return {"row_id": row_id, "final": status, "reason": reason, "now": now}
-
-
-def _settle(row: SmsMessage, status: str, reason: str, now: datetime) -> None:
-    row.status = status
-    row.last_error = reason
-    row.claim_token = None
-    row.final_at = now
-    row.updated_at = now
-
-
-def _render(ctx: WorkerContext, row) -> dict[str, object]:
-    """The row's language and text, fixed at its first attempt (retries send the same words), as
-    `_RENDERED` parameters. Raises `TemplateError`."""
-    language = row.language
-    if language is None:
-        try:
-            language = ctx.language_of(row.phone)
-        except redis.RedisError:
-            language = None  # Redis is only asked for the preference; the default will do
+def _render(ctx: WorkerContext, row, chosen: str | None) -> dict[str, object]:
+    """The row's language (its own, else the citizen's `chosen` one, else the default) and text,
+    fixed at its first attempt (retries send the same words), as `_RENDERED` parameters. Raises
+    `TemplateError`."""
+    language = row.language or chosen
     if language not in LANGUAGES:
         language = ctx.settings.default_language
     words = render_message(row.template, language, row.params or {})
