@@ -257,3 +257,31 @@ def test_a_worker_never_has_more_rows_on_their_way_than_it_has_send_threads(app,
     assert max(peaks) == 3
     assert [r.status for r in rows(channel.database)] == ["sent"] * 7
     assert len(received(sandbox)) == 7
+
+
+def test_answers_for_rows_taken_back_meanwhile_are_not_recorded(channel, worker):
+    """A batch slow enough for the sweeper to take a row back (its worker looked dead): the
+    provider's late answers land only on the rows still claimed by that batch."""
+    from records.sms import QUEUED
+    from sms.sending import OutcomeKind, SendOutcome
+    from sms.worker import claim, record
+
+    ids = [channel.outbox.enqueue("help", f"07123458{n:02d}", {}).id for n in range(3)]
+    token, claimed = claim(worker)
+    assert sorted(row.id for row in claimed) == ids
+    with channel.database.session() as session:
+        session.execute(
+            update(SmsMessage).where(SmsMessage.id == ids[0]).values(status=QUEUED, claim_token=None)
+        )
+    answers = [
+        (row, SendOutcome(OutcomeKind.ACCEPTED, f"ATXid_late_{row.id}", "KES 0.8000", 101, "Success"))
+        for row in claimed
+    ]
+    record(worker, token, answers)
+    by_id = {row.id: row for row in rows(channel.database)}
+    assert (by_id[ids[0]].status, by_id[ids[0]].provider_message_id) == ("queued", None)
+    assert [(by_id[i].status, by_id[i].provider_message_id) for i in ids[1:]] == [
+        ("sent", f"ATXid_late_{i}") for i in ids[1:]
+    ]
+    assert history(channel.database, ids[0]) == ["queued", "sending"]
+    assert history(channel.database, ids[1]) == ["queued", "sending", "sent"]

@@ -100,6 +100,7 @@ def main() -> int:
 
     from common.db import Database
     from tests.support import PostgresCluster, RedisServer
+    from tools.bench.sms_throughput import cpu_seconds
 
     work = Path(tempfile.mkdtemp(prefix="sms-profile-"))
     redis_server = RedisServer().start()
@@ -170,15 +171,24 @@ def main() -> int:
         stages: dict[str, tuple[float, pstats.Stats | None]] = {}
         sent_ids: list[str] = []
 
+        def server_cpu() -> tuple[float, float]:
+            database = cpu_seconds(postgres.process.pid) if postgres is not None else 0.0
+            return database, cpu_seconds(redis_server.process.pid)
+
         def stage(name: str, run):
             profiler = cProfile.Profile(time.process_time) if args.profile else None
+            servers = server_cpu()
             cpu = time.process_time()
             if profiler:
                 profiler.enable()
             result = run()
             if profiler:
                 profiler.disable()
-            stages[name] = (time.process_time() - cpu, pstats.Stats(profiler) if profiler else None)
+            cpu = time.process_time() - cpu
+            database, redis_cpu = (
+                after - before for after, before in zip(server_cpu(), servers, strict=True)
+            )
+            stages[name] = (cpu, database, redis_cpu, pstats.Stats(profiler) if profiler else None)
             return result
 
         stage("webhook (signed event → row, kick)", lambda: webhooks(measured))
@@ -187,13 +197,19 @@ def main() -> int:
         refused = [s for s in statuses if not s.startswith(("200", "202"))]
         assert not refused and len(sent_ids) == args.events, (refused[:3], len(sent_ids))
 
-        print(f"{args.events} notifications, {args.database}, batches of {args.batch}:")
-        for name, (cpu, _stats) in stages.items():
-            print(f"  {name:40} {cpu / args.events * 1e6:7.0f} us CPU per notification")
-        total = sum(cpu for cpu, _ in stages.values())
-        print(f"  {'total':40} {total / args.events * 1e6:7.0f} us")
+        print(
+            f"{args.events} notifications, {args.database}, batches of {args.batch}; CPU us per notification:"
+        )
+        print(f"  {'stage':40} {'this process':>12} {'database':>9} {'redis':>6}")
+        for name, (cpu, database, redis_cpu, _stats) in stages.items():
+            figures = (cpu, database, redis_cpu)
+            widths = (12, 9, 6)
+            cells = " ".join(f"{x / args.events * 1e6:{w}.0f}" for x, w in zip(figures, widths, strict=True))
+            print(f"  {name:40} {cells}")
+        totals = [sum(stage[i] for stage in stages.values()) / args.events * 1e6 for i in range(3)]
+        print(f"  {'total':40} {totals[0]:12.0f} {totals[1]:9.0f} {totals[2]:6.0f}")
         if args.profile:
-            for name, (_cpu, stats) in stages.items():
+            for name, (*_figures, stats) in stages.items():
                 print(f"\n--- {name}: top functions by cumulative time")
                 stats.sort_stats("cumulative").print_stats(args.top)
         context.close()
