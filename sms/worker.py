@@ -25,33 +25,39 @@ delays rows, never loses them: the marker expires, and the sweeper kicks for row
 
 from __future__ import annotations
 
+import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 import redis
 from sqlalchemy import (
+    JSON,
     BigInteger,
-    BindParameter,
     DateTime,
     Integer,
     String,
     Text,
     and_,
+    any_,
     bindparam,
     case,
+    cast,
+    column,
     func,
     insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from audit.trail import AuditTrail
 from common.db import Database
@@ -234,9 +240,7 @@ class _History:
         if self.rows:
             connection = session.connection()
             if connection.dialect.name == "postgresql":
-                # One statement however many rows (arrays unnested): an insert per row cost the
-                # database as much again as the moves they record.
-                connection.execute(_INSERT_CHANGES_ON_SERVER, _arrays(self.rows, _CHANGE_ARRAYS))
+                connection.execute(_INSERT_CHANGES_ON_SERVER, _records(self.rows))
             else:
                 # Core's executemany: the ORM's bulk insert costs a millisecond more per batch.
                 connection.execute(_INSERT_CHANGE, self.rows)
@@ -248,25 +252,33 @@ class _History:
 _INSERT_CHANGE = insert(SmsStatusChange)
 
 
-def _array(name: str, item_type) -> BindParameter:
-    return bindparam(name, type_=ARRAY(item_type))
+def _recordset(*columns: ColumnClause) -> TableValuedAlias:
+    """PostgreSQL's rows given as one JSON array of objects (`_records`), as a table named
+    "given": one parameter however many rows, dumped by orjson (arrays of values were dumped by
+    psycopg one element at a time, and cost more than the statements they saved)."""
+    return (
+        func.json_to_recordset(cast(bindparam("rows", type_=String), JSON))
+        .table_valued(*columns)
+        .render_derived(name="given", with_types=True)
+    )
 
 
-def _arrays(rows: list[dict[str, object]], names: dict[str, str]) -> dict[str, list[object]]:
-    """`rows` (dicts alike) as one list per key, under the names a statement's arrays take."""
-    return {array: [row[key] for row in rows] for key, array in names.items()}
+def _records(rows: list[dict[str, object]]) -> dict[str, str]:
+    """`_recordset`'s parameter for `rows` (dicts keyed by its column names)."""
+    return {"rows": orjson.dumps(rows).decode()}
 
 
-# PostgreSQL's statements for many rows at once: each column comes as an array, unnested in step.
-_CHANGE_ARRAYS = {"message_id": "ids", "status": "statuses", "detail": "details", "at": "ats"}
+_CHANGES = _recordset(
+    column("message_id", BigInteger),
+    column("status", String),
+    column("detail", String),
+    column("at", DateTime),
+)
+# Every status change of a transaction in one statement on PostgreSQL: an insert per row cost the
+# database as much again as the moves they record.
 _INSERT_CHANGES_ON_SERVER = insert(SmsStatusChange).from_select(
     ["message_id", "status", "detail", "at"],
-    select(
-        func.unnest(_array("ids", BigInteger)),
-        func.unnest(_array("statuses", String)),
-        func.unnest(_array("details", String)),
-        func.unnest(_array("ats", DateTime)),
-    ),
+    select(_CHANGES.c.message_id, _CHANGES.c.status, _CHANGES.c.detail, _CHANGES.c.at),
 )
 
 
@@ -307,21 +319,29 @@ def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple
             and session.scalar(select(SmsMessage.id).where(SmsMessage.id == first_id, _due(now))) is None
         ):
             return token, [], 0
-        # One statement. The batch is a materialised CTE: PostgreSQL runs its LIMIT … SKIP LOCKED once.
-        # (As an IN (subquery) the planner may rescan it per outer row, each rescan skipping the rows
-        # it has just locked, and claim far more than a batch.) SQLite runs writers one at a time.
+        # One statement that returns the claimed rows (selecting them again by claim token
+        # would scan the whole outbox: no index has the token). Oldest due first, by the order
+        # the due index keeps, so a claim reads a batch of it, however many rows are queued.
         batch = (
             select(SmsMessage.id)
             .where(_due(now))
-            .order_by(*_first(first_id), SmsMessage.next_attempt_at, SmsMessage.id)
+            .order_by(*_first(first_id), SmsMessage.next_attempt_at)
             .limit(limit or ctx.settings.sms_batch_size)
             .with_for_update(skip_locked=True)
-            .cte("claim_batch")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        session.execute(
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            # The batch as an array computed once (an InitPlan): as an IN (subquery) the planner
+            # may rescan it per outer row, each rescan skipping the rows it has just locked, and
+            # claim far more than a batch; as a join it may nest a loop over every queued row. The
+            # rows it locked are still queued (PostgreSQL rechecks the WHERE on locking).
+            chosen = SmsMessage.id == any_(func.array(batch.scalar_subquery()))
+        else:  # SQLite runs writers one at a time
+            batch_cte = batch.cte("claim_batch")
+            chosen = and_(SmsMessage.id == batch_cte.c.id, SmsMessage.status == QUEUED)
+        rows = connection.execute(
             update(SmsMessage)
-            .where(SmsMessage.id == batch.c.id, SmsMessage.status == QUEUED)
+            .where(chosen)
             .values(
                 status=SENDING,
                 attempts=SmsMessage.attempts + 1,
@@ -329,10 +349,8 @@ def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple
                 sending_at=now,
                 updated_at=now,
             )
-            .execution_options(synchronize_session=False)
-        )
-        connection = session.connection()
-        rows = connection.execute(_CLAIMED, {"token": token}).all()
+            .returning(*_CLAIMED_COLUMNS)
+        ).all()
         opted_out = set(
             session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r.phone for r in rows})))
         )
@@ -365,7 +383,7 @@ def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple
             history(row.id, SENDING, f"attempt {row.attempts}", now)
             to_send.append(_Claimed(row.id, row.phone, body or "", row.attempts))
         if rendered and connection.dialect.name == "postgresql":
-            connection.execute(_RENDERED_ON_SERVER, _arrays(rendered, _RENDERED_ARRAYS))
+            connection.execute(_RENDERED_ON_SERVER, _records(rendered))
         elif rendered:
             connection.execute(_RENDERED, rendered)
         if settled:
@@ -378,9 +396,9 @@ def _first(first_id: int | None) -> tuple:
     return () if first_id is None else (case((SmsMessage.id == first_id, 0), else_=1),)
 
 
-# The claimed rows as plain tuples, and what rendering and settling write back: prebuilt, one
-# executemany each per batch rather than an ORM object and its flush per row.
-_CLAIMED = select(
+# What a claim returns of each row, and what rendering and settling write back: prebuilt, one
+# statement each per batch rather than an ORM object and its flush per row.
+_CLAIMED_COLUMNS = (
     SmsMessage.id,
     SmsMessage.phone,
     SmsMessage.template,
@@ -388,7 +406,7 @@ _CLAIMED = select(
     SmsMessage.language,
     SmsMessage.body,
     SmsMessage.attempts,
-).where(SmsMessage.claim_token == bindparam("token"))
+)
 _RENDERED = (
     update(SmsMessage)
     .where(SmsMessage.id == bindparam("row_id"))
@@ -399,27 +417,16 @@ _RENDERED = (
         encoding=bindparam("encoding"),
     )
 )
-_RENDERED_ARRAYS = {
-    "row_id": "ids",
-    "language": "languages",
-    "body": "bodies",
-    "segments": "segments",
-    "encoding": "encodings",
-}
-_RENDERING = (
-    func.unnest(
-        _array("ids", BigInteger),
-        _array("languages", String),
-        _array("bodies", Text),
-        _array("segments", Integer),
-        _array("encodings", String),
-    )
-    .table_valued("id", "language", "body", "segments", "encoding")
-    .render_derived(name="rendering")
+_RENDERING = _recordset(
+    column("row_id", BigInteger),
+    column("language", String),
+    column("body", Text),
+    column("segments", Integer),
+    column("encoding", String),
 )
 _RENDERED_ON_SERVER = (
     update(SmsMessage)
-    .where(SmsMessage.id == _RENDERING.c.id)
+    .where(SmsMessage.id == _RENDERING.c.row_id)
     .values(
         language=_RENDERING.c.language,
         body=_RENDERING.c.body,
@@ -477,11 +484,7 @@ _RECORD_SENT = (
         updated_at=bindparam("now"),
     )
 )
-_ACCEPTED = (
-    func.unnest(_array("ids", BigInteger), _array("provider_ids", String), _array("costs", String))
-    .table_valued("id", "provider_id", "cost")
-    .render_derived(name="accepted")
-)
+_ACCEPTED = _recordset(column("id", BigInteger), column("provider_id", String), column("cost", String))
 # Every accepted row of a group at once on PostgreSQL; returns the rows still ours.
 _RECORD_SENT_ON_SERVER = (
     update(SmsMessage)
@@ -587,9 +590,12 @@ def _record_accepted_on_server(
         connection.scalars(
             _RECORD_SENT_ON_SERVER,
             {
-                "ids": [claimed.id for claimed, _outcome in accepted],
-                "provider_ids": [outcome.message_id for _claimed, outcome in accepted],
-                "costs": [outcome.cost for _claimed, outcome in accepted],
+                **_records(
+                    [
+                        {"id": claimed.id, "provider_id": outcome.message_id, "cost": outcome.cost}
+                        for claimed, outcome in accepted
+                    ]
+                ),
                 "token": token,
                 "now": now,
             },
@@ -617,24 +623,27 @@ def send_claimed(
     """Send rows of claim `token` concurrently through `ctx.pool`, recording answers as they come
     (`sent(n)` hears of each n answered). Returns how many the provider accepted."""
     started = time.perf_counter()
-    pending: dict[Future[SendOutcome], _Claimed] = {
-        ctx.pool.submit(ctx.sender.send, row.phone, row.body): row for row in rows
-    }
+    # Answers arrive on a queue as each send ends: waiting on the set of pending futures instead
+    # (`concurrent.futures.wait`) hooks every one of them again for each answer that comes.
+    answers: queue.SimpleQueue[tuple[_Claimed, Future[SendOutcome]]] = queue.SimpleQueue()
+    for row in rows:
+        future = ctx.pool.submit(ctx.sender.send, row.phone, row.body)
+        future.add_done_callback(lambda done, row=row: answers.put((row, done)))
     done_group: list[tuple[_Claimed, SendOutcome]] = []
     accepted = answered = 0
     last_flush = time.monotonic()
     try:
-        while pending:
-            done, _ = wait(list(pending), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
-            for future in done:
+        while answered < len(rows):
+            came = _answers_within(answers, last_flush + RECORD_EVERY_S - time.monotonic())
+            for row, future in came:
                 outcome = future.result()
                 accepted += outcome.accepted
-                done_group.append((pending.pop(future), outcome))
-            if sent is not None and done:
-                sent(len(done))
-                answered += len(done)
+                done_group.append((row, outcome))
+            if sent is not None and came:
+                sent(len(came))
+            answered += len(came)
             due = len(done_group) >= RECORD_GROUP or time.monotonic() - last_flush >= RECORD_EVERY_S
-            if done_group and (not pending or due):
+            if done_group and (answered == len(rows) or due):
                 record(ctx, token, done_group)
                 done_group = []
                 last_flush = time.monotonic()
@@ -648,6 +657,19 @@ def send_claimed(
         duration_ms=round((time.perf_counter() - started) * 1000),
     )
     return accepted
+
+
+def _answers_within(answers: queue.SimpleQueue, wait_s: float) -> list:
+    """Whatever is on `answers`, waiting up to `wait_s` for the first one; [] if none came."""
+    try:
+        came = [answers.get(timeout=max(wait_s, 0.001))]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            came.append(answers.get_nowait())
+        except queue.Empty:
+            return came
 
 
 # -- the sweeper -----------------------------------------------------------------------------------

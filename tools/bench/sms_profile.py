@@ -211,7 +211,7 @@ def main() -> int:
         if args.profile:
             for name, (*_figures, stats) in stages.items():
                 print(f"\n--- {name}: top functions by cumulative time")
-                stats.sort_stats("cumulative").print_stats(args.top)
+                stats.sort_stats(os.environ.get("SMS_PROFILE_SORT", "cumulative")).print_stats(args.top)
         context.close()
     finally:
         redis_server.stop()
