@@ -25,12 +25,11 @@ delays rows, never loses them: the marker expires, and the sweeper kicks for row
 
 from __future__ import annotations
 
-import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -623,27 +622,24 @@ def send_claimed(
     """Send rows of claim `token` concurrently through `ctx.pool`, recording answers as they come
     (`sent(n)` hears of each n answered). Returns how many the provider accepted."""
     started = time.perf_counter()
-    # Answers arrive on a queue as each send ends: waiting on the set of pending futures instead
-    # (`concurrent.futures.wait`) hooks every one of them again for each answer that comes.
-    answers: queue.SimpleQueue[tuple[_Claimed, Future[SendOutcome]]] = queue.SimpleQueue()
-    for row in rows:
-        future = ctx.pool.submit(ctx.sender.send, row.phone, row.body)
-        future.add_done_callback(lambda done, row=row: answers.put((row, done)))
+    pending: dict[Future[SendOutcome], _Claimed] = {
+        ctx.pool.submit(ctx.sender.send, row.phone, row.body): row for row in rows
+    }
     done_group: list[tuple[_Claimed, SendOutcome]] = []
     accepted = answered = 0
     last_flush = time.monotonic()
     try:
-        while answered < len(rows):
-            came = _answers_within(answers, last_flush + RECORD_EVERY_S - time.monotonic())
-            for row, future in came:
+        while pending:
+            done, _ = wait(list(pending), timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
+            for future in done:
                 outcome = future.result()
                 accepted += outcome.accepted
-                done_group.append((row, outcome))
-            if sent is not None and came:
-                sent(len(came))
-            answered += len(came)
+                done_group.append((pending.pop(future), outcome))
+            if sent is not None and done:
+                sent(len(done))
+                answered += len(done)
             due = len(done_group) >= RECORD_GROUP or time.monotonic() - last_flush >= RECORD_EVERY_S
-            if done_group and (answered == len(rows) or due):
+            if done_group and (not pending or due):
                 record(ctx, token, done_group)
                 done_group = []
                 last_flush = time.monotonic()
@@ -657,19 +653,6 @@ def send_claimed(
         duration_ms=round((time.perf_counter() - started) * 1000),
     )
     return accepted
-
-
-def _answers_within(answers: queue.SimpleQueue, wait_s: float) -> list:
-    """Whatever is on `answers`, waiting up to `wait_s` for the first one; [] if none came."""
-    try:
-        came = [answers.get(timeout=max(wait_s, 0.001))]
-    except queue.Empty:
-        return []
-    while True:
-        try:
-            came.append(answers.get_nowait())
-        except queue.Empty:
-            return came
 
 
 # -- the sweeper -----------------------------------------------------------------------------------
