@@ -7,13 +7,15 @@ status events into the WSGI callable the server calls (`app.wsgi_app`); claims t
 the worker's own CPU, not the SDK's); and posts one `Success` delivery report per message. Prints
 the CPU microseconds each stage costs per notification (the process's CPU time, waiting on Redis
 and PostgreSQL excluded) and, with `--profile`, cProfile's top functions of each stage
-(`--top`). Works on any checkout whose `sms.worker.claim`/`record` take (context, token, …).
+(`--top`). Works on this checkout and on the one before jobs followed batches (run it from
+that checkout's root, e.g. a `git archive` of it).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import inspect
 import io
 import json
 import os
@@ -142,10 +144,26 @@ def main() -> int:
             for body, headers in [signed_event(n) for n in numbers]:
                 post("/events/application-status", body, "application/json", headers)
 
+        # A checkout whose claim must be led by a row (one job per row) gets the oldest queued one.
+        led = inspect.signature(claim).parameters["first_id"].default is inspect.Parameter.empty
+
+        def oldest_queued() -> int | None:
+            from sqlalchemy import func, select
+
+            from records.sms import QUEUED, SmsMessage
+
+            with context.database.session() as session:
+                return session.scalar(select(func.min(SmsMessage.id)).where(SmsMessage.status == QUEUED))
+
         def sends() -> list[str]:
             ids: list[str] = []
             while True:
-                token, rows = claim(context, limit=args.batch)
+                first = oldest_queued() if led else None
+                if led and first is None:
+                    return ids
+                token, rows = (
+                    claim(context, first, limit=args.batch) if led else claim(context, limit=args.batch)
+                )
                 if not rows:
                     return ids
                 outcomes = [(row, provider.send(row.phone, row.body)) for row in rows]
