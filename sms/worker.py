@@ -185,7 +185,7 @@ def start_batch(ctx: WorkerContext, first_id: int | None = None) -> int:
     A batch that filled its room may have left due rows behind: it kicks again. Returns how many
     rows were claimed."""
     if first_id is not None and not _is_due(ctx, first_id):
-        return 0  # another batch has the row (its job ran before that batch took it off the queue)
+        return 0  # another batch has the row, or it is settled
     ctx.pace()
     # From here on a row committed by anyone brings a job of its own: this claim may not see it.
     ctx.outbox.claiming()
