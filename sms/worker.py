@@ -357,7 +357,7 @@ def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple
         rendered: list[dict[str, object]] = []
         settled: list[dict[str, object]] = []
         history = _History(ctx.trail)
-        chosen = ctx.chosen_languages(
+        languages = ctx.chosen_languages(
             [row.phone for row in rows if row.body is None and row.language is None]
         )
         for row in rows:
@@ -370,7 +370,7 @@ def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple
             body = row.body
             if body is None:
                 try:
-                    words = _render(ctx, row, chosen.get(row.phone))
+                    words = _render(ctx, row, languages.get(row.phone))
                 except TemplateError as exc:
                     settled.append(
                         {"row_id": row.id, "final": REJECTED, "reason": str(exc)[:200], "now": now}
