@@ -146,7 +146,8 @@ class Settings:
     webhook_secret: str = "dev-webhook-secret"  # noqa: S105 - a laptop default; set WEBHOOK_SECRET
     sms_queue: str = "sms"
     sms_batch_size: int = 100
-    sms_send_threads: int = 100
+    # Sends in flight per worker: the rate is at most workers × this / (provider latency + ~0.1 s).
+    sms_send_threads: int = 200
     sms_retry_delays_s: tuple[float, ...] = (5, 15, 30, 60, 120, 300, 600, 900)
     sms_max_attempts: int = 12
     sms_stuck_after_s: float = 120

@@ -465,6 +465,13 @@ class SessionStore:
     def language(self, phone: str) -> str | None:
         return _text(self.redis.get(f"{self._prefix(phone)}l"))
 
+    def languages(self, phones: list[str]) -> dict[str, str | None]:
+        """`language` of each of `phones`, in one round trip (one per node on a cluster)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for phone in phones:
+                pipe.get(f"{self._prefix(phone)}l")
+            return {phone: _text(raw) for phone, raw in zip(phones, pipe.execute(), strict=True)}
+
     def set_language(self, phone: str, lang: str) -> None:
         self.redis.set(f"{self._prefix(phone)}l", lang, ex=self.language_ttl_s)
 

@@ -72,6 +72,10 @@ class SmsChannel:
         """The language the citizen chose on USSD or by `LANG` (one Redis key for both)."""
         return self.store.language(phone)
 
+    def languages_of(self, phones: list[str]) -> dict[str, str | None]:
+        """`language_of` for many phones in one round trip."""
+        return self.store.languages(phones)
+
     # -- delivery reports ---------------------------------------------------------------------
     def handle_report(self, report: DeliveryReport) -> str:
         """Keep a delivery report and move its message forward (see `sms.delivery.record_report`)."""
@@ -143,7 +147,7 @@ class SmsChannel:
                 inbound.reply_id = reply.id
         except IntegrityError:
             return InboundResult(True, "duplicate")
-        self.outbox.dispatch([reply.id])
+        self.outbox.kick()
         log.info("sms command", command=command.name, phone=mask_phone(sms.phone), message=reply.id)
         return InboundResult(False, command.name, reply.id)
 

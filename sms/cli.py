@@ -21,6 +21,7 @@ def worker_context(app, sender) -> WorkerContext:
         outbox=channel.outbox,
         sender=sender,
         language_of=channel.language_of,
+        languages_of=channel.languages_of,
         trail=channel.trail,
     )
 
@@ -49,6 +50,8 @@ def sms_worker(burst: bool, verbose: bool) -> None:
     context = worker_context(app, _provider_sender())
     sweeper = Sweeper(context, connection)
     sweeper.start()
+    # Rows left by a worker that died holding the kick get a job now, not after the marker expires.
+    context.outbox.kick(force=True)
     worker = SimpleContextWorker(
         [Queue(settings.sms_queue, connection=connection)], connection=connection, context=context
     )

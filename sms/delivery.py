@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from audit.trail import AuditTrail
@@ -90,7 +90,10 @@ def _move_statement(target: str, by_provider_id: bool):
         if by_provider_id
         else SmsMessage.id == bindparam("message_id")
     )
-    statement = update(SmsMessage).where(which, SmsMessage.status.in_(earlier)).values(**values)
+    # The earlier statuses written into the statement (they are our own constants): a bound list
+    # is expanded into the SQL text again at every execution, a tenth of a report's CPU.
+    earlier_statuses = [literal_column(f"'{code}'") for code in earlier]
+    statement = update(SmsMessage).where(which, SmsMessage.status.in_(earlier_statuses)).values(**values)
     return statement.returning(SmsMessage.id).execution_options(synchronize_session=False)
 
 

@@ -1,4 +1,4 @@
-"""The SMS outbox: a row in SQL first, then an RQ job keyed by the row's id.
+"""The SMS outbox: a row in SQL first, then a kick that brings a worker's job to claim it.
 
     outbox = Outbox(database, redis_client, trail=trail)      # one per process, built by create_app
     outbox.enqueue("application_submitted", phone, {"reference": ref, "service": name}, lang,
@@ -18,16 +18,19 @@ dropped here rather than kept in the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
+import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import redis
 from rq import Queue
-from rq.job import Job
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,9 +45,15 @@ from sms.templates import LANGUAGES, TemplateError, get_template, render
 
 log = get_logger("sms.outbox")
 
-JOB = "sms.worker.send_sms"
+# The job a kick enqueues: it claims a batch of due rows, whichever they are.
+KICK_JOB = "sms.worker.send_due"
+# The job path of releases that queued one job per row (`sms-<id>`); still run, see sms.worker.
+ROW_JOB = "sms.worker.send_sms"
 # A job that waits on the provider longer than this is stopped by RQ; the sweeper then takes the row.
 JOB_TIMEOUT_S = 300
+# A kick marker whose job was lost (a worker killed right after taking it) holds back new kicks at
+# most this long; a job that waits in the queue longer only brings one more job per this long.
+KICK_TTL_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class Outbox:
         self.database = database
         self.connection = connection
         self.queue = Queue(queue_name, connection=connection)
+        self.kick_key = f"sms:kick:{queue_name}"
         self.phone_regions = phone_regions
         self.trail = trail
 
@@ -115,6 +125,18 @@ class Outbox:
         dedupe_key: str | None = None,
     ) -> SmsMessage:
         """A new, unsaved outbox row; raises `InvalidPhoneNumber` or `TemplateError` for bad input."""
+        return SmsMessage(**self._row(template, phone, params, lang, dedupe_key))
+
+    def _row(
+        self,
+        template: str,
+        phone: str,
+        params: Mapping[str, Any],
+        lang: str | None,
+        dedupe_key: str | None,
+    ) -> dict[str, Any]:
+        """`prepare`'s row as the values of every column but the id (a plain dict: building the
+        ORM object and reading it back cost the webhook a tenth of its CPU)."""
         e164 = normalise_phone(phone, self.phone_regions)
         spec = get_template(template)
         if lang is not None and lang not in LANGUAGES:
@@ -124,23 +146,24 @@ class Outbox:
         # (what `render` refuses does not depend on the language).
         render_message(template, lang or LANGUAGES[0], kept)
         now = utcnow()
-        return SmsMessage(
-            dedupe_key=(dedupe_key or f"uuid:{uuid.uuid4().hex}")[:128],
-            phone=e164,
-            template=template,
-            params=kept,
-            language=lang,
-            status=QUEUED,
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-            next_attempt_at=now,
-            enqueued_at=now,
-        )
+        return {
+            **_UNSET,
+            "dedupe_key": (dedupe_key or f"uuid:{uuid.uuid4().hex}")[:128],
+            "phone": e164,
+            "template": template,
+            "params": kept,
+            "language": lang,
+            "status": QUEUED,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            "next_attempt_at": now,
+            "enqueued_at": now,
+        }
 
     def add(self, session: Session, message: SmsMessage) -> SmsMessage:
         """Add a prepared row in the caller's transaction (with its first history entry). The
-        caller calls `dispatch([message.id])` after committing; the sweeper covers a missed one."""
+        caller calls `kick()` after committing; the sweeper covers a missed one."""
         session.add(message)
         session.flush()
         session.add(
@@ -156,37 +179,36 @@ class Outbox:
         lang: str | None = None,
         dedupe_key: str | None = None,
     ) -> Queued:
-        """Queue one SMS: the row in SQL (once per `dedupe_key`), then the RQ job `sms-<id>`.
+        """Queue one SMS: the row in SQL (once per `dedupe_key`), then a kick (`kick`).
 
         `lang` None means the citizen's language when it is sent (what they chose on USSD or by
         `LANG`), else the default. Parameters may be given in both languages as `{"en", "sw"}`.
         """
-        message = self.prepare(template, phone, params, lang, dedupe_key)
-        values = {column.key: getattr(message, column.key) for column in _COLUMNS}
+        values = self._row(template, phone, params, lang, dedupe_key)
         try:
             # Prebuilt Core statements: a third of the ORM's cost per event. On PostgreSQL the row and
             # its first history entry go in one statement, one round trip; SQLite takes two, in-process.
             if self.database.is_server:
                 with self.database.autocommit.connect() as connection:
-                    message.id = connection.execute(_QUEUE_ON_SERVER, values).scalar_one()
+                    message_id = connection.execute(_QUEUE_ON_SERVER, values).scalar_one()
             else:
                 with self.database.engine.begin() as connection:
-                    message.id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
+                    message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
                     connection.execute(
                         _INSERT_HISTORY,
-                        {"message_id": message.id, "status": QUEUED, "detail": template, "at": utcnow()},
+                        {"message_id": message_id, "status": QUEUED, "detail": template, "at": utcnow()},
                     )
         except IntegrityError:
             with self.database.session() as session:
                 existing = session.scalars(
-                    select(SmsMessage).where(SmsMessage.dedupe_key == message.dedupe_key)
+                    select(SmsMessage).where(SmsMessage.dedupe_key == values["dedupe_key"])
                 ).one()
             log.info("sms already queued", message=existing.id, template=template, status=existing.status)
             return Queued(existing.id, False, existing.status)
-        log.info("sms queued", message=message.id, template=template, phone=mask_phone(message.phone))
-        audit = {"message_id": message.id, "status": QUEUED, "template": template, "phone": message.phone}
-        self.dispatch([message.id], audit=audit)
-        return Queued(message.id, True, QUEUED)
+        log.info("sms queued", message=message_id, template=template, phone=mask_phone(values["phone"]))
+        audit = {"message_id": message_id, "status": QUEUED, "template": template, "phone": values["phone"]}
+        self.kick(audit)
+        return Queued(message_id, True, QUEUED)
 
     def notify(self, sms: SendSms) -> bool:
         """Queue the SMS a journey or a job asked for (`menus.effects.SendSms`). True when a new
@@ -199,81 +221,79 @@ class Outbox:
             return False
 
     # -- handing to RQ ------------------------------------------------------------------------
-    def dispatch(self, ids: Iterable[int], audit: dict[str, Any] | None = None) -> bool:
-        """Enqueue the job `sms-<id>` for each id now, with the `audit` event of an "sms" kind (to
-        the trail, when there is one) in the same round trip. Never raises: on a Redis failure the
-        rows stay `queued` in SQL and the sweeper enqueues them again."""
-        ids = list(ids)
-        if not ids:
-            return True
+    def kick(self, audit: dict[str, Any] | None = None, *, force: bool = False) -> bool:
+        """Make sure a worker claims the queued rows soon, with the `audit` event of an "sms" kind
+        (to the trail, when there is one) in the same round trip. Never raises.
+
+        One job claims a whole batch of due rows, so jobs follow batches, not messages: the kick
+        marker (`kick_key`) is set with NX, and only the caller that sets it enqueues a job
+        (`send_due`); the job clears the marker before it claims, so a row committed after that
+        claim's read finds the marker clear and brings a job of its own. `force` enqueues a job
+        whatever the marker says (the sweeper and a starting worker: a marker whose job was lost).
+        On a Redis failure the rows stay `queued` in SQL and the sweeper kicks again; a marker whose
+        job was lost expires after `KICK_TTL_MS`."""
         if audit is not None and self.trail is not None and self.trail.redis is not self.connection:
             self.trail.record("sms", **audit)  # the trail lives elsewhere: its own round trip
             audit = None
         try:
-            with self.connection.pipeline() as pipe:
+            with self.connection.pipeline(transaction=False) as pipe:
                 if audit is not None and self.trail is not None:
                     self.trail.add_to(pipe, "sms", **audit)
-                self.queue.enqueue_many(
-                    [
-                        Queue.prepare_data(
-                            JOB,
-                            (message_id,),
-                            job_id=f"sms-{message_id}",
-                            timeout=JOB_TIMEOUT_S,
-                            result_ttl=0,
-                            failure_ttl=24 * 3600,
-                        )
-                        for message_id in ids
-                    ],
-                    pipeline=pipe,
-                )
-                pipe.execute()
+                pipe.set(self.kick_key, b"1", nx=not force, px=KICK_TTL_MS)
+                marked = pipe.execute()[-1]
         except redis.RedisError as exc:
-            log.warning("sms job not enqueued; the sweeper will", count=len(ids), error=str(exc)[:120])
+            log.warning("sms kick not enqueued; the sweeper will", error=str(exc)[:120])
             if audit is not None and self.trail is not None:
                 self.trail.failed()
             return False
+        if not marked:
+            return True  # a job is on its way and claims after this row's commit
+        try:
+            self._enqueue_kick()
+        except redis.RedisError as exc:
+            log.warning("sms kick not enqueued; the sweeper will", error=str(exc)[:120])
+            self._unmark()  # a marker without its job would hold back the next kicks until it expires
+            return False
         return True
 
-    def withdraw(self, ids: Iterable[int]) -> int:
-        """Take the jobs `sms-<id>` off the queue (a batch already holds their rows), so workers do
-        not spend a job run each on finding them taken. Best effort; returns how many were removed."""
-        job_ids = [f"sms-{message_id}" for message_id in ids]
-        if not job_ids:
-            return 0
-        try:
-            with self.connection.pipeline(transaction=False) as pipe:
-                for job_id in job_ids:
-                    self.queue.remove(job_id, pipeline=pipe)
-                removed = [job_id for job_id, count in zip(job_ids, pipe.execute(), strict=True) if count]
-            if removed:
-                # Only jobs no worker can still pick up: the hash of a running job stays for RQ.
-                self.connection.delete(*(Job.key_for(job_id) for job_id in removed))
-        except redis.RedisError:
-            return 0  # the jobs then run and find their rows taken
-        return len(removed)
+    def claiming(self) -> None:
+        """Clear the kick marker: called by a job right before it claims, so that a row committed
+        after the claim's read kicks a job of its own. Best effort (the marker expires anyway)."""
+        self._unmark()
 
-    def retry_later(self, message_id: int, attempt: int, delay_s: float) -> bool:
-        """Schedule the row's next attempt with RQ's scheduler (the sweeper is the fallback)."""
+    def _unmark(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.connection.delete(self.kick_key)
+
+    def _enqueue_kick(self, delay_s: float | None = None) -> None:
+        options = {
+            "job_id": f"sms-kick-{uuid.uuid4().hex}",
+            "job_timeout": JOB_TIMEOUT_S,
+            "result_ttl": 0,
+            "failure_ttl": 24 * 3600,
+        }
+        if delay_s is None:
+            self.queue.enqueue(KICK_JOB, **options)
+        else:
+            # RQ keeps a scheduled time in whole seconds, cut down: rounded up here, so the kick
+            # never runs before the rows it is for are due (it would claim none of them).
+            at = dt.datetime.fromtimestamp(math.ceil(time.time() + delay_s), dt.UTC)
+            self.queue.enqueue_at(at, KICK_JOB, **options)
+
+    def retry_later(self, delay_s: float) -> bool:
+        """Schedule a kick in `delay_s` with RQ's scheduler, for rows put back with that backoff
+        (one job however many rows share the delay; the sweeper is the fallback)."""
         try:
-            self.queue.enqueue_in(
-                dt.timedelta(seconds=delay_s),
-                JOB,
-                message_id,
-                job_id=f"sms-{message_id}-{attempt}",
-                job_timeout=JOB_TIMEOUT_S,
-                result_ttl=0,
-                failure_ttl=24 * 3600,
-            )
+            self._enqueue_kick(delay_s)
         except redis.RedisError as exc:
-            log.warning(
-                "sms retry not scheduled; the sweeper will", message=message_id, error=type(exc).__name__
-            )
+            log.warning("sms retry not scheduled; the sweeper will", error=type(exc).__name__)
             return False
         return True
 
 
 _COLUMNS = [column for column in SmsMessage.__table__.columns if column.key != "id"]
+# Every column a new row leaves empty (the statements bind all of them).
+_UNSET = MappingProxyType(dict.fromkeys(column.key for column in _COLUMNS))
 _INSERT_MESSAGE = insert(SmsMessage).returning(SmsMessage.id)
 _INSERT_HISTORY = insert(SmsStatusChange)
 

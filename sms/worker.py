@@ -1,22 +1,26 @@
-"""The SMS worker: the RQ job `send_sms(message_id)` and the sweeper.
+"""The SMS worker: the RQ job `send_due()` and the sweeper.
 
 `flask --app app sms worker` builds one `WorkerContext` (database, outbox, sender, audit trail) and
 starts an RQ worker that hands it to every job (`common.jobs`); nothing here builds an app.
 
-One job claims a batch: its own row and up to `SMS_BATCH_SIZE - 1` other rows that are due, in one
-transaction (status `sending`, attempts + 1, a claim token) before the provider is called, and
-takes the other rows' jobs off the queue. A send blocks for a whole round trip to the provider, so
-the batch goes out through the worker's thread pool in the background and the outcomes are
-recorded as they come back, a few at a time; the job returns as soon as its batch is claimed, so
-the worker claims the next while earlier ones are on their way. A worker never has more than
-`SMS_SEND_THREADS` claimed rows unanswered: a job waits for room before it claims. The jobs of rows
-another batch already took find them claimed and return at once.
+Jobs follow batches, not messages. Queuing a row kicks (`sms.outbox.Outbox.kick`): a marker in
+Redis set with NX, and only the kick that sets it enqueues a `send_due` job. The job clears the
+marker, then claims a batch: up to `SMS_BATCH_SIZE` due rows, oldest due first, in one transaction
+(status `sending`, attempts + 1, a claim token) before the provider is called. A row committed
+after the marker was cleared kicks a job of its own, so no row waits on a claim that could not see
+it; a batch that filled up kicks again for the rows it left. A send blocks for a whole round trip
+to the provider, so the batch goes out through the worker's thread pool in the background and the
+outcomes are recorded as they come back, a few at a time; the job returns as soon as its batch is
+claimed, so the worker claims the next while earlier ones are on their way. A worker never has
+more than `SMS_SEND_THREADS` claimed rows unanswered: a job waits for room before it claims.
 
 Double sends: a row is sent only by the batch that claimed it, and only rows without a provider
 message id are claimed. A worker killed mid-batch leaves its rows `sending`; after
 `SMS_STUCK_AFTER_S` the sweeper marks those with a provider message id `sent` and queues the rest
 again. Those (and only those) may reach the citizen twice: whether the provider took them before
-the kill cannot be known.
+the kill cannot be known. A kick lost with its job (Redis restarted, a worker killed holding it)
+delays rows, never loses them: the marker expires, and the sweeper kicks for rows that waited
+`SMS_REQUEUE_AFTER_S`.
 """
 
 from __future__ import annotations
@@ -29,9 +33,30 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 import redis
-from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from audit.trail import AuditTrail
 from common.db import Database
@@ -101,6 +126,9 @@ class WorkerContext:
     language_of: Callable[[str], str | None]
     # Where every status change is also recorded (None: not recorded).
     trail: AuditTrail | None = None
+    # `language_of` for many phones in one round trip (`sessions.store.SessionStore.languages`);
+    # None: asked one phone at a time.
+    languages_of: Callable[[list[str]], dict[str, str | None]] | None = None
     pool: ThreadPoolExecutor = field(init=False)
     batches: ThreadPoolExecutor = field(init=False)
     slots: SendSlots = field(init=False)
@@ -117,6 +145,18 @@ class WorkerContext:
         self.batches.shutdown(wait=True)
         self.pool.shutdown(wait=True)
 
+    def chosen_languages(self, phones: list[str]) -> dict[str, str | None]:
+        """The language each of `phones` chose (None: none); {} when Redis cannot answer (it is
+        only asked for the preference: the default will do)."""
+        if not phones:
+            return {}
+        try:
+            if self.languages_of is not None:
+                return self.languages_of(phones)
+            return {phone: self.language_of(phone) for phone in phones}
+        except redis.RedisError:
+            return {}
+
     def pace(self) -> None:
         """Wait until `CLAIM_EVERY_S` has passed since this worker's last claim (jobs run one at a time)."""
         wait_s = self._last_claim + CLAIM_EVERY_S - time.monotonic()
@@ -125,32 +165,42 @@ class WorkerContext:
         self._last_claim = time.monotonic()
 
 
-# -- the job ---------------------------------------------------------------------------------------
+# -- the jobs --------------------------------------------------------------------------------------
+def send_due() -> int:
+    """RQ job a kick enqueues (`Outbox.kick`): claim a batch of due rows, oldest due first, and
+    start sending them in this worker's background (`start_batch`). Returns how many it claimed."""
+    return start_batch(job_context(WorkerContext))
+
+
 def send_sms(message_id: int) -> int:
-    """RQ job: claim the outbox row `message_id` with a batch of other due rows and start sending
-    them in this worker's background (`start_batch`). Returns how many rows it claimed; 0 when
-    another run already has the row."""
+    """RQ job of the releases that queued one job per row (`sms-<id>`), kept so that such jobs
+    still in Redis at an upgrade (and their scheduled retries) run: claim a batch led by
+    `message_id` as `send_due` does; 0 at once when another batch already has the row."""
     return start_batch(job_context(WorkerContext), message_id)
 
 
-def start_batch(ctx: WorkerContext, first_id: int) -> int:
-    """Claim a batch led by `first_id` (no more rows than `ctx.slots` has room for; waits for room)
-    and hand it to `ctx.batches` to send and record. Returns how many rows were claimed."""
-    if not _is_due(ctx, first_id):
-        return 0  # another batch has the row (its job ran before that batch took it off the queue)
+def start_batch(ctx: WorkerContext, first_id: int | None = None) -> int:
+    """Claim a batch of due rows (`first_id` first, when given and still due; no more rows than
+    `ctx.slots` has room for: waits for room) and hand it to `ctx.batches` to send and record.
+    A batch that filled its room may have left due rows behind: it kicks again. Returns how many
+    rows were claimed."""
+    if first_id is not None and not _is_due(ctx, first_id):
+        return 0  # another batch has the row, or it is settled
     ctx.pace()
+    # From here on a row committed by anyone brings a job of its own: this claim may not see it.
+    ctx.outbox.claiming()
     room = ctx.slots.take(ctx.settings.sms_batch_size)
     try:
-        token, rows = claim(ctx, first_id, limit=room)
+        token, rows, claimed = _claim(ctx, first_id, limit=room)
     except BaseException:
         ctx.slots.give_back(room)
         raise
     ctx.slots.give_back(room - len(rows))
-    if not rows:
-        return 0
-    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
-    ctx.batches.submit(_send_in_background, ctx, token, rows)
-    return len(rows)
+    if claimed >= room:
+        ctx.outbox.kick()
+    if rows:
+        ctx.batches.submit(_send_in_background, ctx, token, rows)
+    return claimed
 
 
 def _send_in_background(ctx: WorkerContext, token: str, rows: list[_Claimed]) -> None:
@@ -187,15 +237,48 @@ class _History:
 
     def write(self, session: Session) -> None:
         if self.rows:
-            # Core's executemany on the session's connection: the ORM's bulk insert costs a
-            # millisecond more per batch and nothing here needs the new rows' ids.
-            session.connection().execute(_INSERT_CHANGE, self.rows)
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                connection.execute(_INSERT_CHANGES_ON_SERVER, _records(self.rows))
+            else:
+                # Core's executemany: the ORM's bulk insert costs a millisecond more per batch.
+                connection.execute(_INSERT_CHANGE, self.rows)
             # The tamper-evident trail gets every state change too, in one round trip per batch.
             if self.trail is not None:
                 self.trail.record_many("sms", self.audit)
 
 
 _INSERT_CHANGE = insert(SmsStatusChange)
+
+
+def _recordset(*columns: ColumnClause) -> TableValuedAlias:
+    """PostgreSQL's rows given as one JSON array of objects (`_records`), as a table named
+    "given": one parameter however many rows, dumped by orjson (arrays of values were dumped by
+    psycopg one element at a time, and cost more than the statements they saved)."""
+    return (
+        func.json_to_recordset(cast(bindparam("rows", type_=String), JSON))
+        .table_valued(*columns)
+        .render_derived(name="given", with_types=True)
+    )
+
+
+def _records(rows: list[dict[str, object]]) -> dict[str, str]:
+    """`_recordset`'s parameter for `rows` (dicts keyed by its column names)."""
+    return {"rows": orjson.dumps(rows).decode()}
+
+
+_CHANGES = _recordset(
+    column("message_id", BigInteger),
+    column("status", String),
+    column("detail", String),
+    column("at", DateTime),
+)
+# Every status change of a transaction in one statement on PostgreSQL: an insert per row cost the
+# database as much again as the moves they record.
+_INSERT_CHANGES_ON_SERVER = insert(SmsStatusChange).from_select(
+    ["message_id", "status", "detail", "at"],
+    select(_CHANGES.c.message_id, _CHANGES.c.status, _CHANGES.c.detail, _CHANGES.c.at),
+)
 
 
 def _due(now: datetime):
@@ -214,33 +297,50 @@ def _is_due(ctx: WorkerContext, message_id: int) -> bool:
         return connection.scalar(_DUE_ROW, {"row_id": message_id, "now": utcnow()}) is not None
 
 
-def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[str, list[_Claimed]]:
-    """Claim `first_id` and other due rows (`limit`, else SMS_BATCH_SIZE, at most) in one
+def claim(
+    ctx: WorkerContext, first_id: int | None = None, limit: int | None = None
+) -> tuple[str, list[_Claimed]]:
+    """Claim due rows (`first_id` first when given; `limit`, else SMS_BATCH_SIZE, at most) in one
     transaction, render the ones never rendered, and settle at once the ones that must not go
     (opted out, unrenderable). Returns the claim token and the rows to send; none when `first_id`
-    is not due (another run has it, or it is settled)."""
+    is given and not due (another run has it, or it is settled)."""
+    token, rows, _claimed = _claim(ctx, first_id, limit)
+    return token, rows
+
+
+def _claim(ctx: WorkerContext, first_id: int | None, limit: int | None) -> tuple[str, list[_Claimed], int]:
+    """`claim`, and how many rows it claimed (the settled ones too)."""
     now = utcnow()
     token = secrets.token_hex(8)
     with ctx.database.session() as session:
-        if session.scalar(select(SmsMessage.id).where(SmsMessage.id == first_id, _due(now))) is None:
-            return token, []
-        # One statement. The batch is a materialised CTE: PostgreSQL runs its LIMIT … SKIP LOCKED once.
-        # (As an IN (subquery) the planner may rescan it per outer row, each rescan skipping the rows
-        # it has just locked, and claim far more than a batch.) SQLite runs writers one at a time.
+        if (
+            first_id is not None
+            and session.scalar(select(SmsMessage.id).where(SmsMessage.id == first_id, _due(now))) is None
+        ):
+            return token, [], 0
+        # One statement that returns the claimed rows (selecting them again by claim token
+        # would scan the whole outbox: no index has the token). Oldest due first, by the order
+        # the due index keeps, so a claim reads a batch of it, however many rows are queued.
         batch = (
             select(SmsMessage.id)
             .where(_due(now))
-            .order_by(
-                case((SmsMessage.id == first_id, 0), else_=1), SmsMessage.next_attempt_at, SmsMessage.id
-            )
+            .order_by(*_first(first_id), SmsMessage.next_attempt_at)
             .limit(limit or ctx.settings.sms_batch_size)
             .with_for_update(skip_locked=True)
-            .cte("claim_batch")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        session.execute(
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            # The batch as an array computed once (an InitPlan): as an IN (subquery) the planner
+            # may rescan it per outer row, each rescan skipping the rows it has just locked, and
+            # claim far more than a batch; as a join it may nest a loop over every queued row. The
+            # rows it locked are still queued (PostgreSQL rechecks the WHERE on locking).
+            chosen = SmsMessage.id == any_(func.array(batch.scalar_subquery()))
+        else:  # SQLite runs writers one at a time
+            batch_cte = batch.cte("claim_batch")
+            chosen = and_(SmsMessage.id == batch_cte.c.id, SmsMessage.status == QUEUED)
+        rows = connection.execute(
             update(SmsMessage)
-            .where(SmsMessage.id == batch.c.id, SmsMessage.status == QUEUED)
+            .where(chosen)
             .values(
                 status=SENDING,
                 attempts=SmsMessage.attempts + 1,
@@ -248,10 +348,8 @@ def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[
                 sending_at=now,
                 updated_at=now,
             )
-            .execution_options(synchronize_session=False)
-        )
-        connection = session.connection()
-        rows = connection.execute(_CLAIMED, {"token": token}).all()
+            .returning(*_CLAIMED_COLUMNS)
+        ).all()
         opted_out = set(
             session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r.phone for r in rows})))
         )
@@ -259,6 +357,9 @@ def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[
         rendered: list[dict[str, object]] = []
         settled: list[dict[str, object]] = []
         history = _History(ctx.trail)
+        languages = ctx.chosen_languages(
+            [row.phone for row in rows if row.body is None and row.language is None]
+        )
         for row in rows:
             if row.phone in opted_out and not is_essential(row.template):
                 settled.append(
@@ -269,7 +370,7 @@ def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[
             body = row.body
             if body is None:
                 try:
-                    words = _render(ctx, row)
+                    words = _render(ctx, row, languages.get(row.phone))
                 except TemplateError as exc:
                     settled.append(
                         {"row_id": row.id, "final": REJECTED, "reason": str(exc)[:200], "now": now}
@@ -280,17 +381,23 @@ def claim(ctx: WorkerContext, first_id: int, limit: int | None = None) -> tuple[
                 body = words["body"]
             history(row.id, SENDING, f"attempt {row.attempts}", now)
             to_send.append(_Claimed(row.id, row.phone, body or "", row.attempts))
-        if rendered:
+        if rendered and connection.dialect.name == "postgresql":
+            connection.execute(_RENDERED_ON_SERVER, _records(rendered))
+        elif rendered:
             connection.execute(_RENDERED, rendered)
         if settled:
             connection.execute(_SETTLED, settled)
         history.write(session)
-    return token, to_send
+    return token, to_send, len(rows)
 
 
-# The claimed rows as plain tuples, and what rendering and settling write back: prebuilt, one
-# executemany each per batch rather than an ORM object and its flush per row.
-_CLAIMED = select(
+def _first(first_id: int | None) -> tuple:
+    return () if first_id is None else (case((SmsMessage.id == first_id, 0), else_=1),)
+
+
+# What a claim returns of each row, and what rendering and settling write back: prebuilt, one
+# statement each per batch rather than an ORM object and its flush per row.
+_CLAIMED_COLUMNS = (
     SmsMessage.id,
     SmsMessage.phone,
     SmsMessage.template,
@@ -298,7 +405,7 @@ _CLAIMED = select(
     SmsMessage.language,
     SmsMessage.body,
     SmsMessage.attempts,
-).where(SmsMessage.claim_token == bindparam("token"))
+)
 _RENDERED = (
     update(SmsMessage)
     .where(SmsMessage.id == bindparam("row_id"))
@@ -307,6 +414,23 @@ _RENDERED = (
         body=bindparam("body"),
         segments=bindparam("segments"),
         encoding=bindparam("encoding"),
+    )
+)
+_RENDERING = _recordset(
+    column("row_id", BigInteger),
+    column("language", String),
+    column("body", Text),
+    column("segments", Integer),
+    column("encoding", String),
+)
+_RENDERED_ON_SERVER = (
+    update(SmsMessage)
+    .where(SmsMessage.id == _RENDERING.c.row_id)
+    .values(
+        language=_RENDERING.c.language,
+        body=_RENDERING.c.body,
+        segments=_RENDERING.c.segments,
+        encoding=_RENDERING.c.encoding,
     )
 )
 _SETTLED = (
@@ -322,27 +446,11 @@ _SETTLED = (
 )
 
 
-def _settling(row_id: int, status: str, reason: str, now: datetime) -> dict[str, object]:
-    return {"row_id": row_id, "final": status, "reason": reason, "now": now}
-
-
-def _settle(row: SmsMessage, status: str, reason: str, now: datetime) -> None:
-    row.status = status
-    row.last_error = reason
-    row.claim_token = None
-    row.final_at = now
-    row.updated_at = now
-
-
-def _render(ctx: WorkerContext, row) -> dict[str, object]:
-    """The row's language and text, fixed at its first attempt (retries send the same words), as
-    `_RENDERED` parameters. Raises `TemplateError`."""
-    language = row.language
-    if language is None:
-        try:
-            language = ctx.language_of(row.phone)
-        except redis.RedisError:
-            language = None  # Redis is only asked for the preference; the default will do
+def _render(ctx: WorkerContext, row, chosen: str | None) -> dict[str, object]:
+    """The row's language (its own, else the citizen's `chosen` one, else the default) and text,
+    fixed at its first attempt (retries send the same words), as `_RENDERED` parameters. Raises
+    `TemplateError`."""
+    language = row.language or chosen
     if language not in LANGUAGES:
         language = ctx.settings.default_language
     words = render_message(row.template, language, row.params or {})
@@ -375,6 +483,26 @@ _RECORD_SENT = (
         updated_at=bindparam("now"),
     )
 )
+_ACCEPTED = _recordset(column("id", BigInteger), column("provider_id", String), column("cost", String))
+# Every accepted row of a group at once on PostgreSQL; returns the rows still ours.
+_RECORD_SENT_ON_SERVER = (
+    update(SmsMessage)
+    .where(
+        SmsMessage.id == _ACCEPTED.c.id,
+        SmsMessage.claim_token == bindparam("token"),
+        SmsMessage.status == SENDING,
+    )
+    .values(
+        status=SENT,
+        provider_message_id=_ACCEPTED.c.provider_id,
+        cost=_ACCEPTED.c.cost,
+        sent_at=bindparam("now"),
+        last_error=None,
+        claim_token=None,
+        updated_at=bindparam("now"),
+    )
+    .returning(SmsMessage.id)
+)
 _RECORD_RETRY = (
     update(SmsMessage)
     .where(_STILL_OURS)
@@ -403,12 +531,18 @@ _RECORD_FAILED = (
 def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, SendOutcome]]) -> None:
     """Write the provider's answers for rows of claim `token` in one transaction; schedule retries."""
     now = utcnow()
-    retries: list[tuple[int, int, float]] = []
+    retry_delays: set[float] = set()
     accepted_ids: list[str] = []
     settings = ctx.settings
     history = _History(ctx.trail)
     with ctx.database.session() as session:
         connection = session.connection()
+        results = list(results)
+        if connection.dialect.name == "postgresql":
+            accepted = [(claimed, outcome) for claimed, outcome in results if outcome.accepted]
+            results = [(claimed, outcome) for claimed, outcome in results if not outcome.accepted]
+            _record_accepted_on_server(connection, token, accepted, now, history)
+            accepted_ids += [outcome.message_id for _claimed, outcome in accepted if outcome.message_id]
         for claimed, outcome in results:
             params: dict[str, object] = {"row_id": claimed.id, "token": token, "now": now}
             cost = None
@@ -426,7 +560,7 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                     next_at=now + timedelta(seconds=delay), reason=(outcome.reason or "transient")[:200]
                 )
                 status, detail = QUEUED, f"retry in {delay:g}s: {outcome.reason}"
-                retries.append((claimed.id, claimed.attempts, delay))
+                retry_delays.add(delay)
             else:
                 reason = outcome.reason or outcome.kind
                 if outcome.retryable:
@@ -441,17 +575,44 @@ def record(ctx: WorkerContext, token: str, results: Iterable[tuple[_Claimed, Sen
                 log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
         history.write(session)
         apply_pending(session, accepted_ids, ctx.trail)
-    for message_id, attempt, delay in retries:
-        ctx.outbox.retry_later(message_id, attempt, delay)
+    for delay in sorted(retry_delays):  # one scheduled kick per backoff, however many rows share it
+        ctx.outbox.retry_later(delay)
 
 
-def send_batch(ctx: WorkerContext, first_id: int) -> int:
-    """Claim a batch led by `first_id`, send it and record every answer before returning (what a
-    job does, in the caller's thread). Returns how many the provider accepted."""
+def _record_accepted_on_server(
+    connection, token: str, accepted: list[tuple[_Claimed, SendOutcome]], now: datetime, history: _History
+) -> None:
+    """`record`'s accepted answers in one statement (PostgreSQL), with their history entries."""
+    if not accepted:
+        return
+    ours = set(
+        connection.scalars(
+            _RECORD_SENT_ON_SERVER,
+            {
+                **_records(
+                    [
+                        {"id": claimed.id, "provider_id": outcome.message_id, "cost": outcome.cost}
+                        for claimed, outcome in accepted
+                    ]
+                ),
+                "token": token,
+                "now": now,
+            },
+        )
+    )
+    for claimed, outcome in accepted:
+        if claimed.id in ours:
+            history(claimed.id, SENT, f"{outcome.reason} ({outcome.status_code})"[:200], now, outcome.cost)
+        else:
+            log.warning("sms outcome for a row no longer ours", message=claimed.id, outcome=outcome.kind)
+
+
+def send_batch(ctx: WorkerContext, first_id: int | None = None) -> int:
+    """Claim a batch (led by `first_id` when given), send it and record every answer before
+    returning (what a job does, in the caller's thread). Returns how many the provider accepted."""
     token, rows = claim(ctx, first_id)
     if not rows:
         return 0
-    ctx.outbox.withdraw(row.id for row in rows if row.id != first_id)
     return send_claimed(ctx, token, rows)
 
 
@@ -557,7 +718,7 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
     now = utcnow()
     requeue_before = now - timedelta(seconds=settings.sms_requeue_after_s)
     stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
-    to_dispatch: list[int] = []
+    to_kick: list[int] = []
     requeued = recovered = stuck = 0
     history = _History(ctx.trail)
     with ctx.database.session() as session:
@@ -565,7 +726,7 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
             if row.status == QUEUED:
                 unchanged = and_(SmsMessage.status == QUEUED, _same(SmsMessage.enqueued_at, row.enqueued_at))
                 if _move(session, row.id, unchanged, enqueued_at=now):
-                    to_dispatch.append(row.id)
+                    to_kick.append(row.id)
                     requeued += 1
                 continue
             unchanged = and_(SmsMessage.status == SENDING, _same(SmsMessage.claim_token, row.claim_token))
@@ -591,11 +752,12 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
                 updated_at=now,
             ):
                 history(row.id, QUEUED, "worker lost during send; sending again", now)
-                to_dispatch.append(row.id)
+                to_kick.append(row.id)
                 stuck += 1
         history.write(session)
         reports = apply_pending(session, trail=ctx.trail)
-    ctx.outbox.dispatch(to_dispatch)
+    if to_kick:
+        ctx.outbox.kick(force=True)  # a kick marker may be left by the very job that was lost
     result = SweepResult(requeued, recovered, stuck, reports)
     if any(vars(result).values()):
         log.info("sms sweep", **vars(result))

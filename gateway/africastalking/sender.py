@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
@@ -87,6 +87,29 @@ class ProviderConfig:
         )
 
 
+def _form_byte(byte: int) -> str:
+    char = chr(byte)
+    if char.isascii() and (char.isalnum() or char in "_.-~"):
+        return char
+    return "+" if char == " " else f"%{byte:02X}"
+
+
+# Each byte of a UTF-8 form value as `urlencode` writes it: letters, digits and `_.-~` as they are,
+# a space as `+`, every other byte as `%XX`. One C-level translate per value instead of a Python
+# call per byte (`quote_plus`), which was a third of a send's CPU with a message body in the form.
+_FORM_BYTES = {byte: _form_byte(byte) for byte in range(256)}
+
+
+def _form_value(value: Any) -> str:
+    raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    return raw.decode("latin-1").translate(_FORM_BYTES)
+
+
+def form_body(data: dict[str, Any]) -> bytes:
+    """`urllib.parse.urlencode(data).encode()`, the same bytes, for a form of single values."""
+    return "&".join(f"{_form_value(name)}={_form_value(value)}" for name, value in data.items()).encode()
+
+
 class KeptConnections:
     """POSTs forms over one kept-alive `http.client` connection per thread and host, with
     `requests`' timeout and error classes (`ConnectTimeout`, `ReadTimeout`, `ConnectionError`), so
@@ -103,7 +126,7 @@ class KeptConnections:
         connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        body = urlencode(data).encode()
+        body = form_body(data)
         headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
         connection = self._connection(parts.scheme, parts.netloc, connect_s)
         try:

@@ -96,6 +96,7 @@ def worker_context(channel, sandbox_url: str) -> WorkerContext:
         outbox=channel.outbox,
         sender=AfricasTalkingSender(ProviderConfig(api_url=sandbox_url, timeout=(1.0, 1.0))),
         language_of=channel.language_of,
+        languages_of=channel.languages_of,
         trail=channel.trail,
     )
 

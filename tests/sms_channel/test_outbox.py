@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from common.phones import InvalidPhoneNumber
 from records.sms import SmsMessage, SmsStatusChange
-from sms.outbox import submitted_key
+from sms.outbox import KICK_JOB, submitted_key
 from sms.templates import TemplateError
 from tests.sms_channel.conftest import rows
 
@@ -54,7 +54,8 @@ def test_the_same_dedupe_key_queues_one_message_and_one_job(channel, redis_clien
     assert first.created and not again.created
     assert again.id == first.id
     assert len(rows(channel.database)) == 1
-    assert Queue("sms", connection=redis_client).job_ids == [f"sms-{first.id}"]
+    [job] = Queue("sms", connection=redis_client).jobs
+    assert job.func_name == KICK_JOB
 
 
 def test_only_the_templates_parameters_are_kept(channel):
@@ -87,7 +88,7 @@ def test_a_message_stays_in_sql_when_redis_cannot_take_the_job(channel, redis_se
     def refuse(*_args, **_kwargs):
         raise redis.ConnectionError("down (test)")
 
-    monkeypatch.setattr(channel.outbox.queue, "enqueue_many", refuse)
+    monkeypatch.setattr(channel.outbox.connection, "pipeline", refuse)
     queued = channel.outbox.enqueue("help", "0712345678", {})
     assert queued.created
     assert [r.status for r in rows(channel.database)] == ["queued"]

@@ -299,3 +299,22 @@ def test_config_from_env(monkeypatch):
     assert parse_timeout("4") == 4.0
     with pytest.raises(ValueError, match="AT_TIMEOUT_S"):
         parse_timeout("1,2,3")
+
+
+def test_the_form_is_the_bytes_urlencode_writes():
+    import random
+    from urllib.parse import urlencode
+
+    from gateway.africastalking.sender import form_body
+
+    rng = random.Random(14)
+    alphabet = [chr(c) for c in range(0, 256)] + list("€ëé中😀\u200b\ufeff") + list("+&=%#?/ ~._-")
+    for _ in range(500):
+        data = {
+            "username": "sandbox",
+            "to": "+2547" + "".join(rng.choice("0123456789") for _ in range(8)),
+            "message": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200))),
+            "bulkSMSMode": rng.choice([1, True, "1"]),
+            rng.choice(["from", "a b", "k&y=", "ñ"]): rng.choice([b"\x00\xff raw", "ECITIZEN", 22384]),
+        }
+        assert form_body(data) == urlencode(data).encode(), data
