@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import subprocess
@@ -26,6 +25,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, os.getcwd())
+
+from tools.bench.wsgi_environ import environ_for  # noqa: E402
 
 # Stage -> functions whose cumulative time is that stage (first match wins, in this order).
 STAGES = {
@@ -38,30 +39,6 @@ STAGES = {
     "draft watch (after the save)": ("_watch",),
     "metrics": ("record", "inc", "observe"),
 }
-
-
-def environ_for(body: bytes) -> dict:
-    return {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/ussd/africastalking",
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_HOST": "127.0.0.1:8000",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-        "wsgi.input_terminated": True,
-    }
 
 
 def bodies(
@@ -137,7 +114,8 @@ def main() -> int:
 
         def play(batch: list[bytes]) -> None:
             for body in batch:
-                for chunk in wsgi(environ_for(body), start_response):
+                environ = environ_for("/ussd/africastalking", body, "application/x-www-form-urlencoded")
+                for chunk in wsgi(environ, start_response):
                     replies.append(chunk)
 
         # Warm up (imports, page caches, script loading) on phones the measured batch does not use,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import inspect
-import io
 import json
 import os
 import pstats
@@ -28,50 +27,17 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, os.getcwd())
 
+from tools.bench.sms_throughput import event as status_event  # noqa: E402
+from tools.bench.wsgi_environ import environ_for  # noqa: E402
+
 SECRET = "profile-webhook-secret"  # noqa: S105 - a throwaway secret for a throwaway database
-
-
-def environ_for(path: str, body: bytes, content_type: str, headers: dict[str, str]) -> dict:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": content_type,
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_HOST": "127.0.0.1:8000",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-        "wsgi.input_terminated": True,
-    }
-    environ.update({"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()})
-    return environ
 
 
 def signed_event(n: int) -> tuple[bytes, dict[str, str]]:
     from gateway.events import signature_of
 
-    event = {
-        "event_id": f"profile-{n}",
-        "type": "application.status_changed",
-        "reference": "ECZ-7K3Q9P",
-        "phone": f"+2547{n:08d}",
-        "service_code": "good-conduct",
-        "service_name": {"en": "Certificate of Good Conduct", "sw": "Cheti cha Maadili Mema"},
-        "old_status": "under_review",
-        "new_status": "approved",
-    }
-    body = json.dumps(event).encode()
     event_id = f"profile-{n}"
+    body = json.dumps(status_event(n) | {"event_id": event_id}).encode()
     return body, {
         "X-Event-Id": event_id,
         "X-Signature": signature_of(body, SECRET, event_id, int(time.time())),
