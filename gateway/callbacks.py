@@ -147,6 +147,11 @@ def json_answer(document: dict[str, Any], status: int = 200) -> CallbackAnswer:
     return CallbackAnswer(status, orjson.dumps(document).decode("utf-8"), "application/json")
 
 
+def refusal(error: str, reason: str, status: int = 400) -> CallbackAnswer:
+    """The JSON answer an API caller gets when a callback is refused: `{"error", "reason"}`."""
+    return json_answer({"error": error, "reason": reason}, status)
+
+
 def secret_ok(given: str, expected: str) -> bool:
     """True when no secret is configured or `given` equals it (constant time)."""
     return not expected or hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))

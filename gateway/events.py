@@ -26,7 +26,7 @@ import redis
 
 from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, normalise_phone
-from gateway.callbacks import BadCallback, CallbackAnswer, CallbackRequest, json_answer, read_body
+from gateway.callbacks import BadCallback, CallbackAnswer, CallbackRequest, json_answer, read_body, refusal
 from sms.channel import SmsChannel
 from sms.events import EventRefused, event_phone
 from sms.templates import TemplateError
@@ -91,10 +91,6 @@ def _loads(body: bytes) -> object:
         raise ValueError("nested too deeply") from None
 
 
-def _refuse(error: str, reason: str, status: int = 400) -> CallbackAnswer:
-    return json_answer({"error": error, "reason": reason}, status)
-
-
 class StatusWebhook:
     """`POST /events/application-status`, a `Callback` (gateway/callbacks.py): the callback lane
     and Flask's route serve it alike.
@@ -109,7 +105,7 @@ class StatusWebhook:
     name = "application_status"
     path = "/events/application-status"
     takes_token = False
-    fallback = _refuse("unavailable", "try again", 503)
+    fallback = refusal("unavailable", "try again", 503)
 
     def __init__(
         self,
@@ -132,7 +128,7 @@ class StatusWebhook:
         try:
             body = read_body(given, MAX_BODY_BYTES)
         except BadCallback:
-            return _refuse("too_large", f"the body is over {MAX_BODY_BYTES} bytes", 413)
+            return refusal("too_large", f"the body is over {MAX_BODY_BYTES} bytes", 413)
         event_id = (given.header(EVENT_ID_HEADER) or "").strip()
         signature = given.header(SIGNATURE_HEADER)
         problem = signature_problem(body, signature, event_id, self.webhook_secret, max_age_s=self.max_age_s)
@@ -142,7 +138,7 @@ class StatusWebhook:
                 "bad_signature": "X-Signature does not sign this X-Event-Id and body",
                 "stale": f"the signature's time is more than {self.max_age_s} s from ours",
             }[problem or "bad_signature"]
-            return _refuse(problem or "bad_signature", reason, 401)
+            return refusal(problem or "bad_signature", reason, 401)
         try:
             fresh = self.seen.set(
                 "webhook:seen:" + hashlib.sha256(signature.encode()).hexdigest(),
@@ -152,25 +148,25 @@ class StatusWebhook:
             )
         except redis.RedisError as exc:
             log.warning("webhook deferred: redis unavailable", error=type(exc).__name__)
-            return _refuse("unavailable", "try again", 503)
+            return refusal("unavailable", "try again", 503)
         if not fresh:
             log.warning("webhook refused", reason="replayed")
-            return _refuse("replayed", "this signed request was already received", 409)
+            return refusal("replayed", "this signed request was already received", 409)
         try:
             event = _loads(body)
         except ValueError as exc:
-            return _refuse("bad_request", f"the body is not JSON: {exc}"[:200])
+            return refusal("bad_request", f"the body is not JSON: {exc}"[:200])
         body_id = event.get("event_id") if isinstance(event, dict) else None
         if body_id not in (None, "") and str(body_id) != event_id:
-            return _refuse("bad_event", "the body's event_id is not X-Event-Id")
+            return refusal("bad_event", "the body's event_id is not X-Event-Id")
         try:
             result = self.channel.handle_event(event, event_id, given.header("X-Event-Type"))
         except EventRefused as exc:
-            return _refuse("bad_event", exc.reason)
+            return refusal("bad_event", exc.reason)
         except InvalidPhoneNumber as exc:
-            return _refuse("bad_phone", exc.reason, 422)
+            return refusal("bad_phone", exc.reason, 422)
         except TemplateError as exc:
-            return _refuse("bad_event", str(exc), 422)
+            return refusal("bad_event", str(exc), 422)
         self._forget_caller(event)
         if result.queued is None:
             return json_answer({"queued": False, "reason": result.reason})

@@ -18,7 +18,7 @@ from common.logs import get_logger
 from common.phones import InvalidPhoneNumber, normalise_phone
 from gateway import metrics
 from gateway.africastalking.forms import BadCallback, caller_refused, read_form, require
-from gateway.callbacks import CallbackAnswer, CallbackRequest, json_answer
+from gateway.callbacks import CallbackAnswer, CallbackRequest, json_answer, refusal
 from gateway.callers import CallerNetworks
 from sms.channel import InboundSms, SmsChannel
 from sms.delivery import DeliveryReport, UnknownReportStatus
@@ -32,13 +32,9 @@ INBOUND_FIELDS = {"id": 64, "from": 20, "text": 480}
 INBOUND_OPTIONAL = {"to": 20, "linkId": 64, "networkCode": 10, "date": 32}
 
 
-def _refuse(error: str, reason: str, status: int = 400) -> CallbackAnswer:
-    return json_answer({"error": error, "reason": reason}, status)
-
-
 _FORBIDDEN = {
-    "network": _refuse("forbidden", "callbacks are not taken from this network", 403),
-    "bad_secret": _refuse("forbidden", "wrong or missing callback key", 403),
+    "network": refusal("forbidden", "callbacks are not taken from this network", 403),
+    "bad_secret": refusal("forbidden", "wrong or missing callback key", 403),
 }
 
 
@@ -61,7 +57,7 @@ class _SmsCallback:
     name: ClassVar[str]
     path: ClassVar[str]
     takes_token = False
-    fallback = _refuse("unavailable", "try again", 503)
+    fallback = refusal("unavailable", "try again", 503)
 
     def __init__(
         self,
@@ -98,9 +94,9 @@ class DeliveryReports(_SmsCallback):
             form = _form(given, DELIVERY_OPTIONAL, DELIVERY_FIELDS)
             retry_count = int(form["retryCount"]) if form.get("retryCount", "").strip() else None
         except BadCallback as exc:
-            return _refuse("bad_request", exc.reason)
+            return refusal("bad_request", exc.reason)
         except ValueError:
-            return _refuse("bad_request", "retryCount is not a number")
+            return refusal("bad_request", "retryCount is not a number")
         phone = form.get("phoneNumber", "").strip() or None
         if phone:
             try:
@@ -118,7 +114,7 @@ class DeliveryReports(_SmsCallback):
         try:
             outcome = self.channel.handle_report(report)
         except UnknownReportStatus as exc:
-            return _refuse("bad_status", str(exc))
+            return refusal("bad_status", str(exc))
         log.info(
             "delivery report", message_id=report.provider_message_id, status=report.status, outcome=outcome
         )
@@ -135,11 +131,11 @@ class InboundMessages(_SmsCallback):
         try:
             form = _form(given, INBOUND_OPTIONAL, INBOUND_FIELDS)
         except BadCallback as exc:
-            return _refuse("bad_request", exc.reason)
+            return refusal("bad_request", exc.reason)
         try:
             phone = normalise_phone(form["from"], self.phone_regions)
         except InvalidPhoneNumber as exc:
-            return _refuse("bad_phone", exc.reason, 422)
+            return refusal("bad_phone", exc.reason, 422)
         sms = InboundSms(
             provider_id=form["id"].strip(),
             phone=phone,
@@ -153,9 +149,9 @@ class InboundMessages(_SmsCallback):
             result = self.channel.handle_inbound(sms)
         except LookupUnavailable as exc:
             log.warning("inbound sms deferred: core service unavailable", reason=str(exc))
-            return _refuse("unavailable", "the core service cannot answer now; try again", 503)
+            return refusal("unavailable", "the core service cannot answer now; try again", 503)
         except redis.RedisError as exc:
             log.warning("inbound sms deferred: redis unavailable", error=type(exc).__name__)
-            return _refuse("unavailable", "try again", 503)
+            return refusal("unavailable", "try again", 503)
         answer = {"duplicate": result.duplicate, "command": result.command, "reply": result.reply_id}
         return json_answer(answer)
