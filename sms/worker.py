@@ -55,7 +55,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.elements import ColumnClause, ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from audit.trail import AuditTrail
@@ -406,15 +406,11 @@ _CLAIMED_COLUMNS = (
     SmsMessage.body,
     SmsMessage.attempts,
 )
+_RENDER_FIELDS = ("language", "body", "segments", "encoding")
 _RENDERED = (
     update(SmsMessage)
     .where(SmsMessage.id == bindparam("row_id"))
-    .values(
-        language=bindparam("language"),
-        body=bindparam("body"),
-        segments=bindparam("segments"),
-        encoding=bindparam("encoding"),
-    )
+    .values({field: bindparam(field) for field in _RENDER_FIELDS})
 )
 _RENDERING = _recordset(
     column("row_id", BigInteger),
@@ -426,12 +422,7 @@ _RENDERING = _recordset(
 _RENDERED_ON_SERVER = (
     update(SmsMessage)
     .where(SmsMessage.id == _RENDERING.c.row_id)
-    .values(
-        language=_RENDERING.c.language,
-        body=_RENDERING.c.body,
-        segments=_RENDERING.c.segments,
-        encoding=_RENDERING.c.encoding,
-    )
+    .values({field: _RENDERING.c[field] for field in _RENDER_FIELDS})
 )
 _SETTLED = (
     update(SmsMessage)
@@ -465,42 +456,32 @@ def _render(ctx: WorkerContext, row, chosen: str | None) -> dict[str, object]:
 
 # What a provider's answer does to a row still claimed by this batch: prebuilt, so recording an
 # answer binds values to one compiled statement instead of building and compiling a new one.
-_STILL_OURS = and_(
-    SmsMessage.id == bindparam("row_id"),
-    SmsMessage.claim_token == bindparam("token"),
-    SmsMessage.status == SENDING,
-)
-_RECORD_SENT = (
-    update(SmsMessage)
-    .where(_STILL_OURS)
-    .values(
+_CLAIMED_BY_US = and_(SmsMessage.claim_token == bindparam("token"), SmsMessage.status == SENDING)
+_STILL_OURS = and_(SmsMessage.id == bindparam("row_id"), _CLAIMED_BY_US)
+
+
+def _sent(provider_id: ColumnElement, cost: ColumnElement) -> dict[str, object]:
+    """The columns of a row the provider accepted, its id and cost taken from `provider_id`, `cost`."""
+    return dict(
         status=SENT,
-        provider_message_id=bindparam("provider_id"),
-        cost=bindparam("cost"),
+        provider_message_id=provider_id,
+        cost=cost,
         sent_at=bindparam("now"),
         last_error=None,
         claim_token=None,
         updated_at=bindparam("now"),
     )
+
+
+_RECORD_SENT = (
+    update(SmsMessage).where(_STILL_OURS).values(_sent(bindparam("provider_id"), bindparam("cost")))
 )
 _ACCEPTED = _recordset(column("id", BigInteger), column("provider_id", String), column("cost", String))
 # Every accepted row of a group at once on PostgreSQL; returns the rows still ours.
 _RECORD_SENT_ON_SERVER = (
     update(SmsMessage)
-    .where(
-        SmsMessage.id == _ACCEPTED.c.id,
-        SmsMessage.claim_token == bindparam("token"),
-        SmsMessage.status == SENDING,
-    )
-    .values(
-        status=SENT,
-        provider_message_id=_ACCEPTED.c.provider_id,
-        cost=_ACCEPTED.c.cost,
-        sent_at=bindparam("now"),
-        last_error=None,
-        claim_token=None,
-        updated_at=bindparam("now"),
-    )
+    .where(SmsMessage.id == _ACCEPTED.c.id, _CLAIMED_BY_US)
+    .values(_sent(_ACCEPTED.c.provider_id, _ACCEPTED.c.cost))
     .returning(SmsMessage.id)
 )
 _RECORD_RETRY = (
