@@ -260,14 +260,11 @@ class HopService:
         except Exception:  # the citizen has their screen; a lost effect is logged, not a failed hop
             log.exception("effects not delivered", session=hop.session_id)
 
-    def _known(self, lease: Lease, draft: StoredSession | None) -> KnownCaller | None:
-        """Who is calling without asking the core: the phone's remembered caller, else what the
-        phone's dropped session learnt from the core, while that is within the caller TTL."""
-        if lease.caller is not None:
-            return lease.caller
-        return self._known_from_draft(draft)
-
-    def _known_from_draft(self, draft: StoredSession | None) -> KnownCaller | None:
+    def _known(self, remembered: KnownCaller | None, draft: StoredSession | None) -> KnownCaller | None:
+        """Who is calling without asking the core: the phone's `remembered` caller, else what the
+        phone's dropped session (`draft`) learnt from the core, while that is within the caller TTL."""
+        if remembered is not None:
+            return remembered
         if draft is None or draft.caller_remembered:
             return None
         known = known_caller(draft.state.answers)
@@ -277,7 +274,7 @@ class HopService:
 
     def _open(self, hop: Hop, tree: MenuTree, lease: Lease) -> tuple[StoredSession, StepResult]:
         """First hop of a session: offer to resume a dropped one, or start (consuming deep-dial keys)."""
-        caller = self._known(lease, lease.draft)
+        caller = self._known(lease.caller, lease.draft)
         engine = self._engine(tree, hop, caller)
         lang = lease.language or self.default_language
         keys = hop.inputs
@@ -361,7 +358,7 @@ class HopService:
         if choice in ("1", "2"):
             stored.resume_from = None
             # Starting again greets from what the dropped session learnt, as a fresh dial would.
-            known = caller if caller is not None else self._known_from_draft(draft)
+            known = self._known(caller, draft)
             if known is not None:
                 engine = self._engine(tree, hop, known)
             stored.caller_remembered = known is not None
