@@ -444,7 +444,7 @@ def _pool_manager(base_url: str, pool_size: int) -> urllib3.PoolManager:
         "num_pools": 2,
         "maxsize": pool_size,
         "block": False,
-        "retries": False,
+        "retries": urllib3.Retry(total=False),
         "cert_reqs": "CERT_REQUIRED",
         **trust,
     }
