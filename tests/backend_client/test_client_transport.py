@@ -5,9 +5,11 @@ and how every kind of answer maps to backend_client's errors."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 import os
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -366,3 +368,59 @@ def test_an_https_core_must_show_a_certificate_the_client_trusts(monkeypatch, ce
             monkeypatch.delenv(variable)  # read when the client was built
             assert trusting.find_citizen(PHONE) is None
     assert len(core.seen) == 1
+
+
+@contextmanager
+def tunnelling_proxy() -> Iterator[tuple[str, list[bytes]]]:
+    """An HTTP proxy that only tunnels (CONNECT), as HTTPS through a proxy goes: its URL and the
+    CONNECT request line of every tunnel it opened."""
+    tunnels: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def serve(client: socket.socket) -> None:
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(4096)
+            line = head.split(b"\r\n", 1)[0]
+            tunnels.append(line)
+            host, port = line.split()[1].decode().rsplit(":", 1)
+            with socket.create_connection((host, int(port))) as upstream:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+                back.start()
+                pipe(client, upstream)
+                back.join(5)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _address = listener.accept()
+                threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", tunnels
+    finally:
+        listener.close()
+
+
+def test_an_https_core_behind_a_proxy_is_reached_through_a_tunnel(monkeypatch, certificates):
+    """The proxy sees only where the tunnel goes; the request itself, PIN included, is inside TLS
+    with the core, whose certificate is still checked."""
+    ca, certificate, key = certificates
+    core = Recorder()
+    with https_server(core, certificate, key) as url, tunnelling_proxy() as (proxy, tunnels):
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+        with CoreClient(url, max_attempts=1) as client:
+            assert client.find_citizen(PHONE) is None
+    assert [line.split()[:2] for line in tunnels] == [[b"CONNECT", url.removeprefix("https://").encode()]]
+    assert core.seen[0]["target"].startswith("/citizens?phone=")
