@@ -10,11 +10,15 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
-import requests
+import certifi
+import orjson
+import urllib3
 from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
+from requests.utils import get_auth_from_url, get_environ_proxies, prepend_scheme_if_needed, select_proxy
+from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as HTTPTimeoutError
 
 from backend_client.breaker import CircuitBreaker
 from backend_client.budget import Budget
@@ -72,6 +76,12 @@ class CoreClient:
       /applications/:id"; a refusal such as a wrong PIN counts as ok with its code as `error`). It
       must be quick and never raise; `create_app` passes one that feeds metrics and the audit trail.
 
+    - Transport: urllib3, one pool of kept-alive connections to the core (`pool_size`, more are
+      opened and closed when busier). The proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) and
+      the CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's) are read from the
+      environment once, here, for the core's URL; HTTPS certificates are always verified.
+      Redirects are not followed: a 3xx is a bad answer (BackendUnavailable, code "bad_response").
+
     Thread-safe: share one instance per process (it pools connections).
     """
 
@@ -87,7 +97,6 @@ class CoreClient:
         breaker_threshold: int = 5,
         breaker_reset_s: float = 10.0,
         pool_size: int = 20,
-        session: requests.Session | None = None,
         observe: CallObserver | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("CORE_URL") or DEFAULT_URL).rstrip("/")
@@ -97,24 +106,21 @@ class CoreClient:
         self.retry_backoff_s = retry_backoff_s
         self.breaker = breaker or CircuitBreaker(breaker_threshold, breaker_reset_s)
         self.observe = observe or _no_observer
-        self.session = session or requests.Session()
-        # no urllib3 retries: retrying is decided here, where idempotency is known
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update(
-            {"Accept": "application/json", "User-Agent": "ussd-gateway-backend-client"}
-        )
-        # requests reads the proxy variables, NO_PROXY and the CA bundle variables from the
-        # environment on every request (≈ 0.4 ms of CPU a call here, 40 % of a lookup's): read them
-        # once, for the core's URL, as every other setting is read once at start. ~/.netrc is not read.
-        environment = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
-        self.session.proxies.update(environment["proxies"])
-        self.session.verify = environment["verify"]
-        self.session.trust_env = False
+        # proxy and CA bundle read once, like every other setting (reading them per call cost ≈ 0.4 ms)
+        self._http = _pool_manager(self.base_url, pool_size)
+        # Calls go to the core's pool itself: the manager would parse and look up the URL each time.
+        self._pool = self._http.connection_from_url(self.base_url)
+        core = urlsplit(self.base_url)
+        # a plain-HTTP proxy is sent the whole URL; a direct or tunnelled connection only the path
+        forwarded = isinstance(self._http, urllib3.ProxyManager) and core.scheme == "http"
+        self._target = self.base_url if forwarded else core.path
+        self._headers = {"Accept": "application/json", "User-Agent": "ussd-gateway-backend-client"}
+        self._json_headers = self._headers | {"Content-Type": "application/json"}
 
     def close(self) -> None:
-        self.session.close()
+        """Close the pooled connections; a later call opens new ones."""
+        self._http.clear()
+        self._pool = self._http.connection_from_url(self.base_url)
 
     def __enter__(self) -> CoreClient:
         return self
@@ -154,7 +160,7 @@ class CoreClient:
         """The citizen if the PIN is right. WrongPin (.attempts_left), AccountLocked (.retry_after),
         NotFound for an unknown phone. Never retried."""
         data = self._request(
-            "POST", "/citizens/verify-pin", json={"phone": phone, "pin": pin}, budget=budget, retry=False
+            "POST", "/citizens/verify-pin", body={"phone": phone, "pin": pin}, budget=budget, retry=False
         )
         return _parse(Citizen, data["citizen"] if isinstance(data, dict) else data)
 
@@ -299,7 +305,7 @@ class CoreClient:
         self, method: str, path: str, body: dict[str, Any], idempotency_key: str | None, budget: Budget | None
     ) -> Any:
         headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
-        return self._request(method, path, json=body, headers=headers, budget=budget, retry=True)
+        return self._request(method, path, body=body, headers=headers, budget=budget, retry=True)
 
     def _request(
         self,
@@ -308,7 +314,7 @@ class CoreClient:
         *,
         budget: Budget | None,
         retry: bool,
-        json: Any = None,
+        body: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
@@ -317,8 +323,8 @@ class CoreClient:
         operation = f"{method} {route}"
         started = time.perf_counter()
         try:
-            body = self._call(
-                method, path, budget=budget, retry=retry, json=json, params=params, headers=headers
+            answer = self._call(
+                method, path, budget=budget, retry=retry, body=body, params=params, headers=headers
             )
         except BackendError as exc:
             # A refusal (wrong PIN, not found) is an answer, not a fault of the core service.
@@ -326,7 +332,7 @@ class CoreClient:
             self.observe(operation, time.perf_counter() - started, ok, exc.code, method != "GET")
             raise
         self.observe(operation, time.perf_counter() - started, True, None, method != "GET")
-        return body
+        return answer
 
     def _call(
         self,
@@ -335,11 +341,13 @@ class CoreClient:
         *,
         budget: Budget | None,
         retry: bool,
-        json: Any = None,
+        body: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
         budget = budget or Budget(self.default_budget_s)
+        url = f"{self._target}{path}?{urlencode(params)}" if params else self._target + path
+        payload, request_headers = self._encode(method, path, body, headers)
         attempts = self.max_attempts if retry else 1
         failure: BackendUnavailable | None = None
         for attempt in range(1, attempts + 1):
@@ -351,7 +359,7 @@ class CoreClient:
                 raise BudgetExhausted(message, code="budget_exhausted") from None
             if not self.breaker.allow():
                 raise CircuitOpen(f"{method} {path}: circuit open", retry_after=self.breaker.retry_after())
-            failure = self._attempt(method, path, timeout, json, params, headers)
+            failure = self._attempt(method, path, url, timeout, payload, request_headers)
             if not isinstance(failure, BackendUnavailable):
                 return failure  # the parsed body
             if attempt < attempts:
@@ -360,36 +368,52 @@ class CoreClient:
         assert failure is not None
         raise failure
 
+    def _encode(
+        self, method: str, path: str, body: Any, headers: dict[str, str] | None
+    ) -> tuple[bytes | None, dict[str, str]]:
+        """The request's body as JSON bytes (once, for every attempt) and its headers."""
+        if body is None:
+            return None, self._headers | headers if headers else self._headers
+        try:
+            payload = orjson.dumps(body)
+        except orjson.JSONEncodeError as exc:
+            raise BackendError(f"{method} {path}: body is not JSON: {exc}", code="client_error") from None
+        return payload, self._json_headers | headers if headers else self._json_headers
+
     def _attempt(
         self,
         method: str,
         path: str,
+        url: str,
         timeout: float,
-        json: Any,
-        params: dict[str, Any] | None,
-        headers: dict[str, str] | None,
+        payload: bytes | None,
+        headers: dict[str, str],
     ) -> Any:
         """One HTTP exchange: the parsed body, a BackendUnavailable to maybe retry, or a raised
         BackendRejected. Feeds the breaker."""
         try:
-            response = self.session.request(
+            response = self._pool.urlopen(
                 method,
-                self.base_url + path,
-                json=json,
-                params=params,
+                url,
+                body=payload,
                 headers=headers,
-                timeout=(timeout, timeout),
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                redirect=False,
+                assert_same_host=False,  # through a plain-HTTP proxy the URL names the core, not the proxy
             )
-        except requests.Timeout:
-            self.breaker.record_failure()
-            return BackendUnavailable(f"{method} {path}: timed out after {timeout:.3f}s", code="timeout")
-        except requests.RequestException as exc:
+        except NewConnectionError as exc:  # urllib3 files it under timeouts; it is a refused connection
             self.breaker.record_failure()
             return BackendUnavailable(f"{method} {path}: {type(exc).__name__}", code="connection_error")
-        except Exception as exc:  # e.g. a body that cannot be encoded: still never a raw exception
+        except (HTTPTimeoutError, TimeoutError):
+            self.breaker.record_failure()
+            return BackendUnavailable(f"{method} {path}: timed out after {timeout:.3f}s", code="timeout")
+        except (HTTPError, OSError) as exc:
+            self.breaker.record_failure()
+            return BackendUnavailable(f"{method} {path}: {type(exc).__name__}", code="connection_error")
+        except Exception as exc:  # whatever else the transport raises: still never a raw exception
             self.breaker.release()
             raise BackendError(f"{method} {path}: {type(exc).__name__}: {exc}", code="client_error") from None
-        status = response.status_code
+        status = response.status
         if status >= 500:
             self.breaker.record_failure()
             failure = BackendUnavailable(
@@ -399,17 +423,46 @@ class CoreClient:
                 raise failure
             return failure
         self.breaker.record_success()
+        if 300 <= status < 400:
+            # Following it could send a PIN to wherever the answer points.
+            message = f"{method} {path}: HTTP {status}, redirects are not followed"
+            raise BackendUnavailable(message, code="bad_response", status=status)
         try:
-            body = response.json()
-        except ValueError:
-            body = None
+            answer = orjson.loads(response.data)
+        except orjson.JSONDecodeError:
+            answer = None
         if status >= 400:
-            raise rejection_for(status, body)
-        if body is None:
+            raise rejection_for(status, answer)
+        if answer is None:
             raise BackendUnavailable(
                 f"{method} {path}: answer is not JSON", code="bad_response", status=status
             )
-        return body
+        return answer
+
+
+def _pool_manager(base_url: str, pool_size: int) -> urllib3.PoolManager:
+    """Connections to the core through the proxy the environment names for `base_url` now (by
+    requests' rules: NO_PROXY by host, domain, port or CIDR block), verifying HTTPS certificates
+    against REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi's bundle. A SOCKS proxy raises
+    urllib3's ProxySchemeUnknown: PySocks is not installed, and every call would fail."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    trust = {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
+    # no urllib3 retries: retrying is decided in _call, where idempotency is known
+    settings: dict[str, Any] = {
+        "num_pools": 2,
+        "maxsize": pool_size,
+        "block": False,
+        "retries": urllib3.Retry(total=False),
+        "cert_reqs": "CERT_REQUIRED",
+        **trust,
+    }
+    proxy = select_proxy(base_url, get_environ_proxies(base_url))
+    if not proxy:
+        return urllib3.PoolManager(**settings)
+    proxy = prepend_scheme_if_needed(proxy, "http")
+    user, password = get_auth_from_url(proxy)
+    proxy_headers = urllib3.make_headers(proxy_basic_auth=f"{user}:{password}") if user else None
+    return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **settings)
 
 
 def _segment(value: str) -> str:

@@ -1,5 +1,5 @@
-"""What a backend call can raise. Every failure is a BackendError; a caller never sees a
-`requests` exception.
+"""What a backend call can raise. Every failure is a BackendError; a caller never sees an
+exception of the HTTP library (urllib3).
 
     BackendError
     ├── BackendUnavailable        down, timed out, 5xx, garbled answer: apologise, or queue a write

@@ -85,35 +85,3 @@ def test_error_details_are_exposed():
     assert rejection_for(423, {"error": "account_locked", "retry_after": 900}).retry_after == 900
     assert rejection_for(422, {"error": "invalid_field", "field": "county"}).field == "county"
     assert rejection_for(409, {"error": "already_registered", "field": "phone"}).details["field"] == "phone"
-
-
-def test_the_environment_is_read_once_when_the_client_is_built(monkeypatch):
-    """Proxy settings from the environment still apply (read at start, not on every call), and
-    a variable set later does not reroute a running client's calls."""
-    from backend_client import CoreClient
-    from stand_ins.core_service.testing import WsgiThread
-
-    asked: list[str] = []
-
-    def proxy(environ, start_response):
-        asked.append(environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ["PATH_INFO"])
-        start_response("404 Not Found", [("Content-Type", "application/json")])
-        return [b'{"error": "citizen_not_found", "message": "none"}']
-
-    with WsgiThread(proxy) as stand_in:
-        monkeypatch.setenv("HTTP_PROXY", stand_in.url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
-        client = CoreClient("http://core.invalid", max_attempts=1)
-        assert client.session.trust_env is False
-        assert client.find_citizen("+254711000001") is None  # answered through the proxy
-        assert asked and "core.invalid" in asked[0]
-
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-        assert client.find_citizen("+254711000002") is None and len(asked) == 2
-        client.close()
-
-        monkeypatch.setenv("NO_PROXY", "core.invalid")
-        direct = CoreClient("http://core.invalid", max_attempts=1)
-        assert direct.session.proxies.get("http") is None
-        direct.close()
