@@ -285,7 +285,11 @@ def worker(burst: bool, no_audit_drain: bool) -> None:
 
     settings = current_app.extensions["settings"]
     if not no_audit_drain:
-        start_drainer_thread(queue_client(settings, "drain"), current_app.extensions["database"])
+        start_drainer_thread(
+            queue_client(settings, "drain"),
+            current_app.extensions["database"],
+            settings.audit_drain_linger_ms / 1000,
+        )
     start_draft_sweeper(current_app.extensions["drafts"], settings.draft_sweep_interval_s)
     start_record_purger(
         current_app.extensions["database"],

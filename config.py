@@ -117,6 +117,7 @@ class Settings:
     audit_pseudonym_key: str = ""  # empty: derived from SECRET_KEY
     audit_retention_days: int = 365
     audit_stream_maxlen: int = 1_000_000
+    audit_drain_linger_ms: int = 200
     analytics_token: str = ""
     # Retention of the SMS and USSD session-end records (records/retention.py): how long rows are
     # kept, how often the worker purges, and rows deleted per transaction.
@@ -222,6 +223,7 @@ class Settings:
             "audit_pseudonym_key": _str("AUDIT_PSEUDONYM_KEY", ""),
             "audit_retention_days": _int("AUDIT_RETENTION_DAYS", cls.audit_retention_days),
             "audit_stream_maxlen": _int("AUDIT_STREAM_MAXLEN", cls.audit_stream_maxlen),
+            "audit_drain_linger_ms": _int("AUDIT_DRAIN_LINGER_MS", cls.audit_drain_linger_ms),
             "record_retention_days": _int("RECORD_RETENTION_DAYS", cls.record_retention_days),
             "record_purge_interval_s": _float("RECORD_PURGE_INTERVAL_S", cls.record_purge_interval_s),
             "record_purge_batch": _int("RECORD_PURGE_BATCH", cls.record_purge_batch),
@@ -310,6 +312,8 @@ class Settings:
             raise ValueError("PHONE_REGIONS needs at least one country code")
         if self.audit_retention_days < 1:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
+        if not 0 <= self.audit_drain_linger_ms <= 5000:
+            raise ValueError("AUDIT_DRAIN_LINGER_MS must be between 0 and 5000")
         if self.record_retention_days < 1:
             raise ValueError("RECORD_RETENTION_DAYS must be at least 1")
         if self.record_purge_interval_s <= 0 or not 1 <= self.record_purge_batch <= 5000:

@@ -27,8 +27,8 @@ def drain(once: bool) -> None:
     """Move audit events from Redis into SQL (the RQ worker also does this in a thread)."""
     from audit.drain import Drainer
 
-    _settings, client, database = _parts()
-    drainer = Drainer(client, database)
+    settings, client, database = _parts()
+    drainer = Drainer(client, database, linger_s=settings.audit_drain_linger_ms / 1000)
     if once:
         click.echo(f"{drainer.drain_all()} audit records written")
         return
