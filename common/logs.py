@@ -67,6 +67,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    # urllib3 logs every request line at DEBUG, and a core lookup's line carries the phone number
+    # (`GET /citizens?phone=%2B254…`); its warnings (a pool full, a retry) still come through.
+    logging.getLogger("urllib3").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -8,6 +8,7 @@ import base64
 import contextlib
 import ipaddress
 import json
+import logging
 import os
 import socket
 import ssl
@@ -29,6 +30,7 @@ from urllib3.exceptions import ProxySchemeUnknown
 from werkzeug.serving import make_server
 
 from backend_client import BackendError, BackendRejected, BackendUnavailable, CoreClient, NotFound
+from common.logs import configure_logging
 from stand_ins.core_service.testing import WsgiThread
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
@@ -95,6 +97,20 @@ def test_query_values_arrive_exactly_as_given():
     assert core.seen[0]["query"] == {"phone": [tricky]}
     assert core.seen[0]["method"] == "GET" and core.seen[0]["body"] == b""
     assert "content-type" not in core.seen[0]["headers"]
+
+
+def test_debug_logs_do_not_carry_the_phone_number_of_a_lookup(caplog):
+    """At LOG_LEVEL=DEBUG the HTTP library would log each request line, phone number included."""
+    configure_logging("DEBUG")
+    try:
+        with caplog.at_level(logging.DEBUG), WsgiThread(Recorder()) as server:
+            with CoreClient(server.url, max_attempts=1) as client:
+                assert client.find_citizen(PHONE) is None
+    finally:
+        configure_logging("WARNING")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/citizens" not in logged  # nothing of the request line, encoded or not
+    assert PHONE[1:] not in logged and "%2B254" not in logged
 
 
 def test_a_write_sends_its_json_body_with_its_headers_and_the_same_bytes_on_a_retry():
