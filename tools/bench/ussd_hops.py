@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -94,6 +95,32 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def session_cpu(names: dict[int, str]) -> dict[str, float]:
+    """CPU seconds so far of every process in the sessions `names` ({session id: name}; each server
+    and helper is started in a session of its own, so its workers count with it), summed by name."""
+    totals = dict.fromkeys(names.values(), 0.0)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        name = names.get(int(fields[3]))
+        if name is not None:
+            totals[name] += (int(fields[11]) + int(fields[12])) / _TICKS
+    return totals
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 # Phones of one run: wrk's threads take 100,000 numbers each from the run's base (sessions.lua).
 PHONES_PER_RUN = 400_000
 _runs = itertools.count(1)
@@ -108,9 +135,12 @@ def wrk(
     threads: int = 4,
     phone_base: int | None = None,
     end_notice: bool = False,
+    watch: dict[int, str] | None = None,
 ) -> dict[str, float]:
     """One wrk run; `phone_base` None: phones no earlier run of this process dialled. `end_notice`:
-    each session's last hop is followed by AT's end-of-session notice (one more request)."""
+    each session's last hop is followed by AT's end-of-session notice (one more request). `watch`:
+    {session id: name} of processes whose CPU per hop during the run is added as `cpu <name>` (µs),
+    with wrk's own as `cpu wrk`."""
     run = next(_runs)
     env = {
         **os.environ,
@@ -122,6 +152,8 @@ def wrk(
         "BENCH_PHONE_BASE": str(run * PHONES_PER_RUN if phone_base is None else phone_base),
         "BENCH_RUN": f"{os.getpid()}n{run}",
     }
+    watch = watch or {}
+    cpu_before, wrk_before = session_cpu(watch), children_cpu()
     out = subprocess.run(
         [
             "wrk",
@@ -147,6 +179,11 @@ def wrk(
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     figures["non2xx"] = float(errors.group(1)) if errors else 0.0
     figures["requests"] = float(re.search(r"(\d+) requests in", out).group(1))
+    if watch:
+        cpu_after, hops = session_cpu(watch), figures["requests"]
+        for name in cpu_after:
+            figures[f"cpu {name}"] = (cpu_after[name] - cpu_before[name]) * 1e6 / hops
+        figures["cpu wrk"] = (children_cpu() - wrk_before) * 1e6 / hops
     return figures
 
 
@@ -160,11 +197,14 @@ def serve_and_load(
     steps: str = MENU_HOPS,
     helpers: tuple[list[str], ...] = (),
     repeat_callers: bool = False,
+    shared: dict[int, str] | None = None,
 ):
     """Start one server (and its helper processes), warm it up, load it for `args.seconds`, stop it.
     `repeat_callers`: the warm-up, twice as long as the measured run, dials the same phones in the
     same order and ends each session with AT's end notice (the caller is remembered once a session
-    is over), so the measured run's callers dialled and hung up a few seconds before."""
+    is over), so the measured run's callers dialled and hung up a few seconds before. `shared`:
+    {session id: name} of the processes every variant uses (Redis, the core), whose CPU per hop is
+    reported beside the server's and its helpers' (see `wrk`)."""
     log = Path(tempfile.gettempdir()) / f"bench-{name.replace(' ', '_')}.log"
     process = start(command, env, port, log)
     extra = [
@@ -174,6 +214,11 @@ def serve_and_load(
         for h in helpers
     ]
     url = f"http://127.0.0.1:{port}/ussd/africastalking"
+    watch = {
+        process.pid: "server",
+        **dict.fromkeys((helper.pid for helper in extra), "worker"),
+        **(shared or {}),
+    }
     try:
         if repeat_callers:
             base = next(_runs) * PHONES_PER_RUN
@@ -181,7 +226,9 @@ def serve_and_load(
             before = sum(1 for _ in client.scan_iter("u:*:c", count=1000))  # earlier runs' callers
             warm = wrk(url, args.connections, 2 * args.seconds, steps=steps, phone_base=base, end_notice=True)
             remembered = sum(1 for _ in client.scan_iter("u:*:c", count=1000)) - before
-            figures = wrk(url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base)
+            figures = wrk(
+                url, args.connections, args.seconds, delay_ms, steps=steps, phone_base=base, watch=watch
+            )
             sessions = figures["requests"] / len(steps.split(","))
             print(
                 f"  {name}: {remembered} callers remembered after the warm-up "
@@ -190,7 +237,7 @@ def serve_and_load(
             )
             return figures
         wrk(url, args.connections, 2, steps=steps)  # warm up: imports, connection pools, page caches
-        return wrk(url, args.connections, args.seconds, delay_ms, steps=steps)
+        return wrk(url, args.connections, args.seconds, delay_ms, steps=steps, watch=watch)
     finally:
         for helper in extra:
             stop(helper)
@@ -352,7 +399,8 @@ def main() -> int:
         command, env, helpers, repeat = variants[name]
         port = free_port()
         env = {**env, "PORT": str(port)}
-        return serve_and_load(name, command(port), env, port, args, delay_ms, steps, helpers, repeat)
+        shared = {redis_process.pid: "redis", core_process.pid: "core"}
+        return serve_and_load(name, command(port), env, port, args, delay_ms, steps, helpers, repeat, shared)
 
     try:
         names = list(variants)
@@ -395,6 +443,12 @@ def main() -> int:
             f"{name:34} {fig['rate']:>8.0f} {fig['p50']:>7.2f} {fig['p99']:>7.2f} {fig['non2xx']:>8.0f} "
             f"{fig['rate'] / peak[GATEWAY]['rate']:>9.2f}{ratios}  {rounds}"
         )
+    print("\nCPU µs per hop by process, medians of the rounds (two cores: 2,000,000 µs of CPU a second):")
+    parts = ("server", "worker", "redis", "core", "wrk")
+    print(f"{'':34}" + "".join(f" {part:>8}" for part in parts) + f" {'total':>8}")
+    for name, fig in peak.items():
+        cells = [fig.get(f"cpu {part}", 0.0) for part in parts]
+        print(f"{name:34}" + "".join(f" {cell:>8.0f}" for cell in cells) + f" {sum(cells):>8.0f}")
     print("\nHops that run an action against the reference core (gateway, new callers, same workload shape):")
     for name, fig in actions.items():
         rounds = ", ".join(str(round(r["rate"])) for r in action_runs[name])
