@@ -103,9 +103,12 @@ def test_debug_logs_do_not_carry_the_phone_number_of_a_lookup(caplog):
     """At LOG_LEVEL=DEBUG the HTTP library would log each request line, phone number included."""
     configure_logging("DEBUG")
     try:
-        with caplog.at_level(logging.DEBUG), WsgiThread(Recorder()) as server:
-            with CoreClient(server.url, max_attempts=1) as client:
-                assert client.find_citizen(PHONE) is None
+        with (
+            caplog.at_level(logging.DEBUG),
+            WsgiThread(Recorder()) as server,
+            CoreClient(server.url, max_attempts=1) as client,
+        ):
+            assert client.find_citizen(PHONE) is None
     finally:
         configure_logging("WARNING")
     logged = "\n".join(record.getMessage() for record in caplog.records)
