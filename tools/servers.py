@@ -595,13 +595,24 @@ class ClusterGroup:
             node.stop()
 
 
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out as a connection's own (source) port."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def cluster_ports(count: int) -> list[int]:
-    """Free ports for Cluster nodes: each below 55536 with its bus port (+10000) free too."""
+    """Free ports for Cluster nodes, each with its bus port (+10000) free too, both below the
+    ephemeral range: a port in it can be taken as the source port of any outgoing connection
+    between this check and the node's bind."""
     import random
 
+    top = max(min(_ephemeral_floor(), 55536) - 10001, 11000)
     chosen: list[int] = []
     while len(chosen) < count:
-        port = random.randint(20000, 45000)
+        port = random.randint(10000, top)
         if port in chosen or any(_in_use(p) for p in (port, port + 10000)):
             continue
         chosen.append(port)
