@@ -181,7 +181,7 @@ class StatusWebhook:
         return json_answer(answer, 202)
 
     def _forget_caller(self, event: object) -> None:
-        phone = event_phone(event) if isinstance(event, dict) else None
+        phone = event_phone(event)
         if phone is None or self.forget_caller is None:
             return
         try:

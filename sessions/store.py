@@ -439,10 +439,10 @@ class SessionStore:
     def remember_caller(self, phone: str, caller: KnownCaller, since: float) -> bool:
         """Remember `caller`, as the core said it at `since`, for the phone's next dials (one SET,
         no lock: it is about the phone, not a session). False when its time is already up."""
-        ttl_ms = self.caller_ttl_ms(caller, since)
-        if ttl_ms <= 0:
+        value, ttl_ms = self._caller_write(caller, since)
+        if not value:
             return False
-        self.redis.set(f"{self._prefix(phone)}c", _caller_text(caller), px=ttl_ms)
+        self.redis.set(f"{self._prefix(phone)}c", value, px=ttl_ms)
         return True
 
     def forget_caller(self, phone: str) -> None:

@@ -67,17 +67,23 @@ def _field(event: Mapping[str, Any], name: str) -> Any:
     return None
 
 
-def event_phone(event: Mapping[str, Any]) -> str | None:
+def _text(event: Mapping[str, Any], name: str) -> str | None:
+    """The field as stripped text; None when it is missing, blank or not a string or number."""
+    value = _field(event, name)
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    return text or None
+
+
+def event_phone(event: object) -> str | None:
     """The phone number an event is about, as the core wrote it (not normalised); None without one."""
-    value = _field(event, "phone") if isinstance(event, Mapping) else None
-    return str(value).strip() if isinstance(value, str | int) and str(value).strip() else None
+    return _text(event, "phone") if isinstance(event, Mapping) else None
 
 
 def _required(event: Mapping[str, Any], name: str) -> str:
-    value = _field(event, name)
-    if not isinstance(value, str | int) or not str(value).strip():
+    text = _text(event, name)
+    if text is None:
         raise EventRefused(f"missing {name}")
-    return str(value).strip()
+    return text
 
 
 def _service(event: Mapping[str, Any], names: Callable[[str], Mapping[str, str] | None]) -> Any:

@@ -699,7 +699,6 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
     now = utcnow()
     requeue_before = now - timedelta(seconds=settings.sms_requeue_after_s)
     stuck_before = now - timedelta(seconds=settings.sms_stuck_after_s)
-    to_kick: list[int] = []
     requeued = recovered = stuck = 0
     history = _History(ctx.trail)
     with ctx.database.session() as session:
@@ -707,7 +706,6 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
             if row.status == QUEUED:
                 unchanged = and_(SmsMessage.status == QUEUED, _same(SmsMessage.enqueued_at, row.enqueued_at))
                 if _move(session, row.id, unchanged, enqueued_at=now):
-                    to_kick.append(row.id)
                     requeued += 1
                 continue
             unchanged = and_(SmsMessage.status == SENDING, _same(SmsMessage.claim_token, row.claim_token))
@@ -733,11 +731,10 @@ def _sweep_rows(ctx: WorkerContext) -> SweepResult:
                 updated_at=now,
             ):
                 history(row.id, QUEUED, "worker lost during send; sending again", now)
-                to_kick.append(row.id)
                 stuck += 1
         history.write(session)
         reports = apply_pending(session, trail=ctx.trail)
-    if to_kick:
+    if requeued or stuck:
         ctx.outbox.kick(force=True)  # a kick marker may be left by the very job that was lost
     result = SweepResult(requeued, recovered, stuck, reports)
     if any(vars(result).values()):
